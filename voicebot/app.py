@@ -1,0 +1,33 @@
+"""The ASGI application: models load once at start-up, then every route shares them."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from voicebot.config import Settings
+from voicebot.routes import api, crm, twilio
+from voicebot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    public_url = (settings.server.public_url or f"http://{settings.server.host}:{settings.server.port}").rstrip("/")
+    runtime = Runtime.start(settings, public_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        await runtime.aclose()
+
+    app = FastAPI(title="voicebot", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.runtime = runtime
+    app.include_router(api.router)
+    app.include_router(twilio.router)
+    app.include_router(crm.router)
+    app.mount("/media", StaticFiles(directory=runtime.media_dir), name="media")
+    return app

@@ -1,0 +1,128 @@
+"""The ``voicebot`` command: serve, manage the embedded CRM, show the configuration."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from voicebot.config import Settings, load_settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    server = {k: v for k, v in {"host": getattr(args, "host", None), "port": getattr(args, "port", None)}.items() if v is not None}
+    return load_settings(args.config, data_dir=args.data_dir, server=server or None)
+
+
+def _setup_logging(level: str) -> None:
+    from loguru import logger as loguru_logger
+
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # pipecat logs through loguru, verbosely (transcripts included) at DEBUG.
+    loguru_logger.remove()
+    loguru_logger.add(sys.stderr, level="DEBUG" if level.upper() == "DEBUG" else "WARNING")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from voicebot.app import create_app
+
+    settings = _settings(args)
+    _setup_logging(settings.log_level)
+    started = time.perf_counter()
+    try:
+        app = create_app(settings)
+    except FileNotFoundError as exc:
+        print(f"voicebot: {exc}", file=sys.stderr)
+        return 2
+    logging.getLogger("voicebot").info("ready to load in %.2fs; listening on http://%s:%d",
+                                       time.perf_counter() - started, settings.server.host, settings.server.port)
+    uvicorn.run(app, host=settings.server.host, port=settings.server.port, log_level=settings.log_level.lower(),
+                ws="websockets", lifespan="on")
+    return 0
+
+
+def _crm(args: argparse.Namespace):
+    from voicebot.tools.local_crm import LocalCRM
+
+    settings = _settings(args)
+    if settings.crm.backend != "local":
+        raise SystemExit("voicebot crm manages the embedded CRM only (crm.backend = \"local\")")
+    crm = LocalCRM(settings.crm_path, default_region=settings.telephony.default_region)
+    if settings.crm.seed_demo_data and crm.is_empty() and args.crm_command == "list":
+        crm.seed_demo()
+    return crm
+
+
+def cmd_crm(args: argparse.Namespace) -> int:
+    crm = _crm(args)
+    try:
+        if args.crm_command == "import":
+            customers, cases = crm.import_file(Path(args.file))
+            print(f"imported {customers} customers and {cases} cases into {crm.path}")
+        elif args.crm_command == "add-customer":
+            customer = crm.add_customer(name=args.name, phones=[args.phone], email=args.email)
+            print(f"customer {customer.id}: {customer.name} {', '.join(customer.phones)}")
+        elif args.crm_command == "add-case":
+            case = crm.add_case(phone=args.phone, number=args.number, title=args.title, status=args.status)
+            print(f"case {case.number} ({case.status}): {case.title}")
+        elif args.crm_command == "list":
+            for customer, cases in crm.list_customers():
+                print(f"{customer.name}  <{customer.email or '-'}>  {', '.join(customer.phones)}  [{customer.id}]")
+                for case in cases:
+                    flag = "open" if case.is_open else "closed"
+                    print(f"    {case.number}  {case.status} ({flag})  {case.title}")
+    except (ValueError, LookupError, KeyError, json.JSONDecodeError) as exc:
+        print(f"voicebot crm {args.crm_command}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_config_show(args: argparse.Namespace) -> int:
+    print(json.dumps(_settings(args).masked(), indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, help="TOML configuration file (or VOICEBOT_CONFIG)")
+    common.add_argument("--data-dir", type=Path, help="where SQLite files live (default ./voicebot-data)")
+
+    parser = argparse.ArgumentParser(prog="voicebot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", parents=[common], help="run the server")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8080)")
+    serve.set_defaults(func=cmd_serve)
+
+    crm = sub.add_parser("crm", help="manage the embedded CRM")
+    crm_sub = crm.add_subparsers(dest="crm_command", required=True)
+    imp = crm_sub.add_parser("import", parents=[common], help="import customers and cases (JSON or CSV)")
+    imp.add_argument("file")
+    add_customer = crm_sub.add_parser("add-customer", parents=[common], help="add or update a customer")
+    add_customer.add_argument("--phone", required=True)
+    add_customer.add_argument("--name", required=True)
+    add_customer.add_argument("--email")
+    add_case = crm_sub.add_parser("add-case", parents=[common], help="add or update a case")
+    add_case.add_argument("--phone", required=True, help="the customer's phone")
+    add_case.add_argument("--number", required=True)
+    add_case.add_argument("--title", required=True)
+    add_case.add_argument("--status", default="New")
+    crm_sub.add_parser("list", parents=[common], help="list customers and their cases")
+    crm.set_defaults(func=cmd_crm)
+
+    config = sub.add_parser("config", help="configuration")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    config_sub.add_parser("show", parents=[common], help="the effective configuration, secrets masked")
+    config.set_defaults(func=cmd_config_show)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)

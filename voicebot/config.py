@@ -1,0 +1,168 @@
+"""The effective configuration: one TOML file, then ``VOICEBOT_*`` environment overrides.
+
+Every key is documented in the README. Environment variables name a key by its
+section and field joined with a double underscore, e.g.
+``VOICEBOT_SCREEN_POP__WEBHOOK_SECRET`` or ``VOICEBOT_SERVER__PORT``; top-level keys
+drop the section (``VOICEBOT_DATA_DIR``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+ENV_PREFIX = "VOICEBOT_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str | None = Field(
+        default=None,
+        description="Base URL Twilio reaches us at (https://bot.example.com). Default: from the request.",
+    )
+
+
+class TelephonySettings(_Section):
+    default_region: str = Field(default="US", description="Region for caller numbers without +.")
+
+
+class TransferSettings(_Section):
+    mode: Literal["dial", "enqueue"] = "enqueue"
+    agent_number: str = "+18005550199"
+    queue: str = "support"
+    dial_timeout_secs: int = 30
+
+
+class DialogueSettings(_Section):
+    silence_timeout_secs: float = 6.0
+    max_silent_prompts: int = 2
+    max_misunderstandings: int = 2
+    intent_threshold: float = 0.62
+    intents_file: Path | None = Field(
+        default=None, description="Extra intents TOML merged over the bundled table."
+    )
+    crm_budget_secs: float = 1.5
+
+
+class VADSettings(_Section):
+    engine: Literal["silero", "webrtc"] = "silero"
+    confidence: float = 0.7
+    start_secs: float = 0.2
+    stop_secs: float = 0.5
+    min_volume: float = 0.5
+    webrtc_aggressiveness: int = Field(default=2, ge=0, le=3)
+
+
+class STTSettings(_Section):
+    model: Path | None = Field(
+        default=None, description="CTranslate2 Whisper directory. Default: bundled tiny.en."
+    )
+    compute_type: str = "int8"
+    cpu_threads: int = 2
+    num_workers: int = 1
+    beam_size: int = 1
+
+
+class TTSSettings(_Section):
+    voice: Path | None = Field(
+        default=None, description="Piper .onnx voice (its .onnx.json beside it). Default: bundled."
+    )
+    length_scale: float = 1.0
+    cache_size: int = 256
+
+
+class CRMSettings(_Section):
+    backend: Literal["local"] = "local"
+    local_path: Path | None = Field(
+        default=None, description="SQLite file of the embedded CRM. Default: <data_dir>/crm.sqlite3."
+    )
+    seed_demo_data: bool = True
+
+
+class ScreenPopSettings(_Section):
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    timeout_secs: float = 5.0
+    max_attempts: int = 4
+
+
+class Settings(_Section):
+    data_dir: Path = Path("voicebot-data")
+    media_dir: Path | None = Field(default=None, description="Hold music and prompts. Default: bundled.")
+    log_level: str = "INFO"
+    server: ServerSettings = ServerSettings()
+    telephony: TelephonySettings = TelephonySettings()
+    transfer: TransferSettings = TransferSettings()
+    dialogue: DialogueSettings = DialogueSettings()
+    vad: VADSettings = VADSettings()
+    stt: STTSettings = STTSettings()
+    tts: TTSSettings = TTSSettings()
+    crm: CRMSettings = CRMSettings()
+    screen_pop: ScreenPopSettings = ScreenPopSettings()
+
+    @property
+    def crm_path(self) -> Path:
+        return self.crm.local_path or self.data_dir / "crm.sqlite3"
+
+    @property
+    def calls_path(self) -> Path:
+        return self.data_dir / "calls.sqlite3"
+
+    def masked(self) -> dict[str, Any]:
+        """The settings as plain data with every secret replaced by ``********``."""
+        return json.loads(self.model_dump_json())
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        path = name[len(ENV_PREFIX) :].lower().split("__")
+        node = overrides
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return overrides
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_settings(
+    path: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Read ``path`` (TOML), apply ``VOICEBOT_*`` variables, then explicit overrides.
+
+    Explicit overrides are what the command line gave (``--port``, ``--data-dir``);
+    they win over the environment, which wins over the file.
+    """
+    environ = os.environ if environ is None else environ
+    data: dict[str, Any] = {}
+    config_path = path or (Path(environ["VOICEBOT_CONFIG"]) if "VOICEBOT_CONFIG" in environ else None)
+    if config_path is not None:
+        with open(config_path, "rb") as fh:
+            data = tomllib.load(fh)
+    env = {k: v for k, v in environ.items() if k != "VOICEBOT_CONFIG"}
+    data = _merge(data, _env_overrides(env))
+    data = _merge(data, {k: v for k, v in overrides.items() if v is not None})
+    return Settings.model_validate(data)

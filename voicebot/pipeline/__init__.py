@@ -1,0 +1,1 @@
+"""Speech and transport: telephony serializer, VAD, Whisper, Piper, and the per-call pipeline."""

@@ -1,0 +1,121 @@
+"""One phone call over Twilio Media Streams: handshake, pipeline, and clean endings.
+
+    websocket -> VAD -> Whisper -> conversation (dialogue + CRM tools) -> Piper -> websocket
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from fastapi import WebSocket
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.processors.audio.vad_processor import VADProcessor
+from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
+from pipecat.workers.runner import WorkerRunner
+from starlette.websockets import WebSocketDisconnect
+
+from voicebot.pipeline.conversation import ConversationProcessor
+from voicebot.pipeline.stt import SharedWhisperSTTService
+from voicebot.pipeline.tts import PiperSpeaker
+from voicebot.pipeline.twilio import ProtocolError, TwilioMediaSerializer, TwilioStart, parse_start
+from voicebot.pipeline.vad import create_vad_analyzer
+from voicebot.records import utcnow
+from voicebot.runtime import TELEPHONE_RATE, Runtime
+from voicebot.session import CallSession
+from voicebot.tools.ani import normalize_ani
+from voicebot.tools.screen_pop import CallInfo
+
+log = logging.getLogger(__name__)
+
+WHISPER_RATE = 16000
+HANDSHAKE_TIMEOUT_SECS = 10.0
+POLICY_VIOLATION = 1008
+
+
+async def read_twilio_start(websocket: WebSocket, timeout: float = HANDSHAKE_TIMEOUT_SECS) -> TwilioStart:
+    """Read up to ``start`` (``connected`` comes first); anything else before it is a protocol error."""
+    async with asyncio.timeout(timeout):
+        while True:
+            text = await websocket.receive_text()
+            try:
+                message = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ProtocolError(f"invalid JSON before start ({exc.msg})") from None
+            event = message.get("event") if isinstance(message, dict) else None
+            if event == "connected":
+                continue
+            if event == "start":
+                return parse_start(message)
+            raise ProtocolError(f"expected 'start', got {event!r}")
+
+
+async def run_twilio_call(websocket: WebSocket, runtime: Runtime) -> None:
+    await websocket.accept()
+    try:
+        start = await read_twilio_start(websocket)
+    except (ProtocolError, TimeoutError, KeyError, TypeError, ValueError) as exc:
+        reason = str(exc) or type(exc).__name__
+        log.warning("media stream refused: %s", reason)
+        await websocket.close(POLICY_VIOLATION, reason[:120])
+        return
+    except WebSocketDisconnect:
+        return
+
+    settings = runtime.settings
+    caller = normalize_ani(start.caller, settings.telephony.default_region)
+    session = CallSession(
+        runtime,
+        CallInfo(id=start.call_sid, platform="twilio", stream_id=start.stream_sid,
+                 dialed=start.dialed or None, started_at=utcnow()),
+        caller,
+    )
+    await session.begin()
+
+    serializer = TwilioMediaSerializer(start.stream_sid, start.call_sid)
+    transport = FastAPIWebsocketTransport(
+        websocket,
+        FastAPIWebsocketParams(
+            audio_in_enabled=True,
+            audio_out_enabled=True,
+            add_wav_header=False,
+            serializer=serializer,
+            audio_out_end_silence_secs=0,
+        ),
+    )
+    pipeline = Pipeline([
+        transport.input(),
+        VADProcessor(vad_analyzer=create_vad_analyzer(settings.vad)),
+        SharedWhisperSTTService(model=runtime.whisper, beam_size=settings.stt.beam_size),
+        ConversationProcessor(
+            session,
+            vad_stop_secs=settings.vad.stop_secs,
+            silence_timeout=settings.dialogue.silence_timeout_secs,
+        ),
+        PiperSpeaker(runtime.voice, serializer.mark_message),
+        transport.output(),
+    ])
+    worker = PipelineWorker(
+        pipeline,
+        params=PipelineParams(audio_in_sample_rate=WHISPER_RATE, audio_out_sample_rate=TELEPHONE_RATE),
+        idle_timeout_secs=None,
+        enable_rtvi=False,
+    )
+
+    @transport.event_handler("on_client_disconnected")
+    async def on_disconnected(_transport, _client):
+        await session.abandon("caller_hung_up")
+        await worker.cancel()
+
+    runner = WorkerRunner(handle_sigint=False)
+    await runner.add_workers(worker)
+    try:
+        await runner.run()
+    except Exception:
+        log.exception("call %s: pipeline failed", start.call_sid)
+        await session.fail("pipeline_error")
+    finally:
+        if session.outcome is None:
+            await session.abandon("stream_closed")

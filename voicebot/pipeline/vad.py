@@ -1,0 +1,48 @@
+"""Voice activity detection: Silero (bundled with pipecat) or webrtcvad, chosen by ``vad.engine``."""
+
+from __future__ import annotations
+
+import webrtcvad
+from pipecat.audio.vad.silero import SileroVADAnalyzer
+from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
+
+from voicebot.config import VADSettings
+
+
+class WebRTCVADAnalyzer(VADAnalyzer):
+    """The WebRTC GMM voice detector: far cheaper than Silero, coarser on noisy lines.
+
+    It answers speech / not speech per 30 ms frame; pipecat's analyzer turns that
+    (as confidence 1.0 or 0.0) and the volume gate into start and stop events.
+    """
+
+    FRAME_MS = 30
+
+    def __init__(self, *, aggressiveness: int = 2, sample_rate: int | None = None,
+                 params: VADParams | None = None):
+        super().__init__(sample_rate=sample_rate, params=params)
+        self._vad = webrtcvad.Vad(aggressiveness)
+
+    def set_sample_rate(self, sample_rate: int):
+        if sample_rate not in (8000, 16000, 32000, 48000):
+            raise ValueError(f"webrtcvad cannot take {sample_rate} Hz audio")
+        super().set_sample_rate(sample_rate)
+
+    def num_frames_required(self) -> int:
+        return self.sample_rate * self.FRAME_MS // 1000
+
+    def voice_confidence(self, buffer: bytes) -> float:
+        return 1.0 if self._vad.is_speech(buffer, self.sample_rate) else 0.0
+
+
+def create_vad_analyzer(settings: VADSettings) -> VADAnalyzer:
+    """A fresh analyzer for one call (analyzers keep per-stream state)."""
+    params = VADParams(
+        confidence=settings.confidence,
+        start_secs=settings.start_secs,
+        stop_secs=settings.stop_secs,
+        min_volume=settings.min_volume,
+    )
+    if settings.engine == "webrtc":
+        return WebRTCVADAnalyzer(aggressiveness=settings.webrtc_aggressiveness, params=params)
+    return SileroVADAnalyzer(params=params)

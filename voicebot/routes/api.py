@@ -1,0 +1,27 @@
+"""Read-only JSON API over call records, and the health check."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+
+router = APIRouter()
+
+
+@router.get("/healthz")
+async def healthz(request: Request) -> dict:
+    runtime = request.app.state.runtime
+    return {"status": "ok", "crm": runtime.crm.name, "model_load_secs": round(runtime.model_load_secs, 2)}
+
+
+@router.get("/api/calls")
+async def calls(request: Request, limit: int = 50) -> dict:
+    limit = max(1, min(limit, 500))
+    return {"calls": await request.app.state.runtime.store.recent(limit)}
+
+
+@router.get("/api/calls/{call_id}")
+async def call(request: Request, call_id: str) -> dict:
+    record = await request.app.state.runtime.store.get(call_id)
+    if record is None:
+        raise HTTPException(404, f"no call {call_id}")
+    return record.to_json()

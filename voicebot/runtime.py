@@ -1,0 +1,78 @@
+"""What a server process shares across calls: models, CRM, call store, router, webhook sender.
+
+Models load once here (loading them per call costs over a second and hundreds of
+MB each); every call's pipeline borrows them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from faster_whisper import WhisperModel
+
+from voicebot.config import Settings
+from voicebot.intents import IntentRouter
+from voicebot.pipeline.stt import load_whisper
+from voicebot.pipeline.tts import Voice
+from voicebot.records import CallStore
+from voicebot.tools.crm import CRM, open_crm
+from voicebot.tools.screen_pop import WebhookSender
+
+log = logging.getLogger(__name__)
+
+TELEPHONE_RATE = 8000
+
+
+def default_media_dir() -> Path:
+    """The bundled media: inside the installed package, or the repository's ``media/``."""
+    packaged = Path(__file__).parent / "media"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "media"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    whisper: WhisperModel
+    voice: Voice
+    router: IntentRouter
+    crm: CRM
+    store: CallStore
+    webhook: WebhookSender
+    media_dir: Path
+    model_load_secs: float
+
+    @classmethod
+    def start(cls, settings: Settings, public_url: str) -> Runtime:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        whisper = load_whisper(settings.stt)
+        whisper_secs = time.perf_counter() - started
+        voice = Voice.from_settings(settings.tts, TELEPHONE_RATE)
+        load_secs = time.perf_counter() - started
+        log.info("models loaded in %.2fs (whisper %.2fs, piper %.2fs)",
+                 load_secs, whisper_secs, load_secs - whisper_secs)
+        secret = settings.screen_pop.webhook_secret
+        return cls(
+            settings=settings,
+            whisper=whisper,
+            voice=voice,
+            router=IntentRouter.load(settings.dialogue.intents_file, settings.dialogue.intent_threshold),
+            crm=open_crm(settings, public_url),
+            store=CallStore(settings.calls_path),
+            webhook=WebhookSender(
+                settings.screen_pop.webhook_url,
+                secret.get_secret_value() if secret else None,
+                settings.screen_pop.timeout_secs,
+                settings.screen_pop.max_attempts,
+            ),
+            media_dir=settings.media_dir or default_media_dir(),
+            model_load_secs=load_secs,
+        )
+
+    async def aclose(self) -> None:
+        await self.webhook.aclose()
+        await self.crm.close()
+        self.store.close()

@@ -1,0 +1,145 @@
+"""One call's bookkeeping: the CRM look-up, the call record, the outcome and its screen pop.
+
+The pipeline's conversation processor drives a session; the session owns what
+must survive the call (every turn in the call record, the screen pop, the note
+written back to the CRM) and makes sure an outcome is recorded exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from voicebot.dialogue import CallFlow, Handoff
+from voicebot.intents import IntentMatch
+from voicebot.records import Outcome, Turn, utcnow
+from voicebot.tools.ani import CallerNumber
+from voicebot.tools.crm import CallNote
+from voicebot.tools.lookup import CallerContext, look_up_caller, refresh_case
+from voicebot.tools.screen_pop import CallInfo, build_screen_pop, case_json, customer_json
+from voicebot.tools.transfer import transfer_target
+
+if TYPE_CHECKING:
+    from voicebot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class CallSession:
+    def __init__(self, runtime: Runtime, call: CallInfo, caller: CallerNumber):
+        self.runtime = runtime
+        self.call = call
+        self.caller = caller
+        self.flow: CallFlow | None = None
+        self.transcript: list[Turn] = []
+        self.intents: list[str] = []
+        self.outcome: Outcome | None = None
+        self._lookup: asyncio.Task[CallerContext] | None = None
+
+    @property
+    def store(self):
+        return self.runtime.store
+
+    async def begin(self) -> None:
+        """Record the call and start the CRM look-up at once, before anything else."""
+        settings = self.runtime.settings
+        self._lookup = asyncio.create_task(
+            look_up_caller(self.runtime.crm, self.caller, settings.dialogue.crm_budget_secs)
+        )
+        await self.store.start_call(
+            self.call.id, self.call.platform, self.call.stream_id,
+            self.caller.raw, self.caller.e164, self.call.dialed,
+        )
+        log.info("call %s from %s started on %s", self.call.id, self.caller.masked, self.call.platform)
+
+    async def start_flow(self) -> CallFlow:
+        assert self._lookup is not None, "begin() first"
+        context = await self._lookup
+        crm = self.runtime.crm
+        await self.store.set_caller(
+            self.call.id, customer_json(context.customer), case_json(context.case, crm),
+            {"backend": crm.name, "status": context.crm_status, "error": context.crm_error,
+             "candidates": context.candidates, "lookup_ms": context.lookup_ms},
+        )
+        budget = self.runtime.settings.dialogue.crm_budget_secs
+        self.flow = CallFlow(
+            context, self.runtime.router, self.runtime.settings.dialogue,
+            refresh_case=lambda: refresh_case(crm, context, budget),
+        )
+        return self.flow
+
+    async def add_turn(self, turn: Turn) -> int:
+        self.transcript.append(turn)
+        return await self.store.add_turn(self.call.id, turn)
+
+    async def update_turn(self, turn_id: int, **changes: Any) -> None:
+        await self.store.update_turn(turn_id, **changes)
+
+    async def record_intent(self, match: IntentMatch) -> None:
+        if match.intent:
+            self.intents.append(match.intent)
+        await self.store.add_event(self.call.id, "intent", {
+            "intent": match.intent, "confidence": match.confidence, "source": match.source, "heard": match.heard,
+        })
+
+    async def record_dtmf(self, digit: str) -> None:
+        await self.store.add_event(self.call.id, "dtmf", {"digit": digit})
+
+    async def record_event(self, kind: str, **data: Any) -> None:
+        await self.store.add_event(self.call.id, kind, data)
+
+    async def transfer(self, handoff: Handoff) -> dict[str, Any]:
+        """Send the screen pop and record the transfer, before the stream closes."""
+        assert self.flow is not None
+        target = transfer_target(self.runtime.settings.transfer)
+        pop = build_screen_pop(
+            call=self.call, context=self.flow.context, crm=self.runtime.crm,
+            reason=handoff.reason, action=handoff.action, transfer=target,
+            transcript=self.transcript, intents=self.intents,
+        )
+        await self.store.add_event(self.call.id, "screen_pop", {"payload": pop})
+        self.runtime.webhook.send(pop)
+        await self._finish("transferred", handoff.reason, {
+            "mode": target.mode, "target": target.target, "screen_pop_id": pop["id"], "action": handoff.action,
+        })
+        return pop
+
+    async def complete(self) -> None:
+        await self._finish("completed", "caller_done")
+
+    async def abandon(self, reason: str = "caller_hung_up") -> None:
+        await self._finish("abandoned", reason)
+
+    async def fail(self, reason: str) -> None:
+        await self._finish("error", reason)
+
+    async def _finish(self, outcome: Outcome, reason: str, transfer: dict | None = None) -> None:
+        if self.outcome is not None:
+            return
+        self.outcome = outcome
+        if self._lookup is not None and not self._lookup.done():
+            self._lookup.cancel()
+        await self.store.finish(self.call.id, outcome, reason, transfer)
+        log.info("call %s ended: %s (%s)", self.call.id, outcome, reason)
+        await self._write_note(outcome, reason)
+
+    async def _write_note(self, outcome: Outcome, reason: str) -> None:
+        context = self.flow.context if self.flow else None
+        if context is None or context.customer is None:
+            return
+        lines = [f"Voice bot call {self.call.id} at {self.call.started_at}: {outcome} ({reason.replace('_', ' ')})."]
+        lines += [f"{t.role}: {t.text}" for t in self.transcript]
+        note = CallNote(
+            call_id=self.call.id, subject=f"Voice bot call: {outcome}", body="\n".join(lines),
+            customer_id=context.customer.id, case_id=context.case.id if context.case else None,
+        )
+        try:
+            await self.runtime.crm.add_note(note)
+        except Exception as exc:
+            log.error("call %s: post-call note to %s failed: %s", self.call.id, self.runtime.crm.name, exc)
+            await self.store.add_event(self.call.id, "crm_note_failed", {"error": str(exc), "body": note.body})
+
+
+def new_turn(role: str, text: str, started_at: str | None = None) -> Turn:
+    return Turn(role=role, text=text, started_at=started_at or utcnow())  # type: ignore[arg-type]

@@ -1,0 +1,110 @@
+"""The CRM interface every backend implements, and the records it returns.
+
+A backend is chosen by ``crm.backend`` in the configuration (see
+:func:`open_crm`); the dialogue and the tools only ever see this protocol.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Callable, Protocol
+
+from voicebot.tools.ani import CallerNumber
+
+if TYPE_CHECKING:
+    from voicebot.config import Settings
+
+
+class CRMError(Exception):
+    """The CRM could not answer (unreachable, failing, or answered nonsense)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    id: str
+    name: str
+    first_name: str
+    email: str | None = None
+    phones: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    id: str
+    number: str
+    title: str
+    status: str
+    customer_id: str
+    created_at: datetime
+    updated_at: datetime
+    is_open: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerMatch:
+    """The customer found for a number; ``ambiguous`` when several matched."""
+
+    customer: Customer
+    candidates: int = 1
+
+    @property
+    def ambiguous(self) -> bool:
+        return self.candidates > 1
+
+
+@dataclass(frozen=True, slots=True)
+class CallNote:
+    """What the bot writes back to the CRM after a call."""
+
+    call_id: str
+    subject: str
+    body: str
+    customer_id: str | None = None
+    case_id: str | None = None
+    created_at: datetime = field(default_factory=datetime.now)
+
+
+class CRM(Protocol):
+    """A customer-relationship system the bot looks callers up in."""
+
+    name: str
+
+    async def find_customer(self, caller: CallerNumber) -> CustomerMatch | None: ...
+
+    async def latest_case(self, customer: Customer) -> Case | None:
+        """The customer's most relevant case: newest open one, else None."""
+        ...
+
+    async def add_note(self, note: CallNote) -> None: ...
+
+    def case_url(self, case: Case) -> str:
+        """Where an agent opens this case."""
+        ...
+
+    def new_case_url(self, customer: Customer | None, caller: CallerNumber) -> str:
+        """A new-case form pre-filled with the customer (or just the number)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+CRMFactory = Callable[["Settings", str], CRM]
+_BACKENDS: dict[str, CRMFactory] = {}
+
+
+def register_backend(name: str, factory: CRMFactory) -> None:
+    _BACKENDS[name] = factory
+
+
+def open_crm(settings: Settings, public_url: str) -> CRM:
+    """The backend named by ``crm.backend``; ``public_url`` is where our own pages live."""
+    from voicebot.tools import local_crm  # noqa: F401  (registers "local")
+
+    try:
+        factory = _BACKENDS[settings.crm.backend]
+    except KeyError:
+        raise ValueError(
+            f"crm.backend = {settings.crm.backend!r} is not one of {sorted(_BACKENDS)}"
+        ) from None
+    return factory(settings, public_url)

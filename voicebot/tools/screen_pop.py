@@ -1,0 +1,184 @@
+"""Screen pops: the payload an agent's desktop gets with a transferred caller, and its delivery.
+
+The payload is versioned (``voicebot.screen_pop/v1``) and published as a JSON
+Schema in :file:`voicebot/schemas/screen_pop.v1.json`. Delivery is an HTTP POST
+signed with HMAC-SHA256 of the body, retried with backoff in the background so
+a slow receiver never holds up a call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import uuid
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import httpx
+
+from voicebot.records import Turn, utcnow
+from voicebot.tools.crm import CRM, Case, Customer
+from voicebot.tools.lookup import CallerContext
+
+log = logging.getLogger(__name__)
+
+SCHEMA_ID = "voicebot.screen_pop/v1"
+SIGNATURE_HEADER = "X-Voicebot-Signature"
+
+
+@dataclass(frozen=True, slots=True)
+class CallInfo:
+    id: str
+    platform: str
+    stream_id: str | None
+    dialed: str | None
+    started_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransferTarget:
+    mode: Literal["dial", "enqueue"]
+    target: str
+
+
+def customer_json(customer: Customer | None) -> dict[str, Any] | None:
+    if customer is None:
+        return None
+    data = asdict(customer)
+    data["phones"] = list(customer.phones)
+    return data
+
+
+def case_json(case: Case | None, crm: CRM | None = None) -> dict[str, Any] | None:
+    if case is None:
+        return None
+    data = {
+        "id": case.id, "number": case.number, "title": case.title, "status": case.status,
+        "created_at": case.created_at.isoformat(), "updated_at": case.updated_at.isoformat(),
+    }
+    if crm is not None:
+        data["url"] = crm.case_url(case)
+    return data
+
+
+def summarize(context: CallerContext, reason: str, transcript: list[Turn], intents: list[str]) -> str:
+    """One paragraph an agent can read in five seconds."""
+    who = context.customer.name if context.customer else f"An unknown caller ({context.caller.e164 or 'number withheld'})"
+    parts = [f"{who} called"]
+    if context.case:
+        parts.append(f"about case {context.case.number} ({context.case.title}, status {context.case.status})")
+    elif context.customer:
+        parts.append("with no open case")
+    sentence = " ".join(parts) + "."
+    said = [t.text for t in transcript if t.role == "caller"]
+    if said:
+        sentence += " The caller said: " + " / ".join(f'"{s}"' for s in said[-3:]) + "."
+    if intents:
+        sentence += f" Understood: {', '.join(intents)}."
+    sentence += f" Transferred because: {reason.replace('_', ' ')}."
+    if context.crm_status == "unavailable":
+        sentence += f" The CRM was unavailable ({context.crm_error}); check the caller's identity."
+    if context.ambiguous:
+        sentence += f" {context.candidates} CRM records share this number; the oldest was chosen."
+    return sentence
+
+
+def build_screen_pop(
+    *,
+    call: CallInfo,
+    context: CallerContext,
+    crm: CRM,
+    reason: str,
+    action: Literal["open_case", "new_case_form"],
+    transfer: TransferTarget,
+    transcript: list[Turn],
+    intents: list[str],
+) -> dict[str, Any]:
+    if action == "open_case" and context.case is None:
+        action = "new_case_form"
+    url = crm.case_url(context.case) if action == "open_case" and context.case else crm.new_case_url(
+        context.customer, context.caller
+    )
+    caller = context.caller
+    return {
+        "schema": SCHEMA_ID,
+        "id": uuid.uuid4().hex,
+        "created_at": utcnow(),
+        "call": {
+            "id": call.id, "platform": call.platform, "stream_id": call.stream_id,
+            "dialed": call.dialed, "started_at": call.started_at,
+            "ani": {"raw": caller.raw, "e164": caller.e164, "national": caller.national},
+        },
+        "reason": reason,
+        "crm": {
+            "backend": crm.name, "status": context.crm_status, "error": context.crm_error,
+            "candidates": context.candidates, "ambiguous_match": context.ambiguous,
+        },
+        "customer": customer_json(context.customer),
+        "case": case_json(context.case, crm),
+        "action": {"type": action, "url": url},
+        "transfer": {"mode": transfer.mode, "target": transfer.target},
+        "transcript": [{"role": t.role, "text": t.text, "at": t.started_at} for t in transcript],
+        "summary": summarize(context, reason, transcript, intents),
+    }
+
+
+def sign(body: bytes, secret: str) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify(body: bytes, secret: str, header: str) -> bool:
+    return hmac.compare_digest(sign(body, secret), header)
+
+
+class WebhookSender:
+    """POSTs screen pops to the configured webhook, retrying failures with backoff."""
+
+    def __init__(self, url: str | None, secret: str | None, timeout: float = 5.0, max_attempts: int = 4):
+        self.url = url
+        self.secret = secret
+        self.max_attempts = max_attempts
+        self._client = httpx.AsyncClient(timeout=timeout)
+        self._tasks: set[asyncio.Task] = set()
+
+    def send(self, payload: dict[str, Any]) -> asyncio.Task | None:
+        """Start delivery in the background; the caller is never kept waiting on it."""
+        if not self.url:
+            return None
+        task = asyncio.create_task(self.deliver(payload))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def deliver(self, payload: dict[str, Any]) -> bool:
+        assert self.url
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        headers = {"Content-Type": "application/json", "User-Agent": "voicebot"}
+        if self.secret:
+            headers[SIGNATURE_HEADER] = sign(body, self.secret)
+        delay = 0.5
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                response = await self._client.post(self.url, content=body, headers=headers)
+                if response.status_code < 300:
+                    return True
+                retryable = response.status_code >= 500 or response.status_code == 429
+                log.warning("screen pop %s: webhook answered %s (attempt %d)",
+                            payload["id"], response.status_code, attempt)
+                if not retryable:
+                    return False
+            except httpx.HTTPError as exc:
+                log.warning("screen pop %s: %s (attempt %d)", payload["id"], type(exc).__name__, attempt)
+            if attempt < self.max_attempts:
+                await asyncio.sleep(delay)
+                delay *= 2
+        log.error("screen pop %s: gave up after %d attempts", payload["id"], self.max_attempts)
+        return False
+
+    async def aclose(self, drain_secs: float = 10.0) -> None:
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=drain_secs)
+        await self._client.aclose()
