@@ -79,11 +79,13 @@ class ConversationProcessor(FrameProcessor):
             await self._on_bot_audio_started()
             await self.push_frame(frame, direction)
         elif isinstance(frame, MarkEchoFrame):
-            await self._on_mark(frame.name)
+            await self._on_mark(frame.mark)
         elif isinstance(frame, CallerHungUpFrame):
             await self._on_hang_up(frame.reason)
         elif isinstance(frame, (EndFrame, CancelFrame)):
             self._cancel_silence_timer()
+            if self._ending is not None and not self._ending.done():
+                await self.cancel_task(self._ending)
             await self.push_frame(frame, direction)
         else:
             await self.push_frame(frame, direction)
@@ -149,6 +151,7 @@ class ConversationProcessor(FrameProcessor):
 
     async def _on_silence(self):
         await asyncio.sleep(self._silence_timeout)
+        self._silence_task = None  # this task is done waiting; _say must not cancel it
         if self._flow is None or self._flow.finished or self._pending:
             return
         await self._session.record_event("silence", seconds=self._silence_timeout)
@@ -183,6 +186,7 @@ class ConversationProcessor(FrameProcessor):
             log.info("call %s: turn latency %.0f ms", self._session.call.id, latency_ms)
 
     async def _on_mark(self, name: str):
+        log.debug("call %s: mark %s echoed (pending %s)", self._session.call.id, name, list(self._pending))
         entry = self._pending.pop(name, None)
         if entry is None:
             return

@@ -9,9 +9,9 @@ from pipecat.frames.frames import DataFrame, SystemFrame
 
 @dataclass
 class MarkEchoFrame(SystemFrame):
-    """The phone side has played (or cleared) all audio sent before the mark ``name``."""
+    """The phone side has played (or cleared) all audio sent before the mark ``mark``."""
 
-    name: str = ""
+    mark: str = ""
 
 
 @dataclass

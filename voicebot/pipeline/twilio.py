@@ -90,7 +90,7 @@ class TwilioMediaSerializer(TwilioFrameSerializer):
         event = message.get("event")
         if event == "mark":
             name = (message.get("mark") or {}).get("name")
-            return MarkEchoFrame(name=str(name)) if name else self._skip("mark without a name")
+            return MarkEchoFrame(mark=str(name)) if name else self._skip("mark without a name")
         if event == "stop":
             return CallerHungUpFrame(reason="stop")
         if event == "media":

@@ -1,0 +1,96 @@
+"""A real voicebot server on a loopback port, and a loopback webhook receiver for screen pops."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+WEBHOOK_SECRET = "test-webhook-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class WebhookReceiver:
+    """Records every POST (headers and body), as an agent-desktop integration would receive it."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.requests.append({"headers": dict(self.headers), "body": body})
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/screen-pop"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def pops_for(self, call_id: str, timeout: float = 10.0) -> list[dict]:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            found = [r for r in self.requests if json.loads(r["body"])["call"]["id"] == call_id]
+            if found:
+                return found
+            time.sleep(0.05)
+        return []
+
+
+@pytest.fixture(scope="session")
+def webhook():
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory, webhook):
+    """``voicebot serve`` as a user runs it, on embedded defaults plus a webhook and short timeouts."""
+    data_dir = tmp_path_factory.mktemp("voicebot-data")
+    port = free_port()
+    env = {
+        **os.environ,
+        "VOICEBOT_SCREEN_POP__WEBHOOK_URL": webhook.url,
+        "VOICEBOT_SCREEN_POP__WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "VOICEBOT_DIALOGUE__SILENCE_TIMEOUT_SECS": "2.5",
+    }
+    log = open(data_dir / "server.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicebot", "serve", "--port", str(port), "--data-dir", str(data_dir)],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"voicebot serve exited: {Path(log.name).read_text()[-2000:]}")
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    else:
+        raise RuntimeError("server did not become ready")
+    yield {"http": base, "ws": f"ws://127.0.0.1:{port}/twilio/media", "log": Path(log.name), "data_dir": data_dir}
+    proc.terminate()
+    proc.wait(timeout=15)
+    log.close()

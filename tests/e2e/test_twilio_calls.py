@@ -1,0 +1,231 @@
+"""Whole phone calls over a Twilio-behaving websocket against the real server and models.
+
+Each test is one caller's story: what they hear (the bot's real audio, transcribed
+back), what they say (synthesised speech, real-time paced) or press, and what is
+left behind: the call record, the screen pop received by the webhook, and the
+TwiML Twilio gets when the stream closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from pathlib import Path
+
+import httpx
+import jsonschema
+import pytest
+
+from tests.conftest import transcribe_8k
+from tests.e2e.conftest import WEBHOOK_SECRET
+from voicebot.caller import TwilioCaller
+from voicebot.tools.screen_pop import SIGNATURE_HEADER, verify
+
+pytestmark = pytest.mark.e2e
+
+JANE = "+14155552671"  # demo customer with open case CAS-01234
+CARLOS = "+14155550142"  # demo customer with open case CAS-01187
+UNKNOWN = "+12125550123"
+SCHEMA = json.loads((Path(__file__).parents[2] / "voicebot/schemas/screen_pop.v1.json").read_text())
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine".split())}
+
+
+def spoken_digits(text: str) -> str:
+    """The digits a listener would write down: '0-1-2' and 'zero one two' both give '012'."""
+    words = re.findall(r"[a-z]+|\d", text.lower())
+    return "".join(_NUMBER_WORDS.get(w, w if w.isdigit() else "") for w in words)
+
+
+def record(server, call_id: str) -> dict:
+    response = httpx.get(f"{server['http']}/api/calls/{call_id}")
+    assert response.status_code == 200
+    return response.json()
+
+
+def after_stream(server, call_id: str) -> str:
+    response = httpx.post(
+        f"{server['http']}/twilio/after-stream",
+        data={"CallSid": call_id, "CallStatus": "in-progress"},
+    )
+    assert response.status_code == 200
+    return response.text
+
+
+def screen_pop(webhook, call_id: str) -> dict:
+    [request] = webhook.pops_for(call_id)
+    assert verify(request["body"], WEBHOOK_SECRET, request["headers"][SIGNATURE_HEADER])
+    pop = json.loads(request["body"])
+    jsonschema.validate(pop, SCHEMA)
+    return pop
+
+
+async def test_known_caller_is_greeted_with_case_and_asks_for_an_agent(server, webhook, whisper, caller_voice):
+    async with TwilioCaller(server["ws"], caller=JANE) as call:
+        [greeting] = await call.wait_for_prompts(1)
+        heard = transcribe_8k(whisper, greeting.pcm).lower()
+        assert "jane" in heard
+        assert "01234" in spoken_digits(heard)
+        assert "router" in heard
+        await call.say(caller_voice.synthesize("I would like to talk to a person, please."))
+        await call.wait_closed(30)
+        transfer_prompt = call.prompts[-1]
+
+    assert "agent" in transcribe_8k(whisper, transfer_prompt.pcm).lower()
+    rec = record(server, call.call_sid)
+    assert rec["outcome"] == "transferred"
+    assert rec["outcome_reason"] == "caller_requested_agent"
+    assert rec["customer"]["name"] == "Jane Doe"
+    assert rec["case"]["number"] == "CAS-01234"
+    assert [i["intent"] for i in rec["intents"]] == ["agent"]
+    caller_turns = [t for t in rec["turns"] if t["role"] == "caller"]
+    assert "person" in caller_turns[0]["text"].lower()
+    bot_turns = [t for t in rec["turns"] if t["role"] == "bot"]
+    assert bot_turns[1]["latency_ms"] is not None and 0 < bot_turns[1]["latency_ms"] < 5000
+
+    pop = screen_pop(webhook, call.call_sid)
+    assert pop["action"]["type"] == "open_case"
+    assert pop["case"]["number"] == "CAS-01234"
+    assert pop["customer"]["name"] == "Jane Doe"
+    assert pop["call"]["ani"]["e164"] == JANE
+    assert any("person" in t["text"].lower() for t in pop["transcript"] if t["role"] == "caller")
+    assert rec["screen_pops"][0]["payload"]["id"] == pop["id"]
+
+    twiml = after_stream(server, call.call_sid)
+    assert "<Enqueue" in twiml and "support</Enqueue>" in twiml
+
+
+async def test_known_caller_says_goodbye_and_the_call_hangs_up(server, webhook, whisper, caller_voice):
+    async with TwilioCaller(server["ws"], caller=CARLOS) as call:
+        [greeting] = await call.wait_for_prompts(1)
+        assert "carlos" in transcribe_8k(whisper, greeting.pcm).lower()
+        await call.say(caller_voice.synthesize("No thanks, that's all."))
+        await call.wait_closed(30)
+        goodbye = call.prompts[-1]
+
+    assert "goodbye" in transcribe_8k(whisper, goodbye.pcm).lower().replace(" ", "").replace("-", "")
+    rec = record(server, call.call_sid)
+    assert rec["outcome"] == "completed"
+    assert [i["intent"] for i in rec["intents"]] == ["goodbye"]
+    assert webhook.pops_for(call.call_sid, timeout=1) == []
+    assert "<Hangup/>" in after_stream(server, call.call_sid)
+
+
+async def test_unknown_caller_is_transferred_with_a_new_case_pop(server, webhook, whisper):
+    async with TwilioCaller(server["ws"], caller=UNKNOWN) as call:
+        [prompt] = await call.wait_for_prompts(1)
+        await call.wait_closed(30)
+
+    heard = transcribe_8k(whisper, prompt.pcm).lower()
+    assert "no case" in heard or "couldn't find" in heard or "could not find" in heard
+    rec = record(server, call.call_sid)
+    assert rec["outcome"] == "transferred"
+    assert rec["outcome_reason"] == "unknown_caller"
+    assert rec["customer"] is None
+    pop = screen_pop(webhook, call.call_sid)
+    assert pop["action"]["type"] == "new_case_form"
+    assert pop["customer"] is None and pop["case"] is None
+    assert "/crm/cases/new?" in pop["action"]["url"] and "%2B12125550123" in pop["action"]["url"]
+    # The new-case form the pop points at is a real page.
+    form = httpx.get(pop["action"]["url"].replace(pop["action"]["url"].split("/crm/")[0], server["http"]))
+    assert form.status_code == 200 and "+12125550123" in form.text
+    assert "<Enqueue" in after_stream(server, call.call_sid)
+
+
+async def test_dtmf_is_an_equal_alternative_to_speech(server, webhook, whisper):
+    async with TwilioCaller(server["ws"], caller=JANE) as call:
+        await call.wait_for_prompts(1)
+        await call.press("9")  # repeat the case
+        [_, repeat] = await call.wait_for_prompts(2)
+        assert "01234" in spoken_digits(transcribe_8k(whisper, repeat.pcm))
+        await call.press("1")  # agent
+        await call.wait_closed(30)
+
+    rec = record(server, call.call_sid)
+    assert [d["digit"] for d in rec["dtmf"]] == ["9", "1"]
+    assert [(i["intent"], i["source"]) for i in rec["intents"]] == [("repeat", "dtmf"), ("agent", "dtmf")]
+    assert rec["outcome"] == "transferred"
+    assert screen_pop(webhook, call.call_sid)["action"]["type"] == "open_case"
+
+
+async def test_caller_barging_in_stops_the_bot_and_is_the_next_turn(server, webhook, whisper, caller_voice):
+    async with TwilioCaller(server["ws"], caller=JANE) as call:
+        while not call.utterances[0].pcm or len(call.utterances[0].pcm) < 16000 * 2:
+            await asyncio.sleep(0.05)  # two seconds into the greeting
+        await call.say(caller_voice.synthesize("Representative, please."))
+        await call.wait_closed(30)
+
+    assert call.clears >= 1
+    rec = record(server, call.call_sid)
+    greeting = rec["turns"][0]
+    assert greeting["role"] == "bot" and greeting["interrupted"] is True
+    assert any(e["kind"] == "barge_in" for e in rec["events"])
+    assert rec["outcome"] == "transferred" and rec["outcome_reason"] == "caller_requested_agent"
+    # The greeting was cut: the caller heard far less than its full length.
+    assert len(call.utterances[0].pcm) / 16000 < 8
+
+
+async def test_silence_is_reprompted_then_transferred(server, webhook, whisper):
+    async with TwilioCaller(server["ws"], caller=CARLOS) as call:
+        prompts = await call.wait_for_prompts(2, timeout=40)
+        assert "still there" in transcribe_8k(whisper, prompts[1].pcm).lower()
+        await call.wait_closed(60)
+
+    rec = record(server, call.call_sid)
+    assert sum(e["kind"] == "silence" for e in rec["events"]) == 3
+    assert rec["outcome"] == "transferred" and rec["outcome_reason"] == "no_response"
+    assert screen_pop(webhook, call.call_sid)["reason"] == "no_response"
+
+
+async def test_caller_hanging_up_keeps_everything_said(server, webhook, caller_voice):
+    async with TwilioCaller(server["ws"], caller=JANE) as call:
+        await call.wait_for_prompts(1)
+        await call.say(caller_voice.synthesize("What is the status of my case?"))
+        await call.wait_for_prompts(2)
+        await call.hang_up()
+
+    await asyncio.sleep(1.0)
+    rec = record(server, call.call_sid)
+    assert rec["outcome"] == "abandoned" and rec["outcome_reason"] == "caller_hung_up"
+    assert any(t["role"] == "caller" and "status" in t["text"].lower() for t in rec["turns"])
+    assert [i["intent"] for i in rec["intents"]] == ["status"]
+    assert "<Hangup/>" in after_stream(server, call.call_sid)
+
+
+def test_voice_webhook_answers_connect_stream_twiml(server):
+    response = httpx.post(
+        f"{server['http']}/twilio/voice",
+        data={"CallSid": "CA1", "From": "+14155552671", "To": "+18005550100"},
+    )
+    assert response.status_code == 200
+    host = server["http"].removeprefix("http://")
+    assert f'<Connect action="http://{host}/twilio/after-stream">' in response.text
+    assert f'<Stream url="ws://{host}/twilio/media">' in response.text
+    assert '<Parameter name="from" value="+14155552671"/>' in response.text
+    assert '<Parameter name="to" value="+18005550100"/>' in response.text
+
+
+def test_hold_music_is_served_for_the_queue(server):
+    hold = httpx.get(f"{server['http']}/twilio/hold")
+    assert '<Play loop="0">' in hold.text and "/media/hold-music.wav" in hold.text
+    music = httpx.get(f"{server['http']}/media/hold-music.wav")
+    assert music.status_code == 200 and music.content[:4] == b"RIFF" and len(music.content) > 100_000
+
+
+def test_calls_are_listed_newest_first(server):
+    calls = httpx.get(f"{server['http']}/api/calls").json()["calls"]
+    started = [c["started_at"] for c in calls]
+    assert started == sorted(started, reverse=True)
+    assert httpx.get(f"{server['http']}/api/calls/CA-does-not-exist").status_code == 404
+
+
+async def test_a_malformed_start_ends_that_stream_not_the_server(server):
+    import websockets
+
+    async with websockets.connect(server["ws"]) as ws:
+        await ws.send(json.dumps({"event": "connected"}))
+        await ws.send("{not json")
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 5)
+    assert closed.value.rcvd.code == 1008
+    assert httpx.get(f"{server['http']}/healthz").status_code == 200
