@@ -47,7 +47,7 @@ class DialogueSettings(_Section):
     silence_timeout_secs: float = 6.0
     max_silent_prompts: int = 2
     max_misunderstandings: int = 2
-    intent_threshold: float = 0.62
+    intent_threshold: float = 0.7
     intents_file: Path | None = Field(
         default=None, description="Extra intents TOML merged over the bundled table."
     )

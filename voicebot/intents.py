@@ -66,7 +66,7 @@ class IntentMatch:
 class IntentRouter:
     """Scores an utterance against every intent and keeps the best if it is confident."""
 
-    def __init__(self, intents: list[Intent], threshold: float = 0.62):
+    def __init__(self, intents: list[Intent], threshold: float = 0.7):
         self.intents = intents
         self.threshold = threshold
         self._examples = {i.name: [normalize(e) for e in i.examples] for i in intents}
@@ -74,7 +74,7 @@ class IntentRouter:
         self._dtmf = {d: i.name for i in intents for d in i.dtmf}
 
     @classmethod
-    def load(cls, extra: Path | None = None, threshold: float = 0.62) -> IntentRouter:
+    def load(cls, extra: Path | None = None, threshold: float = 0.7) -> IntentRouter:
         """The bundled table, with ``extra`` (same TOML shape) merged over it."""
         table = tomllib.loads(resources.files("voicebot.data").joinpath("intents.toml").read_text())
         merged: dict[str, dict] = {name: dict(spec) for name, spec in table["intents"].items()}

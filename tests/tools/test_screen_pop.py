@@ -1,0 +1,120 @@
+"""Screen pops: valid against the published schema, signed, delivered with retries."""
+
+import json
+import threading
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from voicebot.records import Turn
+from voicebot.tools.ani import normalize_ani
+from voicebot.tools.crm import Case, Customer
+from voicebot.tools.local_crm import LocalCRM
+from voicebot.tools.lookup import CallerContext
+from voicebot.tools.screen_pop import SIGNATURE_HEADER, CallInfo, TransferTarget, WebhookSender, build_screen_pop, sign, verify
+
+SCHEMA = json.loads((Path(__file__).parents[2] / "voicebot/schemas/screen_pop.v1.json").read_text())
+NOW = datetime(2026, 11, 20, tzinfo=timezone.utc)
+JANE = Customer("cust-jane", "Jane Doe", "Jane", "jane@example.com", ("(415) 555-2671",))
+CASE = Case("case-1", "CAS-01234", "Router drops", "In progress", "cust-jane", NOW, NOW)
+CALL = CallInfo("CA1", "twilio", "MZ1", "+18005550100", "2026-11-21T10:00:00.000+00:00")
+
+
+def pop(context, action="open_case", tmp_path=Path("/tmp")):
+    crm = LocalCRM(tmp_path / "pop.sqlite3", "http://bot.example")
+    return build_screen_pop(
+        call=CALL, context=context, crm=crm, reason="caller_requested_agent", action=action,
+        transfer=TransferTarget("enqueue", "support"),
+        transcript=[Turn("bot", "Hi Jane", "t0"), Turn("caller", "agent please", "t1")], intents=["agent"],
+    )
+
+
+def test_known_caller_pop_opens_the_case_and_is_schema_valid(tmp_path):
+    payload = pop(CallerContext(normalize_ani("+14155552671"), JANE, CASE, 1), tmp_path=tmp_path)
+    jsonschema.validate(payload, SCHEMA)
+    assert payload["schema"] == "voicebot.screen_pop/v1"
+    assert payload["action"] == {"type": "open_case", "url": "http://bot.example/crm/cases/case-1"}
+    assert payload["call"]["ani"] == {"raw": "+14155552671", "e164": "+14155552671", "national": "4155552671"}
+    assert "Jane Doe called about case CAS-01234" in payload["summary"]
+    assert '"agent please"' in payload["summary"]
+
+
+def test_unknown_caller_pop_is_a_new_case_form(tmp_path):
+    payload = pop(CallerContext(normalize_ani("anonymous"), crm_status="skipped"), tmp_path=tmp_path)
+    jsonschema.validate(payload, SCHEMA)
+    assert payload["action"]["type"] == "new_case_form"
+    assert payload["customer"] is None and payload["case"] is None
+
+
+def test_open_case_without_a_case_falls_back_to_a_new_case_form(tmp_path):
+    payload = pop(CallerContext(normalize_ani("+14155552671"), JANE, None, 1), tmp_path=tmp_path)
+    assert payload["action"]["type"] == "new_case_form"
+    assert "customer_id=cust-jane" in payload["action"]["url"]
+
+
+def test_crm_outage_is_explained_to_the_agent(tmp_path):
+    payload = pop(CallerContext(normalize_ani("+14155552671"), crm_status="unavailable", crm_error="timed out after 1.5s"), tmp_path=tmp_path)
+    jsonschema.validate(payload, SCHEMA)
+    assert payload["crm"]["status"] == "unavailable"
+    assert "CRM was unavailable (timed out after 1.5s)" in payload["summary"]
+
+
+def test_schema_rejects_a_pop_without_action(tmp_path):
+    payload = pop(CallerContext(normalize_ani("+14155552671"), JANE, CASE, 1), tmp_path=tmp_path)
+    del payload["action"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(payload, SCHEMA)
+
+
+def test_signature_is_hmac_sha256_of_the_body():
+    import hashlib
+    import hmac
+
+    assert sign(b"{}", "k") == "sha256=" + hmac.new(b"k", b"{}", hashlib.sha256).hexdigest()
+    assert verify(b"{}", "k", sign(b"{}", "k"))
+    assert not verify(b"{ }", "k", sign(b"{}", "k"))
+
+
+class FlakyReceiver:
+    """Answers 503 to the first ``failures`` POSTs, then 204: a real loopback HTTP server."""
+
+    def __init__(self, failures: int, status: int = 503):
+        self.bodies, self.headers = [], []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                receiver.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+                receiver.headers.append(dict(self.headers))
+                self.send_response(status if len(receiver.bodies) <= failures else 204)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/pop"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+async def test_delivery_retries_server_errors_and_signs_every_attempt():
+    receiver = FlakyReceiver(failures=2)
+    sender = WebhookSender(receiver.url, "s3cret", max_attempts=4)
+    sender_payload = {"id": "p1", "schema": "voicebot.screen_pop/v1"}
+    assert await sender.deliver(sender_payload) is True
+    assert len(receiver.bodies) == 3
+    assert all(verify(b, "s3cret", h[SIGNATURE_HEADER]) for b, h in zip(receiver.bodies, receiver.headers))
+    await sender.aclose()
+    receiver.server.shutdown()
+
+
+async def test_delivery_does_not_retry_a_client_error():
+    receiver = FlakyReceiver(failures=5, status=400)
+    sender = WebhookSender(receiver.url, None, max_attempts=4)
+    assert await sender.deliver({"id": "p2"}) is False
+    assert len(receiver.bodies) == 1
+    await sender.aclose()
+    receiver.server.shutdown()
