@@ -66,7 +66,7 @@ async def test_known_caller_is_greeted_with_case_and_asks_for_an_agent(server, w
         heard = transcribe_8k(whisper, greeting.pcm).lower()
         assert "jane" in heard
         assert "01234" in spoken_digits(heard)
-        assert "router" in heard
+        assert "dropping the connection" in heard
         await call.say(caller_voice.synthesize("I would like to talk to a person, please."))
         await call.wait_closed(30)
         transfer_prompt = call.prompts[-1]
