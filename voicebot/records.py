@@ -119,7 +119,9 @@ class CallStore:
         self._db.executescript(_SCHEMA)
 
     async def _run(self, fn, *args) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        # Shielded: a call torn down mid-write (barge-in, hang-up) must not lose the write.
+        future = asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        return await asyncio.shield(future)
 
     def _write(self, sql: str, args: tuple) -> int:
         with self._db:
@@ -206,10 +208,11 @@ class CallStore:
             )
         for e in self._db.execute("SELECT * FROM events WHERE call_id = ? ORDER BY id", (call_id,)):
             event = CallEvent(e["kind"], e["at"], json.loads(e["data"]))
-            record.events.append(event)
-            target = {"intent": record.intents, "dtmf": record.dtmf, "screen_pop": record.screen_pops}
-            if event.kind in target:
-                target[event.kind].append({"at": event.at, **event.data})
+            views = {"intent": record.intents, "dtmf": record.dtmf, "screen_pop": record.screen_pops}
+            if event.kind in views:
+                views[event.kind].append({"at": event.at, **event.data})
+            else:
+                record.events.append(event)
         return record
 
     def _recent(self, limit: int) -> list[dict[str, Any]]:

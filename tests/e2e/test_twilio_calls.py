@@ -94,6 +94,10 @@ async def test_known_caller_is_greeted_with_case_and_asks_for_an_agent(server, w
     twiml = after_stream(server, call.call_sid)
     assert "<Enqueue" in twiml and "support</Enqueue>" in twiml
 
+    # The post-call note is on the case in the CRM, with what the caller said.
+    case_page = httpx.get(f"{server['http']}/crm/cases/{rec['case']['id']}").text
+    assert f"Voice bot call {call.call_sid}" in case_page and "person" in case_page.lower()
+
 
 async def test_known_caller_says_goodbye_and_the_call_hangs_up(server, webhook, whisper, caller_voice):
     async with TwilioCaller(server["ws"], caller=CARLOS) as call:
@@ -135,6 +139,8 @@ async def test_unknown_caller_is_transferred_with_a_new_case_pop(server, webhook
 async def test_dtmf_is_an_equal_alternative_to_speech(server, webhook, whisper):
     async with TwilioCaller(server["ws"], caller=JANE) as call:
         await call.wait_for_prompts(1)
+        await call._ws.send("{this is not JSON")  # a bad message mid-call is skipped, not fatal
+        await call._ws.send(json.dumps({"event": "media", "media": {"payload": "%%%"}}))
         await call.press("9")  # repeat the case
         [_, repeat] = await call.wait_for_prompts(2)
         assert "01234" in spoken_digits(transcribe_8k(whisper, repeat.pcm))
