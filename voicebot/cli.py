@@ -39,10 +39,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         print(f"voicebot: {exc}", file=sys.stderr)
         return 2
-    logging.getLogger("voicebot").info("ready to load in %.2fs; listening on http://%s:%d",
+    logging.getLogger("voicebot").info("started in %.2fs; listening on http://%s:%d",
                                        time.perf_counter() - started, settings.server.host, settings.server.port)
     uvicorn.run(app, host=settings.server.host, port=settings.server.port, log_level=settings.log_level.lower(),
-                ws="websockets", lifespan="on")
+                ws="websockets-sansio", lifespan="on")
     return 0
 
 

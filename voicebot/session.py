@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from voicebot.dialogue import CallFlow, Handoff
@@ -36,6 +37,7 @@ class CallSession:
         self.intents: list[str] = []
         self.outcome: Outcome | None = None
         self._lookup: asyncio.Task[CallerContext] | None = None
+        self.started = time.perf_counter()
 
     @property
     def store(self):
@@ -44,6 +46,7 @@ class CallSession:
     async def begin(self) -> None:
         """Record the call and start the CRM look-up at once, before anything else."""
         settings = self.runtime.settings
+        self.started = time.perf_counter()
         self._lookup = asyncio.create_task(
             look_up_caller(self.runtime.crm, self.caller, settings.dialogue.crm_budget_secs)
         )

@@ -95,7 +95,8 @@ class ConversationProcessor(FrameProcessor):
     async def _greet(self):
         try:
             self._flow = await self._session.start_flow()
-            await self._say(self._flow.greeting())
+            # The greeting's latency is the caller's wait from the stream's start.
+            await self._say(self._flow.greeting(), speech_ended=self._session.started)
         except Exception:
             log.exception("call %s: could not start the dialogue", self._session.call.id)
             await self._session.fail("dialogue_start_failed")

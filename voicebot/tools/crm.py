@@ -6,9 +6,10 @@ A backend is chosen by ``crm.backend`` in the configuration (see
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from voicebot.tools.ani import CallerNumber
 
@@ -89,22 +90,19 @@ class CRM(Protocol):
     async def close(self) -> None: ...
 
 
-CRMFactory = Callable[["Settings", str], CRM]
-_BACKENDS: dict[str, CRMFactory] = {}
-
-
-def register_backend(name: str, factory: CRMFactory) -> None:
-    _BACKENDS[name] = factory
+# Backends by name, imported only when chosen: a deployment on Zendesk need not
+# import Dynamics code. Each entry is "module:factory"; a factory takes
+# (settings, public_url) and returns a CRM.
+BACKENDS: dict[str, str] = {
+    "local": "voicebot.tools.local_crm:open_local_crm",
+}
 
 
 def open_crm(settings: Settings, public_url: str) -> CRM:
     """The backend named by ``crm.backend``; ``public_url`` is where our own pages live."""
-    from voicebot.tools import local_crm  # noqa: F401  (registers "local")
-
     try:
-        factory = _BACKENDS[settings.crm.backend]
+        target = BACKENDS[settings.crm.backend]
     except KeyError:
-        raise ValueError(
-            f"crm.backend = {settings.crm.backend!r} is not one of {sorted(_BACKENDS)}"
-        ) from None
-    return factory(settings, public_url)
+        raise ValueError(f"crm.backend = {settings.crm.backend!r} is not one of {sorted(BACKENDS)}") from None
+    module, factory = target.split(":")
+    return getattr(importlib.import_module(module), factory)(settings, public_url)

@@ -16,11 +16,14 @@ from contextlib import closing
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 from urllib.parse import urlencode
 
 from voicebot.tools.ani import CallerNumber, normalize_ani, same_number
-from voicebot.tools.crm import CallNote, Case, Customer, CustomerMatch, register_backend
+from voicebot.tools.crm import CallNote, Case, Customer, CustomerMatch
+
+if TYPE_CHECKING:
+    from voicebot.config import Settings
 
 CLOSED_STATUSES = frozenset({"resolved", "closed", "cancelled", "canceled", "solved"})
 
@@ -333,11 +336,10 @@ def _records_from_csv(path: Path) -> list[dict[str, Any]]:
     return list(by_phone.values())
 
 
-def open_local_crm(settings, public_url: str) -> LocalCRM:
+def open_local_crm(settings: Settings, public_url: str) -> LocalCRM:
+    """The ``crm.backend = "local"`` factory: seeds the demo data into an empty CRM."""
     crm = LocalCRM(settings.crm_path, public_url, settings.telephony.default_region)
     if settings.crm.seed_demo_data and crm.is_empty():
         crm.seed_demo()
     return crm
 
-
-register_backend("local", open_local_crm)
