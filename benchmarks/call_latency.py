@@ -42,9 +42,13 @@ async def main(args: argparse.Namespace) -> None:
         greeting, latencies = await one_call(args.url, voice)
         greetings.append(greeting)
         turns += latencies
-        print(f"call {i + 1}: greeting {greeting * 1000:.0f} ms; turns " + ", ".join(f"{x * 1000:.0f} ms" for x in latencies))
+        print(
+            f"call {i + 1}: greeting {greeting * 1000:.0f} ms; turns "
+            + ", ".join(f"{x * 1000:.0f} ms" for x in latencies)
+        )
     print(f"greeting delay: median {statistics.median(greetings) * 1000:.0f} ms, max {max(greetings) * 1000:.0f} ms")
-    print(f"turn latency:   median {statistics.median(turns) * 1000:.0f} ms, max {max(turns) * 1000:.0f} ms (n={len(turns)})")
+    median, worst = statistics.median(turns) * 1000, max(turns) * 1000
+    print(f"turn latency:   median {median:.0f} ms, max {worst:.0f} ms (n={len(turns)})")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The call flow, as the seed contact-center flows define it, without any audio."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -11,7 +11,7 @@ from voicebot.tools.ani import normalize_ani
 from voicebot.tools.crm import Case, Customer
 from voicebot.tools.lookup import CallerContext
 
-NOW = datetime(2026, 11, 20, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, tzinfo=UTC)
 JANE = Customer("cust-jane", "Jane Doe", "Jane")
 CASE = Case("case-1", "CAS-01234", "Router drops", "In progress", "cust-jane", NOW, NOW)
 ROUTER = IntentRouter.load()
@@ -39,7 +39,10 @@ def test_known_caller_is_greeted_by_first_name_with_the_case_and_the_menu():
         (CallerContext(normalize_ani("+12125550123")), "unknown_caller"),
         (CallerContext(normalize_ani("anonymous"), crm_status="skipped"), "unknown_caller"),
         (CallerContext(normalize_ani("+14155552671"), JANE, None, 1), "no_open_case"),
-        (CallerContext(normalize_ani("+14155552671"), crm_status="unavailable", crm_error="timeout"), "crm_unavailable"),
+        (
+            CallerContext(normalize_ani("+14155552671"), crm_status="unavailable", crm_error="timeout"),
+            "crm_unavailable",
+        ),
     ],
 )
 def test_callers_without_a_case_are_told_and_transferred_with_a_new_case_form(context, reason):

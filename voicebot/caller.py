@@ -41,8 +41,9 @@ class BotUtterance:
 
 
 class TwilioCaller:
-    def __init__(self, url: str, caller: str = "+14155552671", dialed: str = "+18005550100",
-                 call_sid: str | None = None):
+    def __init__(
+        self, url: str, caller: str = "+14155552671", dialed: str = "+18005550100", call_sid: str | None = None
+    ):
         self.url = url
         self.caller = caller
         self.dialed = dialed
@@ -67,14 +68,20 @@ class TwilioCaller:
     async def __aenter__(self) -> TwilioCaller:
         self._ws = await websockets.connect(self.url, max_size=2**22)
         await self._send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
-        await self._send({
-            "event": "start", "streamSid": self.stream_sid,
-            "start": {
-                "accountSid": "AC" + "0" * 32, "streamSid": self.stream_sid, "callSid": self.call_sid,
-                "tracks": ["inbound"], "customParameters": {"from": self.caller, "to": self.dialed},
-                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": RATE, "channels": 1},
-            },
-        })
+        await self._send(
+            {
+                "event": "start",
+                "streamSid": self.stream_sid,
+                "start": {
+                    "accountSid": "AC" + "0" * 32,
+                    "streamSid": self.stream_sid,
+                    "callSid": self.call_sid,
+                    "tracks": ["inbound"],
+                    "customParameters": {"from": self.caller, "to": self.dialed},
+                    "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": RATE, "channels": 1},
+                },
+            }
+        )
         self.started_at = time.perf_counter()
         self._tasks = [asyncio.create_task(self._sender()), asyncio.create_task(self._receiver())]
         return self
@@ -100,12 +107,18 @@ class TwilioCaller:
                 except asyncio.QueueEmpty:
                     frame = SILENCE_ULAW
                 self._chunk += 1
-                await self._send({
-                    "event": "media", "streamSid": self.stream_sid,
-                    "media": {"track": "inbound", "chunk": str(self._chunk),
-                              "timestamp": str(int((time.perf_counter() - self.started_at) * 1000)),
-                              "payload": base64.b64encode(frame).decode()},
-                })
+                await self._send(
+                    {
+                        "event": "media",
+                        "streamSid": self.stream_sid,
+                        "media": {
+                            "track": "inbound",
+                            "chunk": str(self._chunk),
+                            "timestamp": str(int((time.perf_counter() - self.started_at) * 1000)),
+                            "payload": base64.b64encode(frame).decode(),
+                        },
+                    }
+                )
                 if frame is not SILENCE_ULAW and self._outgoing.empty():
                     self.speech_ended_at = time.perf_counter() + FRAME_SECS
                 next_at += FRAME_SECS
@@ -125,12 +138,18 @@ class TwilioCaller:
             await asyncio.sleep(FRAME_SECS)
 
     async def press(self, digit: str) -> None:
-        await self._send({"event": "dtmf", "streamSid": self.stream_sid,
-                          "dtmf": {"track": "inbound_track", "digit": digit}})
+        await self._send(
+            {"event": "dtmf", "streamSid": self.stream_sid, "dtmf": {"track": "inbound_track", "digit": digit}}
+        )
 
     async def hang_up(self) -> None:
-        await self._send({"event": "stop", "streamSid": self.stream_sid,
-                          "stop": {"accountSid": "AC" + "0" * 32, "callSid": self.call_sid}})
+        await self._send(
+            {
+                "event": "stop",
+                "streamSid": self.stream_sid,
+                "stop": {"accountSid": "AC" + "0" * 32, "callSid": self.call_sid},
+            }
+        )
         await self._ws.close()
         self.closed.set()
 

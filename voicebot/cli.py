@@ -13,7 +13,11 @@ from voicebot.config import Settings, load_settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    server = {k: v for k, v in {"host": getattr(args, "host", None), "port": getattr(args, "port", None)}.items() if v is not None}
+    server = {
+        k: v
+        for k, v in {"host": getattr(args, "host", None), "port": getattr(args, "port", None)}.items()
+        if v is not None
+    }
     return load_settings(args.config, data_dir=args.data_dir, server=server or None)
 
 
@@ -39,10 +43,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         print(f"voicebot: {exc}", file=sys.stderr)
         return 2
-    logging.getLogger("voicebot").info("started in %.2fs; listening on http://%s:%d",
-                                       time.perf_counter() - started, settings.server.host, settings.server.port)
-    uvicorn.run(app, host=settings.server.host, port=settings.server.port, log_level=settings.log_level.lower(),
-                ws="websockets-sansio", lifespan="on")
+    logging.getLogger("voicebot").info(
+        "started in %.2fs; listening on http://%s:%d",
+        time.perf_counter() - started,
+        settings.server.host,
+        settings.server.port,
+    )
+    uvicorn.run(
+        app,
+        host=settings.server.host,
+        port=settings.server.port,
+        log_level=settings.log_level.lower(),
+        ws="websockets-sansio",
+        lifespan="on",
+    )
     return 0
 
 
@@ -51,7 +65,7 @@ def _crm(args: argparse.Namespace):
 
     settings = _settings(args)
     if settings.crm.backend != "local":
-        raise SystemExit("voicebot crm manages the embedded CRM only (crm.backend = \"local\")")
+        raise SystemExit('voicebot crm manages the embedded CRM only (crm.backend = "local")')
     crm = LocalCRM(settings.crm_path, default_region=settings.telephony.default_region)
     if settings.crm.seed_demo_data and crm.is_empty() and args.crm_command == "list":
         crm.seed_demo()

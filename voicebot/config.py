@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -48,9 +49,7 @@ class DialogueSettings(_Section):
     max_silent_prompts: int = 2
     max_misunderstandings: int = 2
     intent_threshold: float = 0.7
-    intents_file: Path | None = Field(
-        default=None, description="Extra intents TOML merged over the bundled table."
-    )
+    intents_file: Path | None = Field(default=None, description="Extra intents TOML merged over the bundled table.")
     crm_budget_secs: float = 1.5
 
 
@@ -64,9 +63,7 @@ class VADSettings(_Section):
 
 
 class STTSettings(_Section):
-    model: Path | None = Field(
-        default=None, description="CTranslate2 Whisper directory. Default: bundled tiny.en."
-    )
+    model: Path | None = Field(default=None, description="CTranslate2 Whisper directory. Default: bundled tiny.en.")
     compute_type: str = "int8"
     cpu_threads: int = 2
     num_workers: int = 1

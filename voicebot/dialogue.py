@@ -9,9 +9,10 @@ their latest case, offer an agent or goodbye, hand over with a screen pop.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Awaitable, Callable, Literal
+from typing import Literal
 
 from voicebot.config import DialogueSettings
 from voicebot.intents import IntentMatch, IntentRouter
@@ -81,19 +82,22 @@ class CallFlow:
             return self._transfer(
                 "Thanks for calling. I'm sorry, our customer records are not responding right now, "
                 "so I'm connecting you to an agent. One moment please.",
-                "crm_unavailable", "new_case_form",
+                "crm_unavailable",
+                "new_case_form",
             )
         if ctx.customer is None:
             return self._transfer(
                 "Thanks for calling. I couldn't find a case for your number, "
                 "so I'm transferring you to an agent who can help. One moment please.",
-                "unknown_caller", "new_case_form",
+                "unknown_caller",
+                "new_case_form",
             )
         if self.case is None:
             return self._transfer(
                 f"Hi {self._first_name}. I couldn't find an open case for your number, "
                 "so I'm transferring you to an agent. One moment please.",
-                "no_open_case", "new_case_form",
+                "no_open_case",
+                "new_case_form",
             )
         return Reply(f"Hi {self._first_name}, thanks for calling. {case_sentence(self.case)} {MENU}")
 
@@ -108,7 +112,8 @@ class CallFlow:
         if self.silences > self.settings.max_silent_prompts:
             return self._transfer(
                 "I haven't heard from you, so I'm connecting you to an agent. One moment please.",
-                "no_response", self._default_action,
+                "no_response",
+                self._default_action,
             )
         return Reply(f"Are you still there? {MENU} {KEYPAD}")
 
@@ -119,7 +124,9 @@ class CallFlow:
             if self.misses >= self.settings.max_misunderstandings:
                 return self._transfer(
                     "Sorry, I'm having trouble understanding. Let me connect you to an agent.",
-                    "not_understood", self._default_action, match,
+                    "not_understood",
+                    self._default_action,
+                    match,
                 )
             return Reply(f"Sorry, I didn't get that. {MENU} {KEYPAD}", intent=match)
         self.misses = 0
@@ -127,7 +134,9 @@ class CallFlow:
             case "agent":
                 return self._transfer(
                     "Sure. I'm connecting you to an agent now. Please stay on the line.",
-                    "caller_requested_agent", self._default_action, match,
+                    "caller_requested_agent",
+                    self._default_action,
+                    match,
                 )
             case "goodbye":
                 self.finished = True
@@ -150,12 +159,16 @@ class CallFlow:
             case "new_problem":
                 return self._transfer(
                     "Okay. I'll connect you to an agent who can open a new case for that. One moment please.",
-                    "new_problem", "new_case_form", match,
+                    "new_problem",
+                    "new_case_form",
+                    match,
                 )
         # An intent added in the table without a policy here: an agent handles it.
         return self._transfer(
             "Let me connect you to an agent who can help with that.",
-            f"intent:{match.intent}", self._default_action, match,
+            f"intent:{match.intent}",
+            self._default_action,
+            match,
         )
 
     @property

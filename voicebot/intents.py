@@ -18,11 +18,26 @@ from typing import Literal
 from rapidfuzz import fuzz
 
 _CONTRACTIONS = {
-    "i'm": "i am", "im": "i am", "that's": "that is", "thats": "that is", "it's": "it is",
-    "what's": "what is", "whats": "what is", "where's": "where is", "don't": "do not",
-    "dont": "do not", "didn't": "did not", "didnt": "did not", "can't": "can not",
-    "cannot": "can not", "i'd": "i would", "that'll": "that will", "i've": "i have",
-    "isn't": "is not", "wanna": "want to", "gonna": "going to",
+    "i'm": "i am",
+    "im": "i am",
+    "that's": "that is",
+    "thats": "that is",
+    "it's": "it is",
+    "what's": "what is",
+    "whats": "what is",
+    "where's": "where is",
+    "don't": "do not",
+    "dont": "do not",
+    "didn't": "did not",
+    "didnt": "did not",
+    "can't": "can not",
+    "cannot": "can not",
+    "i'd": "i would",
+    "that'll": "that will",
+    "i've": "i have",
+    "isn't": "is not",
+    "wanna": "want to",
+    "gonna": "going to",
 }
 _FILLERS = {"uh", "um", "umm", "uhm", "er", "erm", "hmm", "mm", "ah", "oh", "well", "so", "like"}
 

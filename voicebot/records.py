@@ -11,9 +11,8 @@ import asyncio
 import json
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -61,7 +60,7 @@ CREATE INDEX IF NOT EXISTS events_call ON events(call_id, id);
 
 
 def utcnow() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass(slots=True)
@@ -128,8 +127,13 @@ class CallStore:
             return self._db.execute(sql, args).lastrowid or 0
 
     async def start_call(
-        self, call_id: str, platform: str, stream_id: str | None,
-        ani_raw: str | None, ani_e164: str | None, dialed: str | None,
+        self,
+        call_id: str,
+        platform: str,
+        stream_id: str | None,
+        ani_raw: str | None,
+        ani_e164: str | None,
+        dialed: str | None,
     ) -> None:
         await self._run(
             self._write,
@@ -150,8 +154,7 @@ class CallStore:
             self._write,
             "INSERT INTO turns (call_id, role, text, started_at, ended_at, latency_ms, interrupted)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (call_id, turn.role, turn.text, turn.started_at, turn.ended_at, turn.latency_ms,
-             int(turn.interrupted)),
+            (call_id, turn.role, turn.text, turn.started_at, turn.ended_at, turn.latency_ms, int(turn.interrupted)),
         )
 
     async def update_turn(self, turn_id: int, **changes: Any) -> None:
@@ -169,9 +172,7 @@ class CallStore:
             (call_id, kind, utcnow(), json.dumps(data, default=str)),
         )
 
-    async def finish(
-        self, call_id: str, outcome: Outcome, reason: str, transfer: dict | None = None
-    ) -> bool:
+    async def finish(self, call_id: str, outcome: Outcome, reason: str, transfer: dict | None = None) -> bool:
         """Set the outcome once; a later finish (e.g. the socket closing after a transfer) is ignored."""
         changed = await self._run(self._finish, call_id, outcome, reason, transfer)
         return changed
@@ -196,11 +197,20 @@ class CallStore:
         if row is None:
             return None
         record = CallRecord(
-            call_id=row["id"], platform=row["platform"], stream_id=row["stream_id"],
-            ani_raw=row["ani_raw"], ani_e164=row["ani_e164"], dialed=row["dialed"],
-            started_at=row["started_at"], ended_at=row["ended_at"],
-            customer=_load(row["customer"]), case=_load(row["case"]), crm=_load(row["crm"]),
-            outcome=row["outcome"], outcome_reason=row["outcome_reason"], transfer=_load(row["transfer"]),
+            call_id=row["id"],
+            platform=row["platform"],
+            stream_id=row["stream_id"],
+            ani_raw=row["ani_raw"],
+            ani_e164=row["ani_e164"],
+            dialed=row["dialed"],
+            started_at=row["started_at"],
+            ended_at=row["ended_at"],
+            customer=_load(row["customer"]),
+            case=_load(row["case"]),
+            crm=_load(row["crm"]),
+            outcome=row["outcome"],
+            outcome_reason=row["outcome_reason"],
+            transfer=_load(row["transfer"]),
         )
         for t in self._db.execute("SELECT * FROM turns WHERE call_id = ? ORDER BY id", (call_id,)):
             record.turns.append(

@@ -52,8 +52,9 @@ class Runtime:
         whisper_secs = time.perf_counter() - started
         voice = Voice.from_settings(settings.tts, TELEPHONE_RATE)
         load_secs = time.perf_counter() - started
-        log.info("models loaded in %.2fs (whisper %.2fs, piper %.2fs)",
-                 load_secs, whisper_secs, load_secs - whisper_secs)
+        log.info(
+            "models loaded in %.2fs (whisper %.2fs, piper %.2fs)", load_secs, whisper_secs, load_secs - whisper_secs
+        )
         secret = settings.screen_pop.webhook_secret
         return cls(
             settings=settings,

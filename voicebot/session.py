@@ -18,7 +18,12 @@ from voicebot.records import Outcome, Turn, utcnow
 from voicebot.tools.ani import CallerNumber
 from voicebot.tools.crm import CallNote
 from voicebot.tools.lookup import CallerContext, look_up_caller, refresh_case
-from voicebot.tools.screen_pop import CallInfo, build_screen_pop, case_json, customer_json
+from voicebot.tools.screen_pop import (
+    CallInfo,
+    build_screen_pop,
+    case_json,
+    customer_json,
+)
 from voicebot.tools.transfer import transfer_target
 
 if TYPE_CHECKING:
@@ -51,8 +56,12 @@ class CallSession:
             look_up_caller(self.runtime.crm, self.caller, settings.dialogue.crm_budget_secs)
         )
         await self.store.start_call(
-            self.call.id, self.call.platform, self.call.stream_id,
-            self.caller.raw, self.caller.e164, self.call.dialed,
+            self.call.id,
+            self.call.platform,
+            self.call.stream_id,
+            self.caller.raw,
+            self.caller.e164,
+            self.call.dialed,
         )
         log.info("call %s from %s started on %s", self.call.id, self.caller.masked, self.call.platform)
 
@@ -61,13 +70,22 @@ class CallSession:
         context = await self._lookup
         crm = self.runtime.crm
         await self.store.set_caller(
-            self.call.id, customer_json(context.customer), case_json(context.case, crm),
-            {"backend": crm.name, "status": context.crm_status, "error": context.crm_error,
-             "candidates": context.candidates, "lookup_ms": context.lookup_ms},
+            self.call.id,
+            customer_json(context.customer),
+            case_json(context.case, crm),
+            {
+                "backend": crm.name,
+                "status": context.crm_status,
+                "error": context.crm_error,
+                "candidates": context.candidates,
+                "lookup_ms": context.lookup_ms,
+            },
         )
         budget = self.runtime.settings.dialogue.crm_budget_secs
         self.flow = CallFlow(
-            context, self.runtime.router, self.runtime.settings.dialogue,
+            context,
+            self.runtime.router,
+            self.runtime.settings.dialogue,
             refresh_case=lambda: refresh_case(crm, context, budget),
         )
         return self.flow
@@ -82,9 +100,16 @@ class CallSession:
     async def record_intent(self, match: IntentMatch) -> None:
         if match.intent:
             self.intents.append(match.intent)
-        await self.store.add_event(self.call.id, "intent", {
-            "intent": match.intent, "confidence": match.confidence, "source": match.source, "heard": match.heard,
-        })
+        await self.store.add_event(
+            self.call.id,
+            "intent",
+            {
+                "intent": match.intent,
+                "confidence": match.confidence,
+                "source": match.source,
+                "heard": match.heard,
+            },
+        )
 
     async def record_dtmf(self, digit: str) -> None:
         await self.store.add_event(self.call.id, "dtmf", {"digit": digit})
@@ -97,15 +122,27 @@ class CallSession:
         assert self.flow is not None
         target = transfer_target(self.runtime.settings.transfer)
         pop = build_screen_pop(
-            call=self.call, context=self.flow.context, crm=self.runtime.crm,
-            reason=handoff.reason, action=handoff.action, transfer=target,
-            transcript=self.transcript, intents=self.intents,
+            call=self.call,
+            context=self.flow.context,
+            crm=self.runtime.crm,
+            reason=handoff.reason,
+            action=handoff.action,
+            transfer=target,
+            transcript=self.transcript,
+            intents=self.intents,
         )
         await self.store.add_event(self.call.id, "screen_pop", {"payload": pop})
         self.runtime.webhook.send(pop)
-        await self._finish("transferred", handoff.reason, {
-            "mode": target.mode, "target": target.target, "screen_pop_id": pop["id"], "action": handoff.action,
-        })
+        await self._finish(
+            "transferred",
+            handoff.reason,
+            {
+                "mode": target.mode,
+                "target": target.target,
+                "screen_pop_id": pop["id"],
+                "action": handoff.action,
+            },
+        )
         return pop
 
     async def complete(self) -> None:
@@ -134,8 +171,11 @@ class CallSession:
         lines = [f"Voice bot call {self.call.id} at {self.call.started_at}: {outcome} ({reason.replace('_', ' ')})."]
         lines += [f"{t.role}: {t.text}" for t in self.transcript]
         note = CallNote(
-            call_id=self.call.id, subject=f"Voice bot call: {outcome}", body="\n".join(lines),
-            customer_id=context.customer.id, case_id=context.case.id if context.case else None,
+            call_id=self.call.id,
+            subject=f"Voice bot call: {outcome}",
+            body="\n".join(lines),
+            customer_id=context.customer.id,
+            case_id=context.case.id if context.case else None,
         )
         try:
             await self.runtime.crm.add_note(note)

@@ -76,7 +76,9 @@ def server(tmp_path_factory, webhook):
     log = open(data_dir / "server.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "voicebot", "serve", "--port", str(port), "--data-dir", str(data_dir)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90

@@ -12,8 +12,14 @@ def test_long_digit_runs_are_read_digit_by_digit():
 
 
 def test_ordinary_words_and_short_numbers_are_left_alone():
-    assert speakable("Press 1 for an agent, or 2 if you are all set.") == "Press 1 for an agent, or 2 if you are all set."
+    assert (
+        speakable("Press 1 for an agent, or 2 if you are all set.") == "Press 1 for an agent, or 2 if you are all set."
+    )
 
 
 def test_sentences_split_for_streaming():
-    assert split_sentences("Hi Jane. Your case is open. Anything else?") == ["Hi Jane.", "Your case is open.", "Anything else?"]
+    assert split_sentences("Hi Jane. Your case is open. Anything else?") == [
+        "Hi Jane.",
+        "Your case is open.",
+        "Anything else?",
+    ]

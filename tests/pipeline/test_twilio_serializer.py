@@ -18,7 +18,9 @@ async def serializer():
 
 
 def media(payload: str, **extra) -> str:
-    return json.dumps({"event": "media", "streamSid": "MZ1", "media": {"track": "inbound", "payload": payload, **extra}})
+    return json.dumps(
+        {"event": "media", "streamSid": "MZ1", "media": {"track": "inbound", "payload": payload, **extra}}
+    )
 
 
 async def test_audio_is_decoded_and_resampled_to_the_pipeline_rate(serializer):
@@ -60,9 +62,17 @@ async def test_outbound_track_audio_is_ignored(serializer):
 
 
 def test_start_gives_caller_and_dialed_numbers():
-    start = parse_start({"event": "start", "start": {
-        "streamSid": "MZ1", "callSid": "CA1", "customParameters": {"from": "+14155552671", "to": "+18005550100"},
-        "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}})
+    start = parse_start(
+        {
+            "event": "start",
+            "start": {
+                "streamSid": "MZ1",
+                "callSid": "CA1",
+                "customParameters": {"from": "+14155552671", "to": "+18005550100"},
+                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+            },
+        }
+    )
     assert (start.call_sid, start.caller, start.dialed) == ("CA1", "+14155552671", "+18005550100")
 
 
@@ -72,7 +82,14 @@ def test_start_gives_caller_and_dialed_numbers():
         {"event": "start"},
         {"event": "start", "start": {"callSid": "CA1"}},
         {"event": "start", "start": {"streamSid": "MZ1"}},
-        {"event": "start", "start": {"streamSid": "MZ1", "callSid": "CA1", "mediaFormat": {"encoding": "audio/l16", "sampleRate": 16000}}},
+        {
+            "event": "start",
+            "start": {
+                "streamSid": "MZ1",
+                "callSid": "CA1",
+                "mediaFormat": {"encoding": "audio/l16", "sampleRate": 16000},
+            },
+        },
         {"event": "start", "start": {"streamSid": "MZ1", "callSid": "CA1", "customParameters": ["x"]}},
     ],
 )

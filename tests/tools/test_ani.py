@@ -22,7 +22,10 @@ def test_numbers_without_plus_use_the_default_region():
     assert normalize_ani("020 7183 8750", "GB").e164 == "+442071838750"
 
 
-@pytest.mark.parametrize("raw", ["anonymous", "Restricted", "unavailable", "unknown", "private", "+266696687", "", None, "12", "not a number"])
+@pytest.mark.parametrize(
+    "raw",
+    ["anonymous", "Restricted", "unavailable", "unknown", "private", "+266696687", "", None, "12", "not a number"],
+)
 def test_withheld_or_unparseable_numbers_are_unknown_callers(raw):
     caller = normalize_ani(raw, "US")
     assert not caller.is_known and caller.e164 is None and caller.variants() == []

@@ -48,7 +48,9 @@ async def test_shared_numbers_pick_the_oldest_customer_and_say_so(crm):
 async def test_notes_are_stored_against_the_case(crm):
     match = await crm.find_customer(normalize_ani("+14155552671"))
     case = await crm.latest_case(match.customer)
-    await crm.add_note(CallNote(call_id="CA1", subject="s", body="caller: hi", customer_id=match.customer.id, case_id=case.id))
+    await crm.add_note(
+        CallNote(call_id="CA1", subject="s", body="caller: hi", customer_id=match.customer.id, case_id=case.id)
+    )
     assert [n["body"] for n in crm.notes(case.id)] == ["caller: hi"]
 
 
@@ -65,12 +67,25 @@ def test_add_customer_rejects_non_numbers(crm):
 def test_import_json_and_csv(tmp_path):
     crm = LocalCRM(tmp_path / "c.sqlite3")
     data = tmp_path / "c.json"
-    data.write_text(json.dumps({"customers": [{"name": "Ann Lee", "phones": ["+16175550100"],
-                                                "cases": [{"number": "T-1", "title": "Broken", "status": "Open"}]}]}))
+    data.write_text(
+        json.dumps(
+            {
+                "customers": [
+                    {
+                        "name": "Ann Lee",
+                        "phones": ["+16175550100"],
+                        "cases": [{"number": "T-1", "title": "Broken", "status": "Open"}],
+                    }
+                ]
+            }
+        )
+    )
     assert crm.import_file(data) == (1, 1)
     csv = tmp_path / "c.csv"
-    csv.write_text("phone,name,email,case_number,case_title,case_status\n"
-                   "+16175550101,Bo Chen,bo@example.com,T-2,Late,New\n+16175550101,Bo Chen,,T-3,Lost,Closed\n")
+    csv.write_text(
+        "phone,name,email,case_number,case_title,case_status\n"
+        "+16175550101,Bo Chen,bo@example.com,T-2,Late,New\n+16175550101,Bo Chen,,T-3,Lost,Closed\n"
+    )
     assert crm.import_file(csv) == (1, 2)
     names = {c.name: sorted(x.number for x in cases) for c, cases in crm.list_customers()}
     assert names == {"Ann Lee": ["T-1"], "Bo Chen": ["T-2", "T-3"]}

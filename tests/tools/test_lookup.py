@@ -65,8 +65,12 @@ async def test_a_failing_crm_is_unavailable_not_an_exception(tmp_path):
 
 async def test_case_refresh_reads_the_crm_now(crm):
     context = await look_up_caller(crm, normalize_ani("+14155552671"), 1.5)
-    crm.add_case(phone="+14155552671", number="CAS-01234", title="Router keeps dropping the connection",
-                 status="Waiting for parts")
+    crm.add_case(
+        phone="+14155552671",
+        number="CAS-01234",
+        title="Router keeps dropping the connection",
+        status="Waiting for parts",
+    )
     assert (await refresh_case(crm, context, 1.5)).status == "Waiting for parts"
 
 

@@ -2,7 +2,7 @@
 
 import json
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -14,10 +14,18 @@ from voicebot.tools.ani import normalize_ani
 from voicebot.tools.crm import Case, Customer
 from voicebot.tools.local_crm import LocalCRM
 from voicebot.tools.lookup import CallerContext
-from voicebot.tools.screen_pop import SIGNATURE_HEADER, CallInfo, TransferTarget, WebhookSender, build_screen_pop, sign, verify
+from voicebot.tools.screen_pop import (
+    SIGNATURE_HEADER,
+    CallInfo,
+    TransferTarget,
+    WebhookSender,
+    build_screen_pop,
+    sign,
+    verify,
+)
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "voicebot/schemas/screen_pop.v1.json").read_text())
-NOW = datetime(2026, 11, 20, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, tzinfo=UTC)
 JANE = Customer("cust-jane", "Jane Doe", "Jane", "jane@example.com", ("(415) 555-2671",))
 CASE = Case("case-1", "CAS-01234", "Router drops", "In progress", "cust-jane", NOW, NOW)
 CALL = CallInfo("CA1", "twilio", "MZ1", "+18005550100", "2026-11-21T10:00:00.000+00:00")
@@ -26,9 +34,14 @@ CALL = CallInfo("CA1", "twilio", "MZ1", "+18005550100", "2026-11-21T10:00:00.000
 def pop(context, action="open_case", tmp_path=Path("/tmp")):
     crm = LocalCRM(tmp_path / "pop.sqlite3", "http://bot.example")
     return build_screen_pop(
-        call=CALL, context=context, crm=crm, reason="caller_requested_agent", action=action,
+        call=CALL,
+        context=context,
+        crm=crm,
+        reason="caller_requested_agent",
+        action=action,
         transfer=TransferTarget("enqueue", "support"),
-        transcript=[Turn("bot", "Hi Jane", "t0"), Turn("caller", "agent please", "t1")], intents=["agent"],
+        transcript=[Turn("bot", "Hi Jane", "t0"), Turn("caller", "agent please", "t1")],
+        intents=["agent"],
     )
 
 
@@ -56,7 +69,10 @@ def test_open_case_without_a_case_falls_back_to_a_new_case_form(tmp_path):
 
 
 def test_crm_outage_is_explained_to_the_agent(tmp_path):
-    payload = pop(CallerContext(normalize_ani("+14155552671"), crm_status="unavailable", crm_error="timed out after 1.5s"), tmp_path=tmp_path)
+    payload = pop(
+        CallerContext(normalize_ani("+14155552671"), crm_status="unavailable", crm_error="timed out after 1.5s"),
+        tmp_path=tmp_path,
+    )
     jsonschema.validate(payload, SCHEMA)
     assert payload["crm"]["status"] == "unavailable"
     assert "CRM was unavailable (timed out after 1.5s)" in payload["summary"]
@@ -106,7 +122,7 @@ async def test_delivery_retries_server_errors_and_signs_every_attempt():
     sender_payload = {"id": "p1", "schema": "voicebot.screen_pop/v1"}
     assert await sender.deliver(sender_payload) is True
     assert len(receiver.bodies) == 3
-    assert all(verify(b, "s3cret", h[SIGNATURE_HEADER]) for b, h in zip(receiver.bodies, receiver.headers))
+    assert all(verify(b, "s3cret", h[SIGNATURE_HEADER]) for b, h in zip(receiver.bodies, receiver.headers, strict=True))
     await sender.aclose()
     receiver.server.shutdown()
 

@@ -1,7 +1,12 @@
 """TwiML for the Twilio hand-off: stream to the bot, then dial, enqueue or hang up."""
 
 from voicebot.config import TransferSettings
-from voicebot.tools.transfer import after_stream_twiml, connect_twiml, hold_twiml, transfer_target
+from voicebot.tools.transfer import (
+    after_stream_twiml,
+    connect_twiml,
+    hold_twiml,
+    transfer_target,
+)
 
 BASE = "https://bot.example.com"
 
@@ -17,9 +22,9 @@ def test_connect_passes_the_caller_number_as_a_stream_parameter():
 def test_odd_caller_values_still_give_well_formed_twiml():
     import xml.etree.ElementTree as ET
 
-    xml = connect_twiml(BASE, "wss://x", 'a"b\'&', "<to>")
+    xml = connect_twiml(BASE, "wss://x", "a\"b'&", "<to>")
     params = {p.get("name"): p.get("value") for p in ET.fromstring(xml).iter("Parameter")}
-    assert params == {"from": 'a"b\'&', "to": "<to>"}
+    assert params == {"from": "a\"b'&", "to": "<to>"}
 
 
 def test_transferred_calls_are_enqueued_with_hold_music_or_dialled():

@@ -1,6 +1,6 @@
 """One phone call over Twilio Media Streams: handshake, pipeline, and clean endings.
 
-    websocket -> VAD -> Whisper -> conversation (dialogue + CRM tools) -> Piper -> websocket
+websocket -> VAD -> Whisper -> conversation (dialogue + CRM tools) -> Piper -> websocket
 """
 
 from __future__ import annotations
@@ -13,14 +13,22 @@ from fastapi import WebSocket
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.audio.vad_processor import VADProcessor
-from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
+from pipecat.transports.websocket.fastapi import (
+    FastAPIWebsocketParams,
+    FastAPIWebsocketTransport,
+)
 from pipecat.workers.runner import WorkerRunner
 from starlette.websockets import WebSocketDisconnect
 
 from voicebot.pipeline.conversation import ConversationProcessor
 from voicebot.pipeline.stt import SharedWhisperSTTService
 from voicebot.pipeline.tts import PiperSpeaker
-from voicebot.pipeline.twilio import ProtocolError, TwilioMediaSerializer, TwilioStart, parse_start
+from voicebot.pipeline.twilio import (
+    ProtocolError,
+    TwilioMediaSerializer,
+    TwilioStart,
+    parse_start,
+)
 from voicebot.pipeline.vad import create_vad_analyzer
 from voicebot.records import utcnow
 from voicebot.runtime import TELEPHONE_RATE, Runtime
@@ -68,8 +76,13 @@ async def run_twilio_call(websocket: WebSocket, runtime: Runtime) -> None:
     caller = normalize_ani(start.caller, settings.telephony.default_region)
     session = CallSession(
         runtime,
-        CallInfo(id=start.call_sid, platform="twilio", stream_id=start.stream_sid,
-                 dialed=start.dialed or None, started_at=utcnow()),
+        CallInfo(
+            id=start.call_sid,
+            platform="twilio",
+            stream_id=start.stream_sid,
+            dialed=start.dialed or None,
+            started_at=utcnow(),
+        ),
         caller,
     )
     await session.begin()
@@ -85,18 +98,20 @@ async def run_twilio_call(websocket: WebSocket, runtime: Runtime) -> None:
             audio_out_end_silence_secs=0,
         ),
     )
-    pipeline = Pipeline([
-        transport.input(),
-        VADProcessor(vad_analyzer=create_vad_analyzer(settings.vad)),
-        SharedWhisperSTTService(model=runtime.whisper, beam_size=settings.stt.beam_size),
-        ConversationProcessor(
-            session,
-            vad_stop_secs=settings.vad.stop_secs,
-            silence_timeout=settings.dialogue.silence_timeout_secs,
-        ),
-        PiperSpeaker(runtime.voice, serializer.mark_message),
-        transport.output(),
-    ])
+    pipeline = Pipeline(
+        [
+            transport.input(),
+            VADProcessor(vad_analyzer=create_vad_analyzer(settings.vad)),
+            SharedWhisperSTTService(model=runtime.whisper, beam_size=settings.stt.beam_size),
+            ConversationProcessor(
+                session,
+                vad_stop_secs=settings.vad.stop_secs,
+                silence_timeout=settings.dialogue.silence_timeout_secs,
+            ),
+            PiperSpeaker(runtime.voice, serializer.mark_message),
+            transport.output(),
+        ]
+    )
     worker = PipelineWorker(
         pipeline,
         params=PipelineParams(audio_in_sample_rate=WHISPER_RATE, audio_out_sample_rate=TELEPHONE_RATE),

@@ -13,7 +13,7 @@ import asyncio
 import itertools
 import logging
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
@@ -118,7 +118,7 @@ class ConversationProcessor(FrameProcessor):
     def _on_caller_stopped(self):
         # The VAD reports the stop `stop_secs` after the last word.
         self._speech_ended = time.perf_counter() - self._vad_stop_secs
-        ended = datetime.now(timezone.utc) - timedelta(seconds=self._vad_stop_secs)
+        ended = datetime.now(UTC) - timedelta(seconds=self._vad_stop_secs)
         self._speech_ended_iso = ended.isoformat(timespec="milliseconds")
         if not self._pending:
             self._start_silence_timer()

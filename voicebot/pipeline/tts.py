@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import soxr
-from piper import PiperVoice, SynthesisConfig
 from pipecat.frames.frames import (
     Frame,
     OutputTransportMessageFrame,
@@ -19,6 +18,7 @@ from pipecat.frames.frames import (
     TTSStoppedFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from piper import PiperVoice, SynthesisConfig
 
 from voicebot.config import TTSSettings
 from voicebot.pipeline.frames import SpeakFrame
@@ -39,8 +39,15 @@ class Voice:
     synthesis is serialised by a lock.
     """
 
-    def __init__(self, path: Path, *, length_scale: float = 1.0, noise_scale: float | None = None,
-                 sample_rate: int = 8000, cache_size: int = 256):
+    def __init__(
+        self,
+        path: Path,
+        *,
+        length_scale: float = 1.0,
+        noise_scale: float | None = None,
+        sample_rate: int = 8000,
+        cache_size: int = 256,
+    ):
         self.path = Path(path)
         if not self.path.is_file() or not Path(f"{self.path}.json").is_file():
             raise FileNotFoundError(f"tts.voice: Piper voice {self.path} (and its .onnx.json) not found")
@@ -53,8 +60,12 @@ class Voice:
 
     @classmethod
     def from_settings(cls, settings: TTSSettings, sample_rate: int = 8000) -> Voice:
-        return cls(settings.voice or default_voice_path(), length_scale=settings.length_scale,
-                   sample_rate=sample_rate, cache_size=settings.cache_size)
+        return cls(
+            settings.voice or default_voice_path(),
+            length_scale=settings.length_scale,
+            sample_rate=sample_rate,
+            cache_size=settings.cache_size,
+        )
 
     def synthesize(self, text: str) -> bytes:
         """16-bit mono PCM at :attr:`sample_rate` for ``text`` (blocking)."""
@@ -98,9 +109,7 @@ class PiperSpeaker(FrameProcessor):
         await self.push_frame(TTSStartedFrame(context_id=context_id))
         for sentence in split_sentences(speakable(frame.text)):
             pcm = await asyncio.to_thread(self._voice.synthesize, sentence)
-            await self.push_frame(
-                TTSAudioRawFrame(pcm, self._voice.sample_rate, 1, context_id=context_id)
-            )
+            await self.push_frame(TTSAudioRawFrame(pcm, self._voice.sample_rate, 1, context_id=context_id))
         await self.push_frame(TTSStoppedFrame(context_id=context_id))
         if frame.mark:
             await self.push_frame(OutputTransportMessageFrame(message=self._mark_message(frame.mark)))

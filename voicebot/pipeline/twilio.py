@@ -48,8 +48,7 @@ def parse_start(message: dict[str, Any]) -> TwilioStart:
         raise ProtocolError("start event without callSid")
     media_format = start.get("mediaFormat") or {}
     if media_format and (
-        media_format.get("encoding") not in (None, "audio/x-mulaw")
-        or int(media_format.get("sampleRate", 8000)) != 8000
+        media_format.get("encoding") not in (None, "audio/x-mulaw") or int(media_format.get("sampleRate", 8000)) != 8000
     ):
         raise ProtocolError(f"unsupported media format {media_format}")
     params = start.get("customParameters") or {}
@@ -70,9 +69,7 @@ class TwilioMediaSerializer(TwilioFrameSerializer):
     """Twilio serializer with marks in and out; hang-up is ours, not a REST call."""
 
     def __init__(self, stream_sid: str, call_sid: str):
-        super().__init__(
-            stream_sid, call_sid, params=TwilioFrameSerializer.InputParams(auto_hang_up=False)
-        )
+        super().__init__(stream_sid, call_sid, params=TwilioFrameSerializer.InputParams(auto_hang_up=False))
         self.skipped = 0
 
     def mark_message(self, name: str) -> dict[str, Any]:

@@ -18,8 +18,7 @@ class WebRTCVADAnalyzer(VADAnalyzer):
 
     FRAME_MS = 30
 
-    def __init__(self, *, aggressiveness: int = 2, sample_rate: int | None = None,
-                 params: VADParams | None = None):
+    def __init__(self, *, aggressiveness: int = 2, sample_rate: int | None = None, params: VADParams | None = None):
         super().__init__(sample_rate=sample_rate, params=params)
         self._vad = webrtcvad.Vad(aggressiveness)
 

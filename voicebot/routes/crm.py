@@ -31,9 +31,9 @@ def _local(request: Request) -> LocalCRM:
 @router.get("/cases/new", response_class=HTMLResponse)
 async def new_case_form(request: Request, phone: str = "", customer_id: str = "", customer_name: str = ""):
     body = (
-        "<h1>New case</h1><form method=post action=\"/crm/cases\">"
-        f"<label>Customer name<input name=name value=\"{escape(customer_name)}\" required></label>"
-        f"<label>Phone<input name=phone value=\"{escape(phone)}\" required></label>"
+        '<h1>New case</h1><form method=post action="/crm/cases">'
+        f'<label>Customer name<input name=name value="{escape(customer_name)}" required></label>'
+        f'<label>Phone<input name=phone value="{escape(phone)}" required></label>'
         "<label>Title<input name=title required></label>"
         "<label>Case number<input name=number required></label>"
         "<button>Create case</button></form>"
@@ -64,12 +64,17 @@ async def case_page(request: Request, case_id: str):
     rows = "".join(
         f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>"
         for k, v in [
-            ("Case", case.number), ("Title", case.title), ("Status", case.status),
+            ("Case", case.number),
+            ("Title", case.title),
+            ("Status", case.status),
             ("Customer", customer.name if customer else case.customer_id),
             ("Phones", ", ".join(customer.phones) if customer else ""),
-            ("Created", case.created_at.isoformat()), ("Updated", case.updated_at.isoformat()),
+            ("Created", case.created_at.isoformat()),
+            ("Updated", case.updated_at.isoformat()),
         ]
     )
     note_html = "".join(f"<pre>{escape(n['created_at'])} {escape(n['body'])}</pre>" for n in notes)
-    return _PAGE.format(title=escape(case.number), body=f"<h1>{escape(case.number)}</h1><dl>{rows}</dl>"
-                        f"<h2>Notes</h2>{note_html or '<p>None yet.</p>'}")
+    return _PAGE.format(
+        title=escape(case.number),
+        body=f"<h1>{escape(case.number)}</h1><dl>{rows}</dl><h2>Notes</h2>{note_html or '<p>None yet.</p>'}",
+    )

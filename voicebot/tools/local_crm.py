@@ -12,11 +12,12 @@ import json
 import re
 import sqlite3
 import uuid
+from collections.abc import Iterable
 from contextlib import closing
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from voicebot.tools.ani import CallerNumber, normalize_ani, same_number
@@ -65,7 +66,7 @@ CREATE TABLE IF NOT EXISTS notes (
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _first_name(name: str) -> str:
@@ -178,9 +179,7 @@ class LocalCRM:
             phones = record.get("phones") or ([record["phone"]] if record.get("phone") else [])
             if not phones:
                 raise ValueError(f"customer {record.get('name')!r} has no phone")
-            self.add_customer(
-                name=record["name"], phones=phones, email=record.get("email"), id=record.get("id")
-            )
+            self.add_customer(name=record["name"], phones=phones, email=record.get("email"), id=record.get("id"))
             customers += 1
             for case in record.get("cases", []):
                 self.add_case(phone=phones[0], **{k: case[k] for k in case if k in _CASE_KEYS})
@@ -259,9 +258,7 @@ class LocalCRM:
             if not ids:
                 # Numbers stored without a parseable form: confirm candidates by suffix.
                 suffix = caller.national[-7:] if caller.national else ""
-                rows = db.execute(
-                    "SELECT customer_id, phone FROM customer_phones WHERE e164 IS NULL"
-                ).fetchall()
+                rows = db.execute("SELECT customer_id, phone FROM customer_phones WHERE e164 IS NULL").fetchall()
                 ids = sorted(
                     {
                         r["customer_id"]
@@ -309,8 +306,14 @@ class LocalCRM:
             db.execute(
                 "INSERT INTO notes (call_id, customer_id, case_id, subject, body, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                (note.call_id, note.customer_id, note.case_id, note.subject, note.body,
-                 note.created_at.isoformat(timespec="seconds")),
+                (
+                    note.call_id,
+                    note.customer_id,
+                    note.case_id,
+                    note.subject,
+                    note.body,
+                    note.created_at.isoformat(timespec="seconds"),
+                ),
             )
 
 
@@ -342,4 +345,3 @@ def open_local_crm(settings: Settings, public_url: str) -> LocalCRM:
     if settings.crm.seed_demo_data and crm.is_empty():
         crm.seed_demo()
     return crm
-

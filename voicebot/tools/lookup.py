@@ -55,12 +55,14 @@ async def look_up_caller(crm: CRM, caller: CallerNumber, budget_secs: float) -> 
             case = await crm.latest_case(match.customer)
     except TimeoutError:
         log.warning("CRM %s look-up for %s exceeded %.1fs", crm.name, caller.masked, budget_secs)
-        return CallerContext(caller, crm_status="unavailable",
-                             crm_error=f"timed out after {budget_secs:g}s", lookup_ms=elapsed())
+        return CallerContext(
+            caller, crm_status="unavailable", crm_error=f"timed out after {budget_secs:g}s", lookup_ms=elapsed()
+        )
     except Exception as exc:  # any failure of the CRM must not reach the caller
         log.warning("CRM %s look-up for %s failed: %s", crm.name, caller.masked, type(exc).__name__)
-        return CallerContext(caller, crm_status="unavailable",
-                             crm_error=f"{type(exc).__name__}: {exc}", lookup_ms=elapsed())
+        return CallerContext(
+            caller, crm_status="unavailable", crm_error=f"{type(exc).__name__}: {exc}", lookup_ms=elapsed()
+        )
     return CallerContext(caller, match.customer, case, match.candidates, lookup_ms=elapsed())
 
 

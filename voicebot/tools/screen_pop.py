@@ -56,8 +56,12 @@ def case_json(case: Case | None, crm: CRM | None = None) -> dict[str, Any] | Non
     if case is None:
         return None
     data = {
-        "id": case.id, "number": case.number, "title": case.title, "status": case.status,
-        "created_at": case.created_at.isoformat(), "updated_at": case.updated_at.isoformat(),
+        "id": case.id,
+        "number": case.number,
+        "title": case.title,
+        "status": case.status,
+        "created_at": case.created_at.isoformat(),
+        "updated_at": case.updated_at.isoformat(),
     }
     if crm is not None:
         data["url"] = crm.case_url(case)
@@ -66,7 +70,9 @@ def case_json(case: Case | None, crm: CRM | None = None) -> dict[str, Any] | Non
 
 def summarize(context: CallerContext, reason: str, transcript: list[Turn], intents: list[str]) -> str:
     """One paragraph an agent can read in five seconds."""
-    who = context.customer.name if context.customer else f"An unknown caller ({context.caller.e164 or 'number withheld'})"
+    who = (
+        context.customer.name if context.customer else f"An unknown caller ({context.caller.e164 or 'number withheld'})"
+    )
     parts = [f"{who} called"]
     if context.case:
         parts.append(f"about case {context.case.number} ({context.case.title}, status {context.case.status})")
@@ -99,8 +105,10 @@ def build_screen_pop(
 ) -> dict[str, Any]:
     if action == "open_case" and context.case is None:
         action = "new_case_form"
-    url = crm.case_url(context.case) if action == "open_case" and context.case else crm.new_case_url(
-        context.customer, context.caller
+    url = (
+        crm.case_url(context.case)
+        if action == "open_case" and context.case
+        else crm.new_case_url(context.customer, context.caller)
     )
     caller = context.caller
     return {
@@ -108,14 +116,20 @@ def build_screen_pop(
         "id": uuid.uuid4().hex,
         "created_at": utcnow(),
         "call": {
-            "id": call.id, "platform": call.platform, "stream_id": call.stream_id,
-            "dialed": call.dialed, "started_at": call.started_at,
+            "id": call.id,
+            "platform": call.platform,
+            "stream_id": call.stream_id,
+            "dialed": call.dialed,
+            "started_at": call.started_at,
             "ani": {"raw": caller.raw, "e164": caller.e164, "national": caller.national},
         },
         "reason": reason,
         "crm": {
-            "backend": crm.name, "status": context.crm_status, "error": context.crm_error,
-            "candidates": context.candidates, "ambiguous_match": context.ambiguous,
+            "backend": crm.name,
+            "status": context.crm_status,
+            "error": context.crm_error,
+            "candidates": context.candidates,
+            "ambiguous_match": context.ambiguous,
         },
         "customer": customer_json(context.customer),
         "case": case_json(context.case, crm),
@@ -166,8 +180,9 @@ class WebhookSender:
                 if response.status_code < 300:
                     return True
                 retryable = response.status_code >= 500 or response.status_code == 429
-                log.warning("screen pop %s: webhook answered %s (attempt %d)",
-                            payload["id"], response.status_code, attempt)
+                log.warning(
+                    "screen pop %s: webhook answered %s (attempt %d)", payload["id"], response.status_code, attempt
+                )
                 if not retryable:
                     return False
             except httpx.HTTPError as exc:

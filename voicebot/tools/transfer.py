@@ -29,8 +29,8 @@ def connect_twiml(public_url: str, public_ws_url: str, caller: str, dialed: str)
     return _response(
         f"<Connect action={quoteattr(public_url + '/twilio/after-stream')}>"
         f"<Stream url={quoteattr(public_ws_url + '/twilio/media')}>"
-        f"<Parameter name=\"from\" value={quoteattr(caller)}/>"
-        f"<Parameter name=\"to\" value={quoteattr(dialed)}/>"
+        f'<Parameter name="from" value={quoteattr(caller)}/>'
+        f'<Parameter name="to" value={quoteattr(dialed)}/>'
         "</Stream></Connect>"
     )
 
@@ -46,17 +46,13 @@ def after_stream_twiml(
     if outcome in ("completed", "abandoned"):
         return _response("<Hangup/>")
     mode = (transfer or {}).get("mode", settings.mode)
-    target = (transfer or {}).get("target") or (
-        settings.agent_number if mode == "dial" else settings.queue
-    )
+    target = (transfer or {}).get("target") or (settings.agent_number if mode == "dial" else settings.queue)
     if mode == "dial":
-        return _response(
-            f"<Dial timeout=\"{settings.dial_timeout_secs}\"><Number>{escape(target)}</Number></Dial>"
-        )
+        return _response(f'<Dial timeout="{settings.dial_timeout_secs}"><Number>{escape(target)}</Number></Dial>')
     wait_url = public_url + "/twilio/hold"
-    return _response(f"<Enqueue waitUrl={quoteattr(wait_url)} waitUrlMethod=\"GET\">{escape(target)}</Enqueue>")
+    return _response(f'<Enqueue waitUrl={quoteattr(wait_url)} waitUrlMethod="GET">{escape(target)}</Enqueue>')
 
 
 def hold_twiml(public_url: str) -> str:
     """The Enqueue wait URL's answer: the hold music, looping."""
-    return _response(f"<Play loop=\"0\">{escape(public_url + '/media/hold-music.wav')}</Play>")
+    return _response(f'<Play loop="0">{escape(public_url + "/media/hold-music.wav")}</Play>')
