@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import jsonschema
 import pytest
+from rapidfuzz import fuzz
 
 from tests.conftest import transcribe_8k
 from tests.e2e.conftest import WEBHOOK_SECRET
@@ -35,6 +36,16 @@ def spoken_digits(text: str) -> str:
     """The digits a listener would write down: '0-1-2' and 'zero one two' both give '012'."""
     words = re.findall(r"[a-z]+|\d", text.lower())
     return "".join(_NUMBER_WORDS.get(w, w if w.isdigit() else "") for w in words)
+
+
+def heard_say(heard: str, phrase: str) -> bool:
+    """Whether the transcript of the bot's audio contains ``phrase``, allowing for recogniser slips.
+
+    Piper's synthesis varies from run to run, and tiny.en on 8 kHz audio may hear
+    "Carls" for "Carlos"; a fuzzy partial match of 80% tells the two apart from a
+    different sentence.
+    """
+    return fuzz.partial_ratio(phrase.lower(), heard.lower()) >= 80
 
 
 def record(server, call_id: str) -> dict:
@@ -63,15 +74,15 @@ def screen_pop(webhook, call_id: str) -> dict:
 async def test_known_caller_is_greeted_with_case_and_asks_for_an_agent(server, webhook, whisper, caller_voice):
     async with TwilioCaller(server["ws"], caller=JANE) as call:
         [greeting] = await call.wait_for_prompts(1)
-        heard = transcribe_8k(whisper, greeting.pcm).lower()
-        assert "jane" in heard
+        heard = transcribe_8k(whisper, greeting.pcm)
+        assert heard_say(heard, "Hi, Jane")
         assert "01234" in spoken_digits(heard)
-        assert "dropping the connection" in heard
+        assert heard_say(heard, "keeps dropping the connection")
         await call.say(caller_voice.synthesize("I would like to talk to a person, please."))
         await call.wait_closed(30)
         transfer_prompt = call.prompts[-1]
 
-    assert "agent" in transcribe_8k(whisper, transfer_prompt.pcm).lower()
+    assert heard_say(transcribe_8k(whisper, transfer_prompt.pcm), "connecting you to an agent")
     rec = record(server, call.call_sid)
     assert rec["outcome"] == "transferred"
     assert rec["outcome_reason"] == "caller_requested_agent"
@@ -102,12 +113,12 @@ async def test_known_caller_is_greeted_with_case_and_asks_for_an_agent(server, w
 async def test_known_caller_says_goodbye_and_the_call_hangs_up(server, webhook, whisper, caller_voice):
     async with TwilioCaller(server["ws"], caller=CARLOS) as call:
         [greeting] = await call.wait_for_prompts(1)
-        assert "carlos" in transcribe_8k(whisper, greeting.pcm).lower()
+        assert heard_say(transcribe_8k(whisper, greeting.pcm), "Hi, Carlos")
         await call.say(caller_voice.synthesize("No thanks, that's all."))
         await call.wait_closed(30)
         goodbye = call.prompts[-1]
 
-    assert "goodbye" in transcribe_8k(whisper, goodbye.pcm).lower().replace(" ", "").replace("-", "")
+    assert heard_say(transcribe_8k(whisper, goodbye.pcm), "goodbye")
     rec = record(server, call.call_sid)
     assert rec["outcome"] == "completed"
     assert [i["intent"] for i in rec["intents"]] == ["goodbye"]
@@ -120,8 +131,7 @@ async def test_unknown_caller_is_transferred_with_a_new_case_pop(server, webhook
         [prompt] = await call.wait_for_prompts(1)
         await call.wait_closed(30)
 
-    heard = transcribe_8k(whisper, prompt.pcm).lower()
-    assert "no case" in heard or "couldn't find" in heard or "could not find" in heard
+    assert heard_say(transcribe_8k(whisper, prompt.pcm), "couldn't find a case for your number")
     rec = record(server, call.call_sid)
     assert rec["outcome"] == "transferred"
     assert rec["outcome_reason"] == "unknown_caller"
@@ -174,7 +184,7 @@ async def test_caller_barging_in_stops_the_bot_and_is_the_next_turn(server, webh
 async def test_silence_is_reprompted_then_transferred(server, webhook, whisper):
     async with TwilioCaller(server["ws"], caller=CARLOS) as call:
         prompts = await call.wait_for_prompts(2, timeout=40)
-        assert "still there" in transcribe_8k(whisper, prompts[1].pcm).lower()
+        assert heard_say(transcribe_8k(whisper, prompts[1].pcm), "are you still there")
         await call.wait_closed(60)
 
     rec = record(server, call.call_sid)

@@ -105,15 +105,8 @@ class ConversationProcessor(FrameProcessor):
     async def _on_caller_started(self):
         self._cancel_silence_timer()
         self._speech_started_at = utcnow()
-        if self._pending and self._flow and not self._flow.finished:
-            # Barge-in: the caller talks over a prompt. Stop it (pipecat sends Twilio
-            # `clear`) and let what they say be the next turn.
-            for turn_id, _ in self._pending.values():
-                await self._session.update_turn(turn_id, interrupted=True)
-            self._pending.clear()
-            self._awaiting_first_audio = None
-            await self._session.record_event("barge_in")
-            await self.broadcast_interruption()
+        if self._flow and not self._flow.finished:
+            await self._interrupt_prompt("speech")
 
     def _on_caller_stopped(self):
         # The VAD reports the stop `stop_secs` after the last word.
@@ -133,7 +126,8 @@ class ConversationProcessor(FrameProcessor):
             turn.ended_at = self._speech_ended_iso
             await self._session.add_turn(turn)
             reply = await self._flow.on_speech(text)
-            await self._session.record_intent(reply.intent) if reply.intent else None
+            if reply.intent:
+                await self._session.record_intent(reply.intent)
             await self._say(reply, speech_ended=self._speech_ended)
 
     async def _on_dtmf(self, digit: str):
@@ -142,13 +136,26 @@ class ConversationProcessor(FrameProcessor):
             return
         self._cancel_silence_timer()
         async with self._lock:
-            if self._pending:
-                await self.broadcast_interruption()
-                self._pending.clear()
+            await self._interrupt_prompt("dtmf")
             reply = await self._flow.on_dtmf(digit)
             if reply.intent:
                 await self._session.record_intent(reply.intent)
             await self._say(reply, speech_ended=time.perf_counter())
+
+    async def _interrupt_prompt(self, cause: str):
+        """Barge-in: stop a prompt the caller is talking or keying over.
+
+        pipecat's interruption drops queued bot audio and the serializer sends
+        Twilio ``clear``; what the caller says or presses is the next turn.
+        """
+        if not self._pending:
+            return
+        for turn_id, _ in self._pending.values():
+            await self._session.update_turn(turn_id, interrupted=True)
+        self._pending.clear()
+        self._awaiting_first_audio = None
+        await self._session.record_event("barge_in", by=cause)
+        await self.broadcast_interruption()
 
     async def _on_silence(self):
         await asyncio.sleep(self._silence_timeout)
