@@ -6,7 +6,7 @@ response latency (end of the caller's speech in the audio sent -> first
 non-silent bot audio of the reply). The full benchmark (concurrency, baseline,
 plots) is issue 6; this is the foundation's measurement.
 
-    python benchmarks/call_latency.py --url ws://127.0.0.1:8080/twilio/media --calls 5
+    python benchmarks/call_latency.py --url ws://127.0.0.1:8080/twilio/media --calls 5 [--concurrency 4]
 """
 
 from __future__ import annotations
@@ -38,15 +38,15 @@ async def one_call(url: str, voice: Voice) -> tuple[float, list[float]]:
 async def main(args: argparse.Namespace) -> None:
     voice = Voice(default_voice_path(), length_scale=1.2, noise_scale=0.8)
     greetings, turns = [], []
-    for i in range(args.calls):
-        greeting, latencies = await one_call(args.url, voice)
-        greetings.append(greeting)
-        turns += latencies
-        print(
-            f"call {i + 1}: greeting {greeting * 1000:.0f} ms; turns "
-            + ", ".join(f"{x * 1000:.0f} ms" for x in latencies)
-        )
-    print(f"greeting delay: median {statistics.median(greetings) * 1000:.0f} ms, max {max(greetings) * 1000:.0f} ms")
+    for batch in range(args.calls):
+        results = await asyncio.gather(*(one_call(args.url, voice) for _ in range(args.concurrency)))
+        for i, (greeting, latencies) in enumerate(results):
+            greetings.append(greeting)
+            turns += latencies
+            spoken = ", ".join(f"{x * 1000:.0f} ms" for x in latencies)
+            print(f"call {batch + 1}.{i + 1}: greeting {greeting * 1000:.0f} ms; turns {spoken}")
+    median, worst = statistics.median(greetings) * 1000, max(greetings) * 1000
+    print(f"greeting delay: median {median:.0f} ms, max {worst:.0f} ms (n={len(greetings)})")
     median, worst = statistics.median(turns) * 1000, max(turns) * 1000
     print(f"turn latency:   median {median:.0f} ms, max {worst:.0f} ms (n={len(turns)})")
 
@@ -54,5 +54,6 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", default="ws://127.0.0.1:8080/twilio/media")
-    parser.add_argument("--calls", type=int, default=3)
+    parser.add_argument("--calls", type=int, default=3, help="rounds of calls")
+    parser.add_argument("--concurrency", type=int, default=1, help="calls at once in each round")
     asyncio.run(main(parser.parse_args()))
