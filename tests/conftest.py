@@ -22,10 +22,20 @@ def caller_voice() -> Voice:
 
 
 def transcribe_8k(whisper, pcm16: bytes) -> str:
-    """What Whisper hears in 8 kHz telephone audio (upsampled as the pipeline does)."""
+    """What Whisper hears in 8 kHz telephone audio (upsampled as the pipeline does).
+
+    Leading and trailing line silence is trimmed and 0.3 s of quiet put back on
+    each side, as a listener hears a prompt: Whisper drops the last word of audio
+    that ends abruptly and wanders on long silences.
+    """
     import soxr
 
-    audio = np.frombuffer(bytes(pcm16), dtype=np.int16).astype(np.float32) / 32768.0
+    samples = np.frombuffer(bytes(pcm16), dtype=np.int16)
+    loud = np.flatnonzero(np.abs(samples) > 300)
+    if loud.size:
+        samples = samples[max(loud[0] - 800, 0) : loud[-1] + 800]
+    pad = np.zeros(2400, dtype=np.int16)
+    audio = np.concatenate([pad, samples, pad]).astype(np.float32) / 32768.0
     audio = soxr.resample(audio, 8000, 16000)
     segments, _ = whisper.transcribe(audio, language="en", beam_size=1, condition_on_previous_text=False)
     return " ".join(s.text.strip() for s in segments).strip()

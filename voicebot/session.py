@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from voicebot.dialogue import CallFlow, Handoff
 from voicebot.intents import IntentMatch
-from voicebot.records import Outcome, Turn, utcnow
+from voicebot.records import CallStore, Outcome, Turn, utcnow
 from voicebot.tools.ani import CallerNumber
 from voicebot.tools.crm import CallNote
 from voicebot.tools.lookup import CallerContext, look_up_caller, refresh_case
@@ -42,10 +42,11 @@ class CallSession:
         self.intents: list[str] = []
         self.outcome: Outcome | None = None
         self._lookup: asyncio.Task[CallerContext] | None = None
+        self._note: asyncio.Task[None] | None = None
         self.started = time.perf_counter()
 
     @property
-    def store(self):
+    def store(self) -> CallStore:
         return self.runtime.store
 
     async def begin(self) -> None:
@@ -162,7 +163,13 @@ class CallSession:
             self._lookup.cancel()
         await self.store.finish(self.call.id, outcome, reason, transfer)
         log.info("call %s ended: %s (%s)", self.call.id, outcome, reason)
-        await self._write_note(outcome, reason)
+        # Written while the stream closes: a slow CRM must not keep the caller waiting.
+        self._note = asyncio.create_task(self._write_note(outcome, reason))
+
+    async def close(self) -> None:
+        """Wait for the post-call work (the CRM note) to be done."""
+        if self._note is not None:
+            await self._note
 
     async def _write_note(self, outcome: Outcome, reason: str) -> None:
         context = self.flow.context if self.flow else None

@@ -108,7 +108,12 @@ async def test_known_caller_is_greeted_with_case_and_asks_for_an_agent(server, w
     assert "<Enqueue" in twiml and "support</Enqueue>" in twiml
 
     # The post-call note is on the case in the CRM, with what the caller said.
-    case_page = httpx.get(f"{server['http']}/crm/cases/{rec['case']['id']}").text
+    case_url = f"{server['http']}/crm/cases/{rec['case']['id']}"
+    for _ in range(50):  # written as the stream closes; allow it a moment
+        case_page = httpx.get(case_url).text
+        if f"Voice bot call {call.call_sid}" in case_page:
+            break
+        await asyncio.sleep(0.1)
     assert f"Voice bot call {call.call_sid}" in case_page and html.escape(said) in case_page
 
 

@@ -1,6 +1,6 @@
 """Text made speakable: case numbers spelled out so a caller can write them down.
 
-"CAS-01234" becomes "C A S, zero one two three four": a TTS voice reading
+"CAS-01234" becomes "C A S, zero, one, two, three, four": a TTS voice reading
 "cas oh-one-two-three-four" or "one thousand two hundred thirty four" is not
 understood on a phone line.
 """
@@ -21,7 +21,8 @@ def spell_identifier(token: str) -> str:
         parts = re.findall(r"[A-Za-z]+|\d+", group)
         for part in parts:
             if part.isdigit():
-                spoken.append(" ".join(_DIGITS[int(d)] for d in part))
+                # Commas make the voice pause between digits, as a person reading them out does.
+                spoken.append(", ".join(_DIGITS[int(d)] for d in part))
             else:
                 spoken.append(" ".join(part.upper()))
     return ", ".join(spoken)
