@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.http_receiver import HTTPReceiver
 
 WEBHOOK_SECRET = "test-webhook-secret"
 
@@ -24,42 +23,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class WebhookReceiver:
-    """Records every POST (headers and body), as an agent-desktop integration would receive it."""
-
-    def __init__(self):
-        self.requests: list[dict] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.requests.append({"headers": dict(self.headers), "body": body})
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/screen-pop"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def pops_for(self, call_id: str, timeout: float = 10.0) -> list[dict]:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            found = [r for r in self.requests if json.loads(r["body"])["call"]["id"] == call_id]
-            if found:
-                return found
-            time.sleep(0.05)
-        return []
-
-
 @pytest.fixture(scope="session")
 def webhook():
-    receiver = WebhookReceiver()
+    receiver = HTTPReceiver()
     yield receiver
-    receiver.server.shutdown()
+    receiver.close()
 
 
 @pytest.fixture(scope="session")

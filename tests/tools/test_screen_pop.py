@@ -1,14 +1,13 @@
 """Screen pops: valid against the published schema, signed, delivered with retries."""
 
 import json
-import threading
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import jsonschema
 import pytest
 
+from tests.http_receiver import HTTPReceiver
 from voicebot.records import Turn
 from voicebot.tools.ani import normalize_ani
 from voicebot.tools.crm import Case, Customer
@@ -94,43 +93,20 @@ def test_signature_is_hmac_sha256_of_the_body():
     assert not verify(b"{ }", "k", sign(b"{}", "k"))
 
 
-class FlakyReceiver:
-    """Answers 503 to the first ``failures`` POSTs, then 204: a real loopback HTTP server."""
-
-    def __init__(self, failures: int, status: int = 503):
-        self.bodies, self.headers = [], []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                receiver.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
-                receiver.headers.append(dict(self.headers))
-                self.send_response(status if len(receiver.bodies) <= failures else 204)
-                self.end_headers()
-
-            def log_message(self, *a):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/pop"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 async def test_delivery_retries_server_errors_and_signs_every_attempt():
-    receiver = FlakyReceiver(failures=2)
+    receiver = HTTPReceiver(status=lambda n: 503 if n <= 2 else 204)
     sender = WebhookSender(receiver.url, "s3cret", max_attempts=4)
-    sender_payload = {"id": "p1", "schema": "voicebot.screen_pop/v1"}
-    assert await sender.deliver(sender_payload) is True
-    assert len(receiver.bodies) == 3
-    assert all(verify(b, "s3cret", h[SIGNATURE_HEADER]) for b, h in zip(receiver.bodies, receiver.headers, strict=True))
+    assert await sender.deliver({"id": "p1", "schema": "voicebot.screen_pop/v1"}) is True
+    assert len(receiver.requests) == 3
+    assert all(verify(r["body"], "s3cret", r["headers"][SIGNATURE_HEADER]) for r in receiver.requests)
     await sender.aclose()
-    receiver.server.shutdown()
+    receiver.close()
 
 
 async def test_delivery_does_not_retry_a_client_error():
-    receiver = FlakyReceiver(failures=5, status=400)
+    receiver = HTTPReceiver(status=lambda n: 400)
     sender = WebhookSender(receiver.url, None, max_attempts=4)
     assert await sender.deliver({"id": "p2"}) is False
-    assert len(receiver.bodies) == 1
+    assert len(receiver.requests) == 1
     await sender.aclose()
-    receiver.server.shutdown()
+    receiver.close()

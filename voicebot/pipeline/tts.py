@@ -6,7 +6,9 @@ import asyncio
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soxr
@@ -92,7 +94,7 @@ class PiperSpeaker(FrameProcessor):
     side echoes it only once the caller has heard the whole prompt.
     """
 
-    def __init__(self, voice: Voice, mark_message, **kwargs):
+    def __init__(self, voice: Voice, mark_message: Callable[[str], dict[str, Any]], **kwargs):
         super().__init__(**kwargs)
         self._voice = voice
         self._mark_message = mark_message
