@@ -21,6 +21,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        runtime.outbox.start()  # also resumes what an earlier run left pending
         yield
         await runtime.aclose()
 

@@ -78,12 +78,50 @@ class TTSSettings(_Section):
     cache_size: int = 256
 
 
+class DynamicsSettings(_Section):
+    org_url: str = Field(default="", description="https://<org>.crm.dynamics.com")
+    tenant_id: str = ""
+    client_id: str = ""
+    client_secret: SecretStr | None = None
+    authority_url: str = "https://login.microsoftonline.com"
+    app_id: str = Field(default="", description="Model-driven app id used in screen-pop URLs.")
+    phone_columns: list[str] = ["telephone1", "mobilephone", "telephone2"]
+    cases: Literal["prefer_active", "active_only", "newest"] = "prefer_active"
+    note_kind: Literal["phonecall", "annotation"] = "phonecall"
+
+
+class ZendeskSettings(_Section):
+    subdomain: str = ""
+    base_url: str | None = Field(default=None, description="Default: https://<subdomain>.zendesk.com")
+    email: str = ""
+    api_token: SecretStr | None = None
+    oauth_token: SecretStr | None = None
+    create_ticket_for_unknown: bool = False
+
+    @property
+    def url(self) -> str:
+        return (self.base_url or f"https://{self.subdomain}.zendesk.com").rstrip("/")
+
+
 class CRMSettings(_Section):
-    backend: Literal["local"] = "local"
+    backend: Literal["local", "dynamics", "zendesk"] = "local"
     local_path: Path | None = Field(
         default=None, description="SQLite file of the embedded CRM. Default: <data_dir>/crm.sqlite3."
     )
     seed_demo_data: bool = True
+    request_timeout_secs: float = 1.0
+    max_attempts: int = 3
+    retry_after_max_secs: float = 5.0
+    breaker_failures: int = 5
+    breaker_reset_secs: float = 30.0
+    dynamics: DynamicsSettings = DynamicsSettings()
+    zendesk: ZendeskSettings = ZendeskSettings()
+
+
+class OutboxSettings(_Section):
+    max_attempts: int = 12
+    backoff_base_secs: float = 1.0
+    backoff_max_secs: float = 300.0
 
 
 class ScreenPopSettings(_Section):
@@ -106,6 +144,7 @@ class Settings(_Section):
     tts: TTSSettings = TTSSettings()
     crm: CRMSettings = CRMSettings()
     screen_pop: ScreenPopSettings = ScreenPopSettings()
+    outbox: OutboxSettings = OutboxSettings()
 
     @property
     def crm_path(self) -> Path:
@@ -114,6 +153,10 @@ class Settings(_Section):
     @property
     def calls_path(self) -> Path:
         return self.data_dir / "calls.sqlite3"
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.data_dir / "outbox.sqlite3"
 
     def masked(self) -> dict[str, Any]:
         """The settings as plain data with every secret replaced by ``********``."""
@@ -129,8 +172,18 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
         node = overrides
         for part in path[:-1]:
             node = node.setdefault(part, {})
-        node[path[-1]] = value
+        node[path[-1]] = _env_value(value)
     return overrides
+
+
+def _env_value(value: str) -> Any:
+    """Lists and tables come as JSON (``VOICEBOT_CRM__DYNAMICS__PHONE_COLUMNS='["telephone1"]'``)."""
+    if value.strip().startswith(("[", "{")):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            pass
+    return value
 
 
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

@@ -50,7 +50,7 @@ KEYPAD = "You can also press 1 for an agent, 2 if you are all set, or 9 to hear 
 
 
 def case_sentence(case: Case) -> str:
-    return f"Your latest case is {case.number}: {case.title}. Its status is {case.status}."
+    return f"Your latest {case.kind} is {case.number}: {case.title}. Its status is {case.status}."
 
 
 class CallFlow:
@@ -151,11 +151,10 @@ class CallFlow:
                     self.case = await self._refresh_case() or self.case
                 if self.case is None:
                     return Reply(f"I don't have an open case for you. {MENU}", intent=match)
-                updated = self.case.updated_at.strftime("%B %-d")
-                return Reply(
-                    f"Case {self.case.number} is {self.case.status}. It was last updated on {updated}. {MENU}",
-                    intent=match,
-                )
+                case = self.case
+                updated = case.updated_at.strftime("%B %-d")
+                status = f"{case.kind.capitalize()} {case.number} is {case.status}. It was last updated on {updated}."
+                return Reply(f"{status} {MENU}", intent=match)
             case "new_problem":
                 return self._transfer(
                     "Okay. I'll connect you to an agent who can open a new case for that. One moment please.",

@@ -15,11 +15,12 @@ from faster_whisper import WhisperModel
 
 from voicebot.config import Settings
 from voicebot.intents import IntentRouter
+from voicebot.outbox import Outbox
 from voicebot.pipeline.stt import load_whisper
 from voicebot.pipeline.tts import Voice
 from voicebot.records import CallStore
-from voicebot.tools.crm import CRM, open_crm
-from voicebot.tools.screen_pop import WebhookSender
+from voicebot.tools.crm import CRM, CallNote, open_crm
+from voicebot.tools.screen_pop import ScreenPopWebhook
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,8 @@ class Runtime:
     router: IntentRouter
     crm: CRM
     store: CallStore
-    webhook: WebhookSender
+    webhook: ScreenPopWebhook
+    outbox: Outbox
     media_dir: Path
     model_load_secs: float
 
@@ -56,24 +58,38 @@ class Runtime:
             "models loaded in %.2fs (whisper %.2fs, piper %.2fs)", load_secs, whisper_secs, load_secs - whisper_secs
         )
         secret = settings.screen_pop.webhook_secret
+        crm = open_crm(settings, public_url)
+        webhook = ScreenPopWebhook(
+            settings.screen_pop.webhook_url,
+            secret.get_secret_value() if secret else None,
+            settings.screen_pop.timeout_secs,
+        )
+
+        async def write_note(payload: dict) -> None:
+            await crm.add_note(CallNote(**payload))
+
+        outbox = Outbox(
+            settings.outbox_path,
+            {"crm_note": write_note, "screen_pop": webhook.post},
+            max_attempts=settings.outbox.max_attempts,
+            backoff_base_secs=settings.outbox.backoff_base_secs,
+            backoff_max_secs=settings.outbox.backoff_max_secs,
+        )
         return cls(
             settings=settings,
             whisper=whisper,
             voice=voice,
             router=IntentRouter.load(settings.dialogue.intents_file, settings.dialogue.intent_threshold),
-            crm=open_crm(settings, public_url),
+            crm=crm,
             store=CallStore(settings.calls_path),
-            webhook=WebhookSender(
-                settings.screen_pop.webhook_url,
-                secret.get_secret_value() if secret else None,
-                settings.screen_pop.timeout_secs,
-                settings.screen_pop.max_attempts,
-            ),
+            webhook=webhook,
+            outbox=outbox,
             media_dir=settings.media_dir or default_media_dir(),
             model_load_secs=load_secs,
         )
 
     async def aclose(self) -> None:
+        await self.outbox.aclose()
         await self.webhook.aclose()
         await self.crm.close()
         self.store.close()

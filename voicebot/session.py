@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from voicebot.dialogue import CallFlow, Handoff
@@ -42,7 +43,6 @@ class CallSession:
         self.intents: list[str] = []
         self.outcome: Outcome | None = None
         self._lookup: asyncio.Task[CallerContext] | None = None
-        self._note: asyncio.Task[None] | None = None
         self.started = time.perf_counter()
 
     @property
@@ -133,7 +133,8 @@ class CallSession:
             intents=self.intents,
         )
         await self.store.add_event(self.call.id, "screen_pop", {"payload": pop})
-        self.runtime.webhook.send(pop)
+        if self.runtime.webhook.enabled:
+            await self.runtime.outbox.enqueue("screen_pop", pop)
         await self._finish(
             "transferred",
             handoff.reason,
@@ -163,32 +164,25 @@ class CallSession:
             self._lookup.cancel()
         await self.store.finish(self.call.id, outcome, reason, transfer)
         log.info("call %s ended: %s (%s)", self.call.id, outcome, reason)
-        # Written while the stream closes: a slow CRM must not keep the caller waiting.
-        self._note = asyncio.create_task(self._write_note(outcome, reason))
+        await self.runtime.outbox.enqueue("crm_note", asdict(self._note(outcome, reason)))
 
-    async def close(self) -> None:
-        """Wait for the post-call work (the CRM note) to be done."""
-        if self._note is not None:
-            await self._note
-
-    async def _write_note(self, outcome: Outcome, reason: str) -> None:
+    def _note(self, outcome: Outcome, reason: str) -> CallNote:
+        """The post-call note: outcome, summary and transcript, on the caller's case."""
         context = self.flow.context if self.flow else None
-        if context is None or context.customer is None:
-            return
+        customer = context.customer if context else None
+        case = context.case if context else None
         lines = [f"Voice bot call {self.call.id} at {self.call.started_at}: {outcome} ({reason.replace('_', ' ')})."]
         lines += [f"{t.role}: {t.text}" for t in self.transcript]
-        note = CallNote(
+        return CallNote(
             call_id=self.call.id,
             subject=f"Voice bot call: {outcome}",
             body="\n".join(lines),
-            customer_id=context.customer.id,
-            case_id=context.case.id if context.case else None,
+            customer_id=customer.id if customer else None,
+            case_id=case.id if case else None,
+            caller=self.caller.e164,
+            customer_name=customer.name if customer else None,
+            create_case=outcome == "transferred" and case is None,
         )
-        try:
-            await self.runtime.crm.add_note(note)
-        except Exception as exc:
-            log.error("call %s: post-call note to %s failed: %s", self.call.id, self.runtime.crm.name, exc)
-            await self.store.add_event(self.call.id, "crm_note_failed", {"error": str(exc), "body": note.body})
 
 
 def new_turn(role: str, text: str, started_at: str | None = None) -> Turn:

@@ -8,6 +8,7 @@ import jsonschema
 import pytest
 
 from tests.http_receiver import HTTPReceiver
+from voicebot.outbox import PermanentError
 from voicebot.records import Turn
 from voicebot.tools.ani import normalize_ani
 from voicebot.tools.crm import Case, Customer
@@ -16,8 +17,8 @@ from voicebot.tools.lookup import CallerContext
 from voicebot.tools.screen_pop import (
     SIGNATURE_HEADER,
     CallInfo,
+    ScreenPopWebhook,
     TransferTarget,
-    WebhookSender,
     build_screen_pop,
     sign,
     verify,
@@ -93,20 +94,24 @@ def test_signature_is_hmac_sha256_of_the_body():
     assert not verify(b"{ }", "k", sign(b"{}", "k"))
 
 
-async def test_delivery_retries_server_errors_and_signs_every_attempt():
-    receiver = HTTPReceiver(status=lambda n: 503 if n <= 2 else 204)
-    sender = WebhookSender(receiver.url, "s3cret", max_attempts=4)
-    assert await sender.deliver({"id": "p1", "schema": "voicebot.screen_pop/v1"}) is True
-    assert len(receiver.requests) == 3
+async def test_webhook_post_is_signed_and_raises_on_failure():
+    receiver = HTTPReceiver(status=lambda n: 503 if n == 1 else 204)
+    webhook = ScreenPopWebhook(receiver.url, "s3cret")
+    with pytest.raises(RuntimeError, match="503"):
+        await webhook.post({"id": "p1"})
+    await webhook.post({"id": "p1"})
     assert all(verify(r["body"], "s3cret", r["headers"][SIGNATURE_HEADER]) for r in receiver.requests)
-    await sender.aclose()
+    await webhook.aclose()
     receiver.close()
 
 
-async def test_delivery_does_not_retry_a_client_error():
-    receiver = HTTPReceiver(status=lambda n: 400)
-    sender = WebhookSender(receiver.url, None, max_attempts=4)
-    assert await sender.deliver({"id": "p2"}) is False
-    assert len(receiver.requests) == 1
-    await sender.aclose()
+async def test_a_rejected_pop_is_a_permanent_error_but_throttling_is_not():
+    receiver = HTTPReceiver(status=lambda n: 400 if n == 1 else 429)
+    webhook = ScreenPopWebhook(receiver.url, None)
+    with pytest.raises(PermanentError):
+        await webhook.post({"id": "p2"})
+    with pytest.raises(RuntimeError) as throttled:
+        await webhook.post({"id": "p2"})
+    assert not isinstance(throttled.value, PermanentError)
+    await webhook.aclose()
     receiver.close()

@@ -134,4 +134,3 @@ async def run_twilio_call(websocket: WebSocket, runtime: Runtime) -> None:
     finally:
         if session.outcome is None:
             await session.abandon("stream_closed")
-        await session.close()

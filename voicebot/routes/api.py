@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from fastapi import APIRouter, HTTPException, Request
 
 router = APIRouter()
@@ -25,3 +27,14 @@ async def call(request: Request, call_id: str) -> dict:
     if record is None:
         raise HTTPException(404, f"no call {call_id}")
     return record.to_json()
+
+
+@router.get("/api/outbox")
+async def outbox(request: Request, status: str | None = None, limit: int = 200) -> dict:
+    """Post-call writes and screen pops not yet delivered (pending) or given up on (parked)."""
+    box = request.app.state.runtime.outbox
+    if status not in (None, "pending", "parked", "done"):
+        raise HTTPException(422, "status must be pending, parked or done")
+    statuses = [status] if status else ["pending", "parked"]
+    items = [item for s in statuses for item in await box.items(s, max(1, min(limit, 1000)))]
+    return {"counts": await box.counts(), "items": [asdict(i) for i in items]}

@@ -78,3 +78,21 @@ async def case_page(request: Request, case_id: str):
         title=escape(case.number),
         body=f"<h1>{escape(case.number)}</h1><dl>{rows}</dl><h2>Notes</h2>{note_html or '<p>None yet.</p>'}",
     )
+
+
+@router.get("/customers/{customer_id}", response_class=HTMLResponse)
+async def customer_page(request: Request, customer_id: str):
+    crm = _local(request)
+    customer = crm.get_customer(customer_id)
+    if customer is None:
+        raise HTTPException(404, f"no customer {customer_id}")
+    cases = next((cases for c, cases in crm.list_customers() if c.id == customer_id), [])
+    items = "".join(
+        f'<li><a href="/crm/cases/{escape(c.id)}">{escape(c.number)}</a> {escape(c.status)}: {escape(c.title)}</li>'
+        for c in cases
+    )
+    body = (
+        f"<h1>{escape(customer.name)}</h1><dl><dt>Email</dt><dd>{escape(customer.email or '')}</dd>"
+        f"<dt>Phones</dt><dd>{escape(', '.join(customer.phones))}</dd></dl><h2>Cases</h2><ul>{items}</ul>"
+    )
+    return _PAGE.format(title=escape(customer.name), body=body)

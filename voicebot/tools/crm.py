@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
 from voicebot.tools.ani import CallerNumber
@@ -40,6 +40,8 @@ class Case:
     created_at: datetime
     updated_at: datetime
     is_open: bool = True
+    priority: str | None = None
+    kind: str = "case"  # what the CRM calls it: "case" (Dynamics, local) or "ticket" (Zendesk)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,14 +58,21 @@ class CustomerMatch:
 
 @dataclass(frozen=True, slots=True)
 class CallNote:
-    """What the bot writes back to the CRM after a call."""
+    """What the bot writes back to the CRM after a call.
+
+    With no ``case_id`` and ``create_case`` set, the backend opens a case (a
+    ticket) for the caller instead, where it supports that.
+    """
 
     call_id: str
     subject: str
     body: str
     customer_id: str | None = None
     case_id: str | None = None
-    created_at: datetime = field(default_factory=datetime.now)
+    caller: str | None = None  # E.164, for a case opened for an unknown caller
+    customer_name: str | None = None
+    create_case: bool = False
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
 
 class CRM(Protocol):
@@ -83,6 +92,10 @@ class CRM(Protocol):
         """Where an agent opens this case."""
         ...
 
+    def customer_url(self, customer: Customer) -> str:
+        """Where an agent opens this customer's record."""
+        ...
+
     def new_case_url(self, customer: Customer | None, caller: CallerNumber) -> str:
         """A new-case form pre-filled with the customer (or just the number)."""
         ...
@@ -95,6 +108,8 @@ class CRM(Protocol):
 # (settings, public_url) and returns a CRM.
 BACKENDS: dict[str, str] = {
     "local": "voicebot.tools.local_crm:open_local_crm",
+    "dynamics": "voicebot.tools.dynamics:open_dynamics_crm",
+    "zendesk": "voicebot.tools.zendesk:open_zendesk_crm",
 }
 
 

@@ -241,6 +241,9 @@ class LocalCRM:
     def case_url(self, case: Case) -> str:
         return f"{self.public_url}/crm/cases/{case.id}"
 
+    def customer_url(self, customer: Customer) -> str:
+        return f"{self.public_url}/crm/customers/{customer.id}"
+
     def new_case_url(self, customer: Customer | None, caller: CallerNumber) -> str:
         query = {"phone": caller.e164 or caller.raw}
         if customer:
@@ -306,14 +309,7 @@ class LocalCRM:
             db.execute(
                 "INSERT INTO notes (call_id, customer_id, case_id, subject, body, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    note.call_id,
-                    note.customer_id,
-                    note.case_id,
-                    note.subject,
-                    note.body,
-                    note.created_at.isoformat(timespec="seconds"),
-                ),
+                (note.call_id, note.customer_id, note.case_id, note.subject, note.body, note.created_at),
             )
 
 

@@ -15,6 +15,7 @@ from typing import Literal
 
 from voicebot.tools.ani import CallerNumber
 from voicebot.tools.crm import CRM, Case, Customer
+from voicebot.tools.resilient_http import deadline
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ async def look_up_caller(crm: CRM, caller: CallerNumber, budget_secs: float) -> 
 
     if not caller.is_known:
         return CallerContext(caller, crm_status="skipped", lookup_ms=elapsed())
+    token = deadline.set(time.monotonic() + budget_secs)
     try:
         async with asyncio.timeout(budget_secs):
             match = await crm.find_customer(caller)
@@ -63,6 +65,8 @@ async def look_up_caller(crm: CRM, caller: CallerNumber, budget_secs: float) -> 
         return CallerContext(
             caller, crm_status="unavailable", crm_error=f"{type(exc).__name__}: {exc}", lookup_ms=elapsed()
         )
+    finally:
+        deadline.reset(token)
     return CallerContext(caller, match.customer, case, match.candidates, lookup_ms=elapsed())
 
 
@@ -70,9 +74,12 @@ async def refresh_case(crm: CRM, context: CallerContext, budget_secs: float) -> 
     """The caller's latest case as the CRM has it now; the known one if the CRM is slow."""
     if context.customer is None:
         return context.case
+    token = deadline.set(time.monotonic() + budget_secs)
     try:
         async with asyncio.timeout(budget_secs):
             return await crm.latest_case(context.customer)
     except Exception as exc:
         log.warning("CRM %s case refresh failed: %s", crm.name, type(exc).__name__)
         return context.case
+    finally:
+        deadline.reset(token)

@@ -2,28 +2,25 @@
 
 The payload is versioned (``voicebot.screen_pop/v1``) and published as a JSON
 Schema in :file:`voicebot/schemas/screen_pop.v1.json`. Delivery is an HTTP POST
-signed with HMAC-SHA256 of the body, retried with backoff in the background so
-a slow receiver never holds up a call.
+signed with HMAC-SHA256 of the body, sent through the durable outbox so a slow
+or failing receiver never holds up a call and never loses a pop.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
-import logging
 import uuid
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import httpx
 
+from voicebot.outbox import PermanentError
 from voicebot.records import Turn, utcnow
 from voicebot.tools.crm import CRM, Case, Customer
 from voicebot.tools.lookup import CallerContext
-
-log = logging.getLogger(__name__)
 
 SCHEMA_ID = "voicebot.screen_pop/v1"
 SIGNATURE_HEADER = "X-Voicebot-Signature"
@@ -44,11 +41,13 @@ class TransferTarget:
     target: str
 
 
-def customer_json(customer: Customer | None) -> dict[str, Any] | None:
+def customer_json(customer: Customer | None, crm: CRM | None = None) -> dict[str, Any] | None:
     if customer is None:
         return None
     data = asdict(customer)
     data["phones"] = list(customer.phones)
+    if crm is not None:
+        data["url"] = crm.customer_url(customer)
     return data
 
 
@@ -58,8 +57,10 @@ def case_json(case: Case | None, crm: CRM | None = None) -> dict[str, Any] | Non
     data = {
         "id": case.id,
         "number": case.number,
+        "kind": case.kind,
         "title": case.title,
         "status": case.status,
+        "priority": case.priority,
         "created_at": case.created_at.isoformat(),
         "updated_at": case.updated_at.isoformat(),
     }
@@ -131,7 +132,7 @@ def build_screen_pop(
             "candidates": context.candidates,
             "ambiguous_match": context.ambiguous,
         },
-        "customer": customer_json(context.customer),
+        "customer": customer_json(context.customer, crm),
         "case": case_json(context.case, crm),
         "action": {"type": action, "url": url},
         "transfer": {"mode": transfer.mode, "target": transfer.target},
@@ -148,52 +149,31 @@ def verify(body: bytes, secret: str, header: str) -> bool:
     return hmac.compare_digest(sign(body, secret), header)
 
 
-class WebhookSender:
-    """POSTs screen pops to the configured webhook, retrying failures with backoff."""
+class ScreenPopWebhook:
+    """POSTs a screen pop to the configured webhook, once; the outbox retries failures."""
 
-    def __init__(self, url: str | None, secret: str | None, timeout: float = 5.0, max_attempts: int = 4):
+    def __init__(self, url: str | None, secret: str | None, timeout: float = 5.0):
         self.url = url
         self.secret = secret
-        self.max_attempts = max_attempts
         self._client = httpx.AsyncClient(timeout=timeout)
-        self._tasks: set[asyncio.Task] = set()
 
-    def send(self, payload: dict[str, Any]) -> asyncio.Task | None:
-        """Start delivery in the background; the caller is never kept waiting on it."""
-        if not self.url:
-            return None
-        task = asyncio.create_task(self.deliver(payload))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url)
 
-    async def deliver(self, payload: dict[str, Any]) -> bool:
+    async def post(self, payload: dict[str, Any]) -> None:
+        """Deliver or raise; a 4xx other than 429 is permanent (retrying cannot help)."""
         assert self.url
         body = json.dumps(payload, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json", "User-Agent": "voicebot"}
         if self.secret:
             headers[SIGNATURE_HEADER] = sign(body, self.secret)
-        delay = 0.5
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                response = await self._client.post(self.url, content=body, headers=headers)
-                if response.status_code < 300:
-                    return True
-                retryable = response.status_code >= 500 or response.status_code == 429
-                log.warning(
-                    "screen pop %s: webhook answered %s (attempt %d)", payload["id"], response.status_code, attempt
-                )
-                if not retryable:
-                    return False
-            except httpx.HTTPError as exc:
-                log.warning("screen pop %s: %s (attempt %d)", payload["id"], type(exc).__name__, attempt)
-            if attempt < self.max_attempts:
-                await asyncio.sleep(delay)
-                delay *= 2
-        log.error("screen pop %s: gave up after %d attempts", payload["id"], self.max_attempts)
-        return False
+        response = await self._client.post(self.url, content=body, headers=headers)
+        if response.status_code >= 300:
+            message = f"screen pop {payload.get('id')}: webhook answered {response.status_code}"
+            if 400 <= response.status_code < 500 and response.status_code != 429:
+                raise PermanentError(message)
+            raise RuntimeError(message)
 
-    async def aclose(self, drain_secs: float = 10.0) -> None:
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=drain_secs)
+    async def aclose(self) -> None:
         await self._client.aclose()
