@@ -46,12 +46,23 @@ def odata_query(params: dict[str, str]) -> str:
 
 
 def stored_forms(caller: CallerNumber) -> list[str]:
-    """The shapes a Dataverse phone column may hold this number in."""
+    """The shapes a Dataverse phone column may hold this number in.
+
+    Dataverse compares strings, so "(415) 555-2671", "415-555-2671" and
+    "+1 415-555-2671" are different values: search for each common writing
+    (digit groups as the national format groups them, joined by a space, dot or
+    dash, with and without the country code).
+    """
     forms = caller.variants()
     if caller.e164:
         parsed = phonenumbers.parse(caller.e164)
-        for fmt in (phonenumbers.PhoneNumberFormat.NATIONAL, phonenumbers.PhoneNumberFormat.INTERNATIONAL):
-            forms.append(phonenumbers.format_number(parsed, fmt))
+        national = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+        international = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+        groups = re.findall(r"\d+", national)
+        forms += [national, international, f"+{caller.country_code} {national}"]
+        for sep in ("-", ".", " "):
+            joined = sep.join(groups)
+            forms += [joined, f"+{caller.country_code}{sep}{joined}", f"{caller.country_code}{sep}{joined}"]
     return list(dict.fromkeys(forms))
 
 
