@@ -163,6 +163,11 @@ class Outbox:
             await self.handlers[item.kind](item.payload)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"[:1000]
+            if getattr(exc, "counts_as_attempt", True) is False:
+                # Not sent at all (e.g. an open circuit): wait as told, without using up an attempt.
+                wait = max(getattr(exc, "retry_in", 0.0), self.backoff_base_secs)
+                await self._run(self._update, item.id, "pending", item.attempts, time.time() + wait, error)
+                return
             attempts = item.attempts + 1
             if is_permanent(exc) or attempts >= self.max_attempts:
                 log.error("outbox item %d (%s) parked after %d attempts: %s", item.id, item.kind, attempts, error)

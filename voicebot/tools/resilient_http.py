@@ -39,9 +39,18 @@ class CRMHTTPError(CRMError):
 
 
 class CircuitOpenError(CRMError):
-    """The breaker is open: the CRM failed repeatedly and is being left alone for a while."""
+    """The breaker is open: the CRM failed repeatedly and is being left alone for a while.
+
+    Nothing was sent, so a retrying caller (the outbox) does not count it as an
+    attempt and waits ``retry_in`` seconds, until the breaker lets a trial through.
+    """
 
     retryable = True
+    counts_as_attempt = False
+
+    def __init__(self, retry_in: float):
+        super().__init__(f"circuit open after repeated CRM failures; next trial in {retry_in:.1f}s")
+        self.retry_in = retry_in
 
 
 class CircuitBreaker:
@@ -64,7 +73,8 @@ class CircuitBreaker:
     def before(self) -> None:
         state = self.state
         if state == "open" or (state == "half-open" and self._trial):
-            raise CircuitOpenError("circuit open after repeated CRM failures")
+            assert self._opened_at is not None
+            raise CircuitOpenError(max(0.0, self._opened_at + self.reset_secs - self._clock()))
         if state == "half-open":
             self._trial = True
 
