@@ -30,21 +30,13 @@ def webhook():
     receiver.close()
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory, webhook):
-    """``voicebot serve`` as a user runs it, on embedded defaults plus a webhook and short timeouts."""
-    data_dir = tmp_path_factory.mktemp("voicebot-data")
+def start_server(data_dir: Path, env: dict[str, str]):
+    """``voicebot serve`` as a user runs it, in its own process; returns (process, urls)."""
     port = free_port()
-    env = {
-        **os.environ,
-        "VOICEBOT_SCREEN_POP__WEBHOOK_URL": webhook.url,
-        "VOICEBOT_SCREEN_POP__WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "VOICEBOT_DIALOGUE__SILENCE_TIMEOUT_SECS": "2.5",
-    }
     log = open(data_dir / "server.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "voicebot", "serve", "--port", str(port), "--data-dir", str(data_dir)],
-        env=env,
+        env={**os.environ, **env},
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -60,7 +52,26 @@ def server(tmp_path_factory, webhook):
             time.sleep(0.3)
     else:
         raise RuntimeError("server did not become ready")
-    yield {"http": base, "ws": f"ws://127.0.0.1:{port}/twilio/media", "log": Path(log.name), "data_dir": data_dir}
+    urls = {"http": base, "ws": f"ws://127.0.0.1:{port}/twilio/media", "log": Path(log.name), "data_dir": data_dir}
+    return proc, log, urls
+
+
+def stop_server(proc, log) -> None:
     proc.terminate()
     proc.wait(timeout=15)
     log.close()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory, webhook):
+    """The embedded defaults plus a screen-pop webhook and a short silence timeout."""
+    proc, log, urls = start_server(
+        tmp_path_factory.mktemp("voicebot-data"),
+        {
+            "VOICEBOT_SCREEN_POP__WEBHOOK_URL": webhook.url,
+            "VOICEBOT_SCREEN_POP__WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "VOICEBOT_DIALOGUE__SILENCE_TIMEOUT_SECS": "2.5",
+        },
+    )
+    yield urls
+    stop_server(proc, log)
