@@ -24,6 +24,7 @@ from voicebot.tools.screen_pop import (
     build_screen_pop,
     case_json,
     customer_json,
+    summarize,
 )
 from voicebot.tools.transfer import transfer_target
 
@@ -172,7 +173,9 @@ class CallSession:
         customer = context.customer if context else None
         case = context.case if context else None
         lines = [f"Voice bot call {self.call.id} at {self.call.started_at}: {outcome} ({reason.replace('_', ' ')})."]
-        lines += [f"{t.role}: {t.text}" for t in self.transcript]
+        if context is not None:
+            lines.append(summarize(context, reason, self.transcript, self.intents))
+        lines += ["", "Transcript:"] + [f"{t.role}: {t.text}" for t in self.transcript]
         return CallNote(
             call_id=self.call.id,
             subject=f"Voice bot call: {outcome}",

@@ -235,6 +235,16 @@ def test_hold_music_is_served_for_the_queue(server):
     assert music.status_code == 200 and music.content[:4] == b"RIFF" and len(music.content) > 100_000
 
 
+def test_the_outbox_shows_what_was_delivered_and_what_is_stuck(server):
+    outbox = httpx.get(f"{server['http']}/api/outbox").json()
+    assert set(outbox["counts"]) == {"pending", "done", "parked"}
+    assert outbox["counts"]["done"] >= 1 and outbox["counts"]["parked"] == 0
+    assert all(item["status"] in ("pending", "parked") for item in outbox["items"])
+    done = httpx.get(f"{server['http']}/api/outbox", params={"status": "done"}).json()["items"]
+    assert {item["kind"] for item in done} == {"crm_note", "screen_pop"}
+    assert httpx.get(f"{server['http']}/api/outbox", params={"status": "bogus"}).status_code == 422
+
+
 def test_calls_are_listed_newest_first(server):
     calls = httpx.get(f"{server['http']}/api/calls").json()["calls"]
     started = [c["started_at"] for c in calls]

@@ -85,7 +85,7 @@ def summarize(context: CallerContext, reason: str, transcript: list[Turn], inten
         sentence += " The caller said: " + " / ".join(f'"{s}"' for s in said[-3:]) + "."
     if intents:
         sentence += f" Understood: {', '.join(intents)}."
-    sentence += f" Transferred because: {reason.replace('_', ' ')}."
+    sentence += f" Outcome reason: {reason.replace('_', ' ')}."
     if context.crm_status == "unavailable":
         sentence += f" The CRM was unavailable ({context.crm_error}); check the caller's identity."
     if context.ambiguous:
