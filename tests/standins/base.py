@@ -42,6 +42,7 @@ class StandIn:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            wbufsize = 65536  # one write per response: no Nagle/delayed-ACK stall on keep-alive
 
             def _serve(self):
                 length = int(self.headers.get("Content-Length") or 0)
