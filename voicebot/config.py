@@ -42,6 +42,27 @@ class TransferSettings(_Section):
     agent_number: str = "+18005550199"
     queue: str = "support"
     dial_timeout_secs: int = 30
+    routes: dict[str, str] = Field(
+        default_factory=dict,
+        description="Transfer reason -> queue (enqueue) or number (dial), e.g. no_open_case = new-cases.",
+    )
+    priority_target: str | None = Field(default=None, description="Queue or number for high-priority cases.")
+    priority_values: list[str] = ["high", "urgent"]
+    hold_prompt: str = "Thank you for holding. Your call is important to us, and an agent will be with you shortly."
+
+
+class TwilioSettings(_Section):
+    account_sid: str = ""
+    auth_token: SecretStr | None = Field(
+        default=None, description="Validates X-Twilio-Signature on webhooks; with account_sid enables REST transfer."
+    )
+    api_base_url: str = "https://api.twilio.com"
+    transfer_via: Literal["auto", "stream_close", "rest"] = "auto"
+
+    @property
+    def rest_enabled(self) -> bool:
+        ready = bool(self.account_sid and self.auth_token)
+        return ready and self.transfer_via != "stream_close"
 
 
 class DialogueSettings(_Section):
@@ -138,6 +159,7 @@ class Settings(_Section):
     server: ServerSettings = ServerSettings()
     telephony: TelephonySettings = TelephonySettings()
     transfer: TransferSettings = TransferSettings()
+    twilio: TwilioSettings = TwilioSettings()
     dialogue: DialogueSettings = DialogueSettings()
     vad: VADSettings = VADSettings()
     stt: STTSettings = STTSettings()

@@ -21,6 +21,8 @@ from voicebot.pipeline.tts import Voice
 from voicebot.records import CallStore
 from voicebot.tools.crm import CRM, CallNote, open_crm
 from voicebot.tools.screen_pop import ScreenPopWebhook
+from voicebot.tools.transfer import TwilioHandover
+from voicebot.tools.twilio_api import TwilioCalls
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,8 @@ class Runtime:
     store: CallStore
     webhook: ScreenPopWebhook
     outbox: Outbox
+    handover: TwilioHandover
+    public_url: str
     media_dir: Path
     model_load_secs: float
 
@@ -84,12 +88,20 @@ class Runtime:
             store=CallStore(settings.calls_path),
             webhook=webhook,
             outbox=outbox,
+            handover=TwilioHandover(
+                settings.transfer,
+                TwilioCalls(settings.twilio) if settings.twilio.rest_enabled else None,
+                public_url,
+            ),
+            public_url=public_url,
             media_dir=settings.media_dir or default_media_dir(),
             model_load_secs=load_secs,
         )
 
     async def aclose(self) -> None:
         await self.outbox.aclose()
+        if self.handover.calls is not None:
+            await self.handover.calls.aclose()
         await self.webhook.aclose()
         await self.crm.close()
         self.store.close()

@@ -122,7 +122,7 @@ class CallSession:
     async def transfer(self, handoff: Handoff) -> dict[str, Any]:
         """Send the screen pop and record the transfer, before the stream closes."""
         assert self.flow is not None
-        target = transfer_target(self.runtime.settings.transfer)
+        target = transfer_target(self.runtime.settings.transfer, handoff.reason, self.flow.context.case)
         pop = build_screen_pop(
             call=self.call,
             context=self.flow.context,
@@ -136,16 +136,11 @@ class CallSession:
         await self.store.add_event(self.call.id, "screen_pop", {"payload": pop})
         if self.runtime.webhook.enabled:
             await self.runtime.outbox.enqueue("screen_pop", pop)
-        await self._finish(
-            "transferred",
-            handoff.reason,
-            {
-                "mode": target.mode,
-                "target": target.target,
-                "screen_pop_id": pop["id"],
-                "action": handoff.action,
-            },
-        )
+        transfer = {"mode": target.mode, "target": target.target, "screen_pop_id": pop["id"], "action": handoff.action}
+        await self._finish("transferred", handoff.reason, transfer)
+        if self.call.platform == "twilio":
+            via = await self.runtime.handover.transfer(self.call.id, transfer)
+            await self.store.add_event(self.call.id, "transfer_via", {"via": via})
         return pop
 
     async def complete(self) -> None:

@@ -1,6 +1,9 @@
 """TwiML for the Twilio hand-off: stream to the bot, then dial, enqueue or hang up."""
 
+from datetime import UTC, datetime
+
 from voicebot.config import TransferSettings
+from voicebot.tools.crm import Case
 from voicebot.tools.transfer import (
     after_stream_twiml,
     connect_twiml,
@@ -9,6 +12,7 @@ from voicebot.tools.transfer import (
 )
 
 BASE = "https://bot.example.com"
+NOW = datetime(2026, 11, 20, tzinfo=UTC)
 
 
 def test_connect_passes_the_caller_number_as_a_stream_parameter():
@@ -47,9 +51,23 @@ def test_calls_the_bot_did_not_finish_go_to_an_agent_rather_than_silence():
 
 
 def test_transfer_target_follows_config():
-    assert transfer_target(TransferSettings(mode="dial", agent_number="+1555")).target == "+1555"
-    assert transfer_target(TransferSettings(queue="vip")).target == "vip"
+    assert (
+        transfer_target(TransferSettings(mode="dial", agent_number="+1555"), "caller_requested_agent").target == "+1555"
+    )
+    assert transfer_target(TransferSettings(queue="vip"), "caller_requested_agent").target == "vip"
 
 
-def test_hold_plays_the_bundled_music_in_a_loop():
-    assert '<Play loop="0">https://bot.example.com/media/hold-music.wav</Play>' in hold_twiml(BASE)
+def test_reasons_route_to_their_own_queue_and_high_priority_cases_to_the_priority_queue():
+    settings = TransferSettings(routes={"no_open_case": "new-cases"}, priority_target="priority")
+    assert transfer_target(settings, "no_open_case").target == "new-cases"
+    assert transfer_target(settings, "caller_requested_agent").target == "support"
+    urgent = Case("c", "CAS-1", "t", "open", "cust", NOW, NOW, priority="High")
+    normal = Case("c", "CAS-1", "t", "open", "cust", NOW, NOW, priority="normal")
+    assert transfer_target(settings, "caller_requested_agent", urgent).target == "priority"
+    assert transfer_target(settings, "caller_requested_agent", normal).target == "support"
+
+
+def test_hold_alternates_music_and_the_hold_prompt():
+    xml = hold_twiml(BASE)
+    assert "<Play>https://bot.example.com/media/hold-music.wav</Play>" in xml
+    assert "<Play>https://bot.example.com/twilio/hold-prompt.wav</Play>" in xml

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
+import logging
+import wave
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Request, WebSocket
+from fastapi import APIRouter, HTTPException, Request, WebSocket
 from fastapi.responses import Response
 
 from voicebot.pipeline.call import run_twilio_call
 from voicebot.tools.transfer import after_stream_twiml, connect_twiml, hold_twiml
+from voicebot.tools.twilio_api import SIGNATURE_HEADER, valid_signature
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/twilio")
 
 
@@ -28,7 +34,16 @@ def ws_url(http_url: str) -> str:
 
 
 async def _form(request: Request) -> dict[str, str]:
-    return dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+    """The POSTed form, after checking Twilio signed it (when an auth token is configured)."""
+    form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+    token = request.app.state.runtime.settings.twilio.auth_token
+    if token is not None:
+        url = public_url(request) + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        params = form if request.method == "POST" else {}
+        if not valid_signature(url, params, token.get_secret_value(), request.headers.get(SIGNATURE_HEADER)):
+            log.warning("rejected %s %s: bad or missing %s", request.method, request.url.path, SIGNATURE_HEADER)
+            raise HTTPException(403, "invalid Twilio signature")
+    return form
 
 
 def _twiml(body: str) -> Response:
@@ -54,7 +69,22 @@ async def after_stream(request: Request) -> Response:
 
 @router.api_route("/hold", methods=["GET", "POST"])
 async def hold(request: Request) -> Response:
+    await _form(request)
     return _twiml(hold_twiml(public_url(request)))
+
+
+@router.get("/hold-prompt.wav")
+async def hold_prompt(request: Request) -> Response:
+    """The "your call is important" prompt, in the bot's voice (synthesised once, then cached)."""
+    runtime = request.app.state.runtime
+    pcm = await asyncio.to_thread(runtime.voice.synthesize, runtime.settings.transfer.hold_prompt)
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(runtime.voice.sample_rate)
+        w.writeframes(pcm)
+    return Response(buffer.getvalue(), media_type="audio/wav")
 
 
 @router.websocket("/media")

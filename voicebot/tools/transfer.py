@@ -1,23 +1,34 @@
-"""Agent transfer on Twilio: where a caller goes and the TwiML that sends them there.
+"""Agent transfer: where a caller goes, and how the platform is told to send them there.
 
-Transfer without REST credentials works through ``<Connect action=...>``: the
-bot closes the media stream and Twilio asks ``/twilio/after-stream`` what to do
-next; the answer depends on how the bot ended the call.
+On Twilio there are two ways. Without REST credentials, the bot closes the media
+stream and Twilio asks ``/twilio/after-stream`` (the ``<Connect action>``) what
+to do next. With them, the live call is updated with the transfer TwiML at once.
+:class:`TwilioHandover` is the one place that chooses; the dialogue only says
+"transfer, for this reason".
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from voicebot.config import TransferSettings
+from voicebot.tools.crm import Case
 from voicebot.tools.screen_pop import TransferTarget
+from voicebot.tools.twilio_api import TwilioAPIError, TwilioCalls
+
+log = logging.getLogger(__name__)
 
 
-def transfer_target(settings: TransferSettings) -> TransferTarget:
-    if settings.mode == "dial":
-        return TransferTarget("dial", settings.agent_number)
-    return TransferTarget("enqueue", settings.queue)
+def transfer_target(settings: TransferSettings, reason: str, case: Case | None = None) -> TransferTarget:
+    """Where this caller goes: high-priority cases first, then the route for the reason, then the default."""
+    default = settings.agent_number if settings.mode == "dial" else settings.queue
+    target = settings.routes.get(reason, default)
+    priority = (case.priority or "").lower() if case else ""
+    if settings.priority_target and priority in {p.lower() for p in settings.priority_values}:
+        target = settings.priority_target
+    return TransferTarget(settings.mode, target)
 
 
 def _response(*verbs: str) -> str:
@@ -54,5 +65,36 @@ def after_stream_twiml(
 
 
 def hold_twiml(public_url: str) -> str:
-    """The Enqueue wait URL's answer: the hold music, looping."""
-    return _response(f'<Play loop="0">{escape(public_url + "/media/hold-music.wav")}</Play>')
+    """The Enqueue wait URL's answer: hold music, then the hold prompt in the bot's voice.
+
+    Twilio requests the wait URL again when its TwiML ends, so the two alternate
+    for as long as the caller waits.
+    """
+    music = escape(public_url + "/media/hold-music.wav")
+    prompt = escape(public_url + "/twilio/hold-prompt.wav")
+    return _response(f"<Play>{music}</Play><Play>{prompt}</Play>")
+
+
+def transfer_twiml(transfer: dict[str, Any], settings: TransferSettings, public_url: str) -> str:
+    """TwiML that puts the caller through to their transfer target (after-stream, or a REST update)."""
+    return after_stream_twiml("transferred", transfer, settings, public_url)
+
+
+class TwilioHandover:
+    """Carries out a Twilio transfer: a REST update of the live call, or the stream close."""
+
+    def __init__(self, settings: TransferSettings, calls: TwilioCalls | None, public_url: str):
+        self.settings = settings
+        self.calls = calls
+        self.public_url = public_url
+
+    async def transfer(self, call_sid: str, transfer: dict[str, Any]) -> str:
+        """Returns how it was done: ``rest``, or ``stream_close`` (also when REST fails)."""
+        if self.calls is None:
+            return "stream_close"
+        try:
+            await self.calls.redirect(call_sid, transfer_twiml(transfer, self.settings, self.public_url))
+        except TwilioAPIError as exc:
+            log.error("call %s: REST transfer failed, falling back to the stream close: %s", call_sid, exc)
+            return "stream_close"
+        return "rest"
