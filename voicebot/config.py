@@ -145,6 +145,12 @@ class OutboxSettings(_Section):
     backoff_max_secs: float = 300.0
 
 
+class AgentDesktopSettings(_Section):
+    token: SecretStr | None = Field(
+        default=None, description="Required by /agent when set; unset, only loopback clients may open it."
+    )
+
+
 class ScreenPopSettings(_Section):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
@@ -167,6 +173,7 @@ class Settings(_Section):
     crm: CRMSettings = CRMSettings()
     screen_pop: ScreenPopSettings = ScreenPopSettings()
     outbox: OutboxSettings = OutboxSettings()
+    agent: AgentDesktopSettings = AgentDesktopSettings()
 
     @property
     def crm_path(self) -> Path:

@@ -14,6 +14,7 @@ from pathlib import Path
 from faster_whisper import WhisperModel
 
 from voicebot.config import Settings
+from voicebot.events import CallEvents
 from voicebot.intents import IntentRouter
 from voicebot.outbox import Outbox
 from voicebot.pipeline.stt import load_whisper
@@ -46,6 +47,7 @@ class Runtime:
     webhook: ScreenPopWebhook
     outbox: Outbox
     handover: TwilioHandover
+    events: CallEvents
     public_url: str
     media_dir: Path
     model_load_secs: float
@@ -93,6 +95,7 @@ class Runtime:
                 TwilioCalls(settings.twilio) if settings.twilio.rest_enabled else None,
                 public_url,
             ),
+            events=CallEvents(),
             public_url=public_url,
             media_dir=settings.media_dir or default_media_dir(),
             model_load_secs=load_secs,

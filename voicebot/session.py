@@ -66,6 +66,14 @@ class CallSession:
             self.call.dialed,
         )
         log.info("call %s from %s started on %s", self.call.id, self.caller.masked, self.call.platform)
+        self.runtime.events.publish(
+            "call_started",
+            self.call.id,
+            platform=self.call.platform,
+            caller=self.caller.e164 or self.caller.raw,
+            started_at=self.call.started_at,
+            state="identifying",
+        )
 
     async def start_flow(self) -> CallFlow:
         assert self._lookup is not None, "begin() first"
@@ -83,6 +91,14 @@ class CallSession:
                 "lookup_ms": context.lookup_ms,
             },
         )
+        self.runtime.events.publish(
+            "caller_identified",
+            self.call.id,
+            customer=customer_json(context.customer, crm),
+            case=case_json(context.case, crm),
+            crm_status=context.crm_status,
+            state="talking",
+        )
         budget = self.runtime.settings.dialogue.crm_budget_secs
         self.flow = CallFlow(
             context,
@@ -94,6 +110,7 @@ class CallSession:
 
     async def add_turn(self, turn: Turn) -> int:
         self.transcript.append(turn)
+        self.runtime.events.publish("turn", self.call.id, role=turn.role, text=turn.text, at=turn.started_at)
         return await self.store.add_turn(self.call.id, turn)
 
     async def update_turn(self, turn_id: int, **changes: Any) -> None:
@@ -134,6 +151,7 @@ class CallSession:
             intents=self.intents,
         )
         await self.store.add_event(self.call.id, "screen_pop", {"payload": pop})
+        self.runtime.events.publish("screen_pop", self.call.id, pop=pop, state="transferring")
         if self.runtime.webhook.enabled:
             await self.runtime.outbox.enqueue("screen_pop", pop)
         transfer = {"mode": target.mode, "target": target.target, "screen_pop_id": pop["id"], "action": handoff.action}
@@ -160,6 +178,7 @@ class CallSession:
             self._lookup.cancel()
         await self.store.finish(self.call.id, outcome, reason, transfer)
         log.info("call %s ended: %s (%s)", self.call.id, outcome, reason)
+        self.runtime.events.publish("call_ended", self.call.id, state="ended", outcome=outcome, reason=reason)
         await self.runtime.outbox.enqueue("crm_note", asdict(self._note(outcome, reason)))
 
     def _note(self, outcome: Outcome, reason: str) -> CallNote:

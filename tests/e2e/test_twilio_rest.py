@@ -33,6 +33,7 @@ def rest_server(tmp_path_factory, twilio, webhook):
             "VOICEBOT_TWILIO__AUTH_TOKEN": AUTH_TOKEN,
             "VOICEBOT_TWILIO__API_BASE_URL": twilio.url,
             "VOICEBOT_TRANSFER__PRIORITY_TARGET": "priority",
+            "VOICEBOT_AGENT__TOKEN": "agent-desk-token",
             "VOICEBOT_SCREEN_POP__WEBHOOK_URL": webhook.url,
             "VOICEBOT_SCREEN_POP__WEBHOOK_SECRET": WEBHOOK_SECRET,
         },
@@ -81,3 +82,11 @@ def test_the_hold_prompt_is_spoken_in_the_bots_voice(rest_server, whisper):
     pcm = response.content[44:]
     assert len(pcm) / 16000 > 2.0
     assert heard_say(transcribe_8k(whisper, pcm), "your call is important to us")
+
+
+def test_the_agent_desktop_wants_its_token_when_one_is_configured(rest_server):
+    assert httpx.get(rest_server["http"] + "/agent").status_code == 401
+    assert httpx.get(rest_server["http"] + "/agent", params={"token": "wrong"}).status_code == 401
+    page = httpx.get(rest_server["http"] + "/agent", params={"token": "agent-desk-token"})
+    assert page.status_code == 200 and "agent desktop" in page.text
+    assert "https://" not in page.text.split("<script>")[0]  # nothing loaded from the internet
