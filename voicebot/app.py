@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from voicebot.config import Settings
-from voicebot.routes import agent, api, crm, twilio
+from voicebot.routes import agent, api, crm, genesys, twilio
 from voicebot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.runtime = runtime
     app.include_router(api.router)
     app.include_router(twilio.router)
+    app.include_router(genesys.router)
     app.include_router(crm.router)
     app.include_router(agent.router)
     app.mount("/media", StaticFiles(directory=runtime.media_dir), name="media")

@@ -145,6 +145,13 @@ class OutboxSettings(_Section):
     backoff_max_secs: float = 300.0
 
 
+class GenesysSettings(_Section):
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="X-API-KEY the AudioConnector integration sends; unset, only loopback clients may connect.",
+    )
+
+
 class AgentDesktopSettings(_Section):
     token: SecretStr | None = Field(
         default=None, description="Required by /agent when set; unset, only loopback clients may open it."
@@ -166,6 +173,7 @@ class Settings(_Section):
     telephony: TelephonySettings = TelephonySettings()
     transfer: TransferSettings = TransferSettings()
     twilio: TwilioSettings = TwilioSettings()
+    genesys: GenesysSettings = GenesysSettings()
     dialogue: DialogueSettings = DialogueSettings()
     vad: VADSettings = VADSettings()
     stt: STTSettings = STTSettings()

@@ -43,6 +43,7 @@ class CallSession:
         self.transcript: list[Turn] = []
         self.intents: list[str] = []
         self.outcome: Outcome | None = None
+        self.transfer_record: dict[str, Any] | None = None
         self._lookup: asyncio.Task[CallerContext] | None = None
         self.started = time.perf_counter()
 
@@ -137,7 +138,7 @@ class CallSession:
         await self.store.add_event(self.call.id, kind, data)
 
     async def transfer(self, handoff: Handoff) -> dict[str, Any]:
-        """Send the screen pop and record the transfer, before the stream closes."""
+        """Send the screen pop and record the transfer; the call control then tells the platform."""
         assert self.flow is not None
         target = transfer_target(self.runtime.settings.transfer, handoff.reason, self.flow.context.case)
         pop = build_screen_pop(
@@ -155,10 +156,8 @@ class CallSession:
         if self.runtime.webhook.enabled:
             await self.runtime.outbox.enqueue("screen_pop", pop)
         transfer = {"mode": target.mode, "target": target.target, "screen_pop_id": pop["id"], "action": handoff.action}
+        self.transfer_record = transfer
         await self._finish("transferred", handoff.reason, transfer)
-        if self.call.platform == "twilio":
-            via = await self.runtime.handover.transfer(self.call.id, transfer)
-            await self.store.add_event(self.call.id, "transfer_via", {"via": via})
         return pop
 
     async def complete(self) -> None:

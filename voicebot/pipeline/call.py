@@ -1,6 +1,9 @@
-"""One phone call over Twilio Media Streams: handshake, pipeline, and clean endings.
+"""One phone call: the platform's handshake, the pipeline, and clean endings.
 
-websocket -> VAD -> Whisper -> conversation (dialogue + CRM tools) -> Piper -> websocket
+    websocket -> VAD -> Whisper -> conversation (dialogue + CRM tools) -> Piper -> websocket
+
+Twilio Media Streams and Genesys AudioConnector differ only in their handshake,
+serializer and :mod:`call control <voicebot.pipeline.call_control>`.
 """
 
 from __future__ import annotations
@@ -8,27 +11,25 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import WebSocket
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.audio.vad_processor import VADProcessor
-from pipecat.transports.websocket.fastapi import (
-    FastAPIWebsocketParams,
-    FastAPIWebsocketTransport,
-)
+from pipecat.processors.frame_processor import FrameProcessor
+from pipecat.serializers.base_serializer import FrameSerializer
+from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
 from pipecat.workers.runner import WorkerRunner
 from starlette.websockets import WebSocketDisconnect
 
+from voicebot.pipeline.call_control import CallControl, GenesysCallControl, TwilioCallControl
 from voicebot.pipeline.conversation import ConversationProcessor
+from voicebot.pipeline.genesys import GenesysMediaSerializer, PlaybackMarks, parse_open, refuse
 from voicebot.pipeline.stt import SharedWhisperSTTService
 from voicebot.pipeline.tts import PiperSpeaker
-from voicebot.pipeline.twilio import (
-    ProtocolError,
-    TwilioMediaSerializer,
-    TwilioStart,
-    parse_start,
-)
+from voicebot.pipeline.twilio import ProtocolError, TwilioMediaSerializer, TwilioStart, parse_start
 from voicebot.pipeline.vad import create_vad_analyzer
 from voicebot.records import utcnow
 from voicebot.runtime import TELEPHONE_RATE, Runtime
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 WHISPER_RATE = 16000
 HANDSHAKE_TIMEOUT_SECS = 10.0
 POLICY_VIOLATION = 1008
+NIL_UUID = "00000000-0000-0000-0000-000000000000"
 
 
 async def read_twilio_start(websocket: WebSocket, timeout: float = HANDSHAKE_TIMEOUT_SECS) -> TwilioStart:
@@ -71,23 +73,75 @@ async def run_twilio_call(websocket: WebSocket, runtime: Runtime) -> None:
         return
     except WebSocketDisconnect:
         return
-
-    settings = runtime.settings
-    caller = normalize_ani(start.caller, settings.telephony.default_region)
-    session = CallSession(
-        runtime,
-        CallInfo(
-            id=start.call_sid,
-            platform="twilio",
-            stream_id=start.stream_sid,
-            dialed=start.dialed or None,
-            started_at=utcnow(),
-        ),
-        caller,
-    )
-    await session.begin()
-
     serializer = TwilioMediaSerializer(start.stream_sid, start.call_sid)
+    call = CallInfo(
+        id=start.call_sid,
+        platform="twilio",
+        stream_id=start.stream_sid,
+        dialed=start.dialed or None,
+        started_at=utcnow(),
+    )
+    await _run(
+        websocket,
+        runtime,
+        call,
+        start.caller,
+        serializer,
+        TwilioCallControl(runtime.handover),
+        serializer.mark_message,
+        [],
+    )
+
+
+async def run_genesys_call(websocket: WebSocket, runtime: Runtime) -> None:
+    await websocket.accept()
+    text = ""
+    try:
+        async with asyncio.timeout(HANDSHAKE_TIMEOUT_SECS):
+            text = await websocket.receive_text()
+        opened = parse_open(text)
+    except (ProtocolError, TimeoutError, KeyError, TypeError) as exc:
+        reason = str(exc) or type(exc).__name__
+        log.warning("audioconnector session refused: %s", reason)
+        await refuse(websocket, _session_id(text), reason)
+        return
+    except WebSocketDisconnect:
+        return
+    serializer = GenesysMediaSerializer()
+    reply = await serializer.deserialize(text)  # "opened", sent before any audio flows
+    await websocket.send_text(json.dumps(reply.message))
+    call = CallInfo(
+        id=opened.conversation_id,
+        platform="genesys",
+        stream_id=opened.session_id,
+        dialed=opened.dnis or None,
+        started_at=utcnow(),
+    )
+    await _run(
+        websocket,
+        runtime,
+        call,
+        opened.ani,
+        serializer,
+        GenesysCallControl(serializer),
+        serializer.mark_message,
+        [PlaybackMarks()],
+    )
+
+
+async def _run(
+    websocket: WebSocket,
+    runtime: Runtime,
+    call: CallInfo,
+    ani: str,
+    serializer: FrameSerializer,
+    control: CallControl,
+    mark_message: Callable[[str], dict[str, Any]],
+    after_output: list[FrameProcessor],
+) -> None:
+    settings = runtime.settings
+    session = CallSession(runtime, call, normalize_ani(ani, settings.telephony.default_region))
+    await session.begin()
     transport = FastAPIWebsocketTransport(
         websocket,
         FastAPIWebsocketParams(
@@ -105,11 +159,13 @@ async def run_twilio_call(websocket: WebSocket, runtime: Runtime) -> None:
             SharedWhisperSTTService(model=runtime.whisper, beam_size=settings.stt.beam_size),
             ConversationProcessor(
                 session,
+                control,
                 vad_stop_secs=settings.vad.stop_secs,
                 silence_timeout=settings.dialogue.silence_timeout_secs,
             ),
-            PiperSpeaker(runtime.voice, serializer.mark_message),
+            PiperSpeaker(runtime.voice, mark_message),
             transport.output(),
+            *after_output,
         ]
     )
     worker = PipelineWorker(
@@ -129,8 +185,17 @@ async def run_twilio_call(websocket: WebSocket, runtime: Runtime) -> None:
     try:
         await runner.run()
     except Exception:
-        log.exception("call %s: pipeline failed", start.call_sid)
+        log.exception("call %s: pipeline failed", call.id)
         await session.fail("pipeline_error")
     finally:
         if session.outcome is None:
             await session.abandon("stream_closed")
+
+
+def _session_id(text: str) -> str:
+    """The session id of a refused ``open``, if it had one."""
+    try:
+        message = json.loads(text)
+    except json.JSONDecodeError:
+        message = None
+    return str(message.get("id") or NIL_UUID) if isinstance(message, dict) else NIL_UUID

@@ -19,7 +19,6 @@ from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     CancelFrame,
     EndFrame,
-    EndWorkerFrame,
     Frame,
     InputDTMFFrame,
     StartFrame,
@@ -30,7 +29,8 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from voicebot.dialogue import CallFlow, Next, Reply
-from voicebot.pipeline.frames import CallerHungUpFrame, MarkEchoFrame, SpeakFrame
+from voicebot.pipeline.call_control import CallControl
+from voicebot.pipeline.frames import CallerHungUpFrame, MarkEchoFrame, ProtocolViolationFrame, SpeakFrame
 from voicebot.records import utcnow
 from voicebot.session import CallSession, new_turn
 
@@ -41,9 +41,12 @@ MARK_GRACE_SECS = 3.0
 
 
 class ConversationProcessor(FrameProcessor):
-    def __init__(self, session: CallSession, *, vad_stop_secs: float, silence_timeout: float, **kwargs):
+    def __init__(
+        self, session: CallSession, control: CallControl, *, vad_stop_secs: float, silence_timeout: float, **kwargs
+    ):
         super().__init__(**kwargs)
         self._session = session
+        self._control = control
         self._vad_stop_secs = vad_stop_secs
         self._silence_timeout = silence_timeout
         self._flow: CallFlow | None = None
@@ -81,7 +84,10 @@ class ConversationProcessor(FrameProcessor):
         elif isinstance(frame, MarkEchoFrame):
             await self._on_mark(frame.mark)
         elif isinstance(frame, CallerHungUpFrame):
-            await self._on_hang_up(frame.reason)
+            await self._on_hang_up(frame)
+        elif isinstance(frame, ProtocolViolationFrame):
+            await self._session.fail(f"protocol_error: {frame.reason}")
+            await self._control.violated(self, frame.reason)
         elif isinstance(frame, (EndFrame, CancelFrame)):
             self._cancel_silence_timer()
             if self._ending is not None and not self._ending.done():
@@ -100,7 +106,7 @@ class ConversationProcessor(FrameProcessor):
         except Exception:
             log.exception("call %s: could not start the dialogue", self._session.call.id)
             await self._session.fail("dialogue_start_failed")
-            await self.push_frame(EndWorkerFrame(), FrameDirection.UPSTREAM)
+            await self._control.end(self, self._session, None)
 
     async def _on_caller_started(self):
         self._cancel_silence_timer()
@@ -165,9 +171,9 @@ class ConversationProcessor(FrameProcessor):
         await self._session.record_event("silence", seconds=self._silence_timeout)
         await self._say(self._flow.on_silence())
 
-    async def _on_hang_up(self, reason: str):
-        await self._session.abandon("caller_hung_up" if reason == "stop" else reason)
-        await self.push_frame(EndWorkerFrame(), FrameDirection.UPSTREAM)
+    async def _on_hang_up(self, frame: CallerHungUpFrame):
+        await self._session.abandon("caller_hung_up")
+        await self._control.peer_closed(self, frame.reply)
 
     # -- bot side --------------------------------------------------------------
 
@@ -216,11 +222,12 @@ class ConversationProcessor(FrameProcessor):
     async def _finish(self, reply: Reply):
         if self._session.outcome is not None:
             return
+        pop = None
         if reply.next is Next.TRANSFER and reply.handoff is not None:
-            await self._session.transfer(reply.handoff)
+            pop = await self._session.transfer(reply.handoff)
         else:
             await self._session.complete()
-        await self.push_frame(EndWorkerFrame(), FrameDirection.UPSTREAM)
+        await self._control.end(self, self._session, pop)
 
     # -- timers ----------------------------------------------------------------
 

@@ -16,9 +16,20 @@ class MarkEchoFrame(SystemFrame):
 
 @dataclass
 class CallerHungUpFrame(SystemFrame):
-    """The phone side ended the stream (Twilio ``stop``)."""
+    """The phone side ended the stream (Twilio ``stop``, Genesys ``close``).
+
+    ``reply`` is a protocol message to send before ending (Genesys wants ``closed``).
+    """
 
     reason: str = "stop"
+    reply: dict | None = None
+
+
+@dataclass
+class ProtocolViolationFrame(SystemFrame):
+    """The phone side broke its protocol in a way that ends the call."""
+
+    reason: str = ""
 
 
 @dataclass

@@ -1,0 +1,113 @@
+"""How a call ends on each platform, once the dialogue has decided.
+
+The dialogue says "transfer, with this reason and this pop" or "goodbye"; the
+session records it; a :class:`CallControl` then tells the platform. This is the
+one place that knows the difference between Twilio (close the stream, or update
+the live call over REST) and Genesys (``disconnect`` with output variables that
+the Architect flow routes on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Protocol
+
+from pipecat.frames.frames import EndWorkerFrame, OutputTransportMessageUrgentFrame
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from voicebot.pipeline.genesys import GenesysMediaSerializer
+from voicebot.session import CallSession
+from voicebot.tools.transfer import TwilioHandover
+
+log = logging.getLogger(__name__)
+
+# Longest wait for the platform to acknowledge our ending before we close anyway.
+PEER_CLOSE_TIMEOUT_SECS = 5.0
+SUMMARY_MAX_CHARS = 1000
+
+
+class CallControl(Protocol):
+    async def end(self, processor: FrameProcessor, session: CallSession, pop: dict[str, Any] | None) -> None:
+        """The outcome is recorded: hand the caller over (``pop``) or hang up, then end the pipeline."""
+        ...
+
+    async def peer_closed(self, processor: FrameProcessor, reply: dict | None) -> None:
+        """The platform ended the session; acknowledge if it wants that, then end the pipeline."""
+        ...
+
+    async def violated(self, processor: FrameProcessor, reason: str) -> None:
+        """The platform broke its protocol: end the session as the protocol says."""
+        ...
+
+
+async def _end_pipeline(processor: FrameProcessor) -> None:
+    await processor.push_frame(EndWorkerFrame(), FrameDirection.UPSTREAM)
+
+
+class TwilioCallControl:
+    def __init__(self, handover: TwilioHandover):
+        self.handover = handover
+
+    async def end(self, processor: FrameProcessor, session: CallSession, pop: dict[str, Any] | None) -> None:
+        if pop is not None and session.transfer_record is not None:
+            via = await self.handover.transfer(session.call.id, session.transfer_record)
+            await session.record_event("transfer_via", via=via)
+        # Closing the stream makes Twilio ask /twilio/after-stream (unless REST already moved the call).
+        await _end_pipeline(processor)
+
+    async def peer_closed(self, processor: FrameProcessor, reply: dict | None) -> None:
+        await _end_pipeline(processor)
+
+    async def violated(self, processor: FrameProcessor, reason: str) -> None:
+        await _end_pipeline(processor)
+
+
+class GenesysCallControl:
+    def __init__(self, serializer: GenesysMediaSerializer):
+        self.serializer = serializer
+        self._closed = asyncio.Event()
+
+    async def end(self, processor: FrameProcessor, session: CallSession, pop: dict[str, Any] | None) -> None:
+        if pop is not None:
+            variables = output_variables(pop)
+        else:  # a goodbye ends the call; anything else (an error) still goes to an agent
+            variables = {"action": "finished" if session.outcome == "completed" else "transfer"}
+        message = self.serializer.disconnect("completed", variables)
+        await processor.push_frame(OutputTransportMessageUrgentFrame(message=message))
+        await self._await_close(processor)
+
+    async def peer_closed(self, processor: FrameProcessor, reply: dict | None) -> None:
+        if reply is not None:
+            await processor.push_frame(OutputTransportMessageUrgentFrame(message=reply))
+        self._closed.set()
+        await _end_pipeline(processor)
+
+    async def violated(self, processor: FrameProcessor, reason: str) -> None:
+        log.warning("genesys session %s: protocol error: %s", self.serializer.session_id, reason)
+        message = self.serializer.disconnect("error", info=reason)
+        await processor.push_frame(OutputTransportMessageUrgentFrame(message=message))
+        await self._await_close(processor)
+
+    async def _await_close(self, processor: FrameProcessor) -> None:
+        try:
+            await asyncio.wait_for(self._closed.wait(), PEER_CLOSE_TIMEOUT_SECS)
+        except TimeoutError:
+            log.warning("genesys session %s: no 'close' after 'disconnect'; closing", self.serializer.session_id)
+            await _end_pipeline(processor)
+
+
+def output_variables(pop: dict[str, Any]) -> dict[str, str]:
+    """What an Architect flow reads after the Call Audio Connector action: strings only."""
+    customer, case = pop.get("customer") or {}, pop.get("case") or {}
+    return {
+        "action": "transfer",
+        "queue": pop["transfer"]["target"],
+        "reason": pop["reason"],
+        "customerId": str(customer.get("id", "")),
+        "customerName": str(customer.get("name", "")),
+        "caseNumber": str(case.get("number", "")),
+        "screenPopUrl": pop["action"]["url"],
+        "screenPopId": pop["id"],
+        "summary": pop["summary"][:SUMMARY_MAX_CHARS],
+    }
