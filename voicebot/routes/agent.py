@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
-import ipaddress
 import json
 from collections.abc import AsyncIterator
 from importlib import resources
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
+
+from voicebot.routes.access import allowed
 
 router = APIRouter(prefix="/agent")
 
@@ -20,18 +20,12 @@ KEEPALIVE_SECS = 15.0
 def require_agent(request: Request) -> None:
     """A configured token is required from everyone; without one, only loopback clients get in."""
     token = request.app.state.runtime.settings.agent.token
-    if token is not None:
-        given = request.query_params.get("token") or request.headers.get("authorization", "").removeprefix("Bearer ")
-        if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
-            raise HTTPException(401, "agent desktop token required")
+    given = request.query_params.get("token") or request.headers.get("authorization", "").removeprefix("Bearer ")
+    if allowed(token, given, request.client.host if request.client else None):
         return
-    host = request.client.host if request.client else ""
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
-        raise HTTPException(403, "set agent.token to open the agent desktop from another machine")
+    if token is not None:
+        raise HTTPException(401, "agent desktop token required")
+    raise HTTPException(403, "set agent.token to open the agent desktop from another machine")
 
 
 @router.get("", response_class=HTMLResponse)
