@@ -146,7 +146,8 @@ class GenesysClient:
         """Wait until the bot has spoken and then sent no audio for ``after_secs``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.bot_audio and time.monotonic() - self.last_audio_at > after_secs:
+            heard_speech = self.last_audio_at > 0
+            if heard_speech and time.monotonic() - self.last_audio_at > after_secs:
                 return
             await asyncio.sleep(0.05)
         raise TimeoutError("the bot did not finish speaking")
