@@ -15,12 +15,12 @@ import random
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from voicebot.records import utcnow
+from voicebot.sqlite_worker import SQLiteWorker
 
 log = logging.getLogger(__name__)
 
@@ -74,25 +74,17 @@ class Outbox:
         backoff_base_secs: float = 1.0,
         backoff_max_secs: float = 300.0,
     ):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._sql = SQLiteWorker(path, _SCHEMA, name="outbox")
+        self.path = self._sql.path
+        self._db = self._sql.db
         self.handlers = handlers
         self.max_attempts = max_attempts
         self.backoff_base_secs = backoff_base_secs
         self.backoff_max_secs = backoff_max_secs
-        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.executescript(_SCHEMA)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
         self._wake = asyncio.Event()
         self._worker: asyncio.Task | None = None
         self._in_flight: set[asyncio.Task] = set()
         self._busy: set[int] = set()  # ids being attempted right now
-
-    async def _run(self, fn, *args) -> Any:
-        future = asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
-        return await asyncio.shield(future)
 
     # -- producing -------------------------------------------------------------
 
@@ -100,7 +92,7 @@ class Outbox:
         """Store the item (durably, before any attempt) and wake the worker."""
         if kind not in self.handlers:
             raise ValueError(f"no outbox handler for {kind!r}")
-        item_id = await self._run(self._insert, kind, json.dumps(payload, default=str))
+        item_id = await self._sql.run(self._insert, kind, json.dumps(payload, default=str))
         self._wake.set()
         return item_id
 
@@ -124,12 +116,12 @@ class Outbox:
         while True:
             self._wake.clear()
             busy = tuple(self._busy)
-            for item in await self._run(self._due, busy):
+            for item in await self._sql.run(self._due, busy):
                 self._busy.add(item.id)
                 task = asyncio.create_task(self._attempt(item))
                 self._in_flight.add(task)
                 task.add_done_callback(self._finished(item.id))
-            wait = await self._run(self._seconds_to_next, tuple(self._busy))
+            wait = await self._sql.run(self._seconds_to_next, tuple(self._busy))
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
             except TimeoutError:
@@ -166,12 +158,12 @@ class Outbox:
             if getattr(exc, "counts_as_attempt", True) is False:
                 # Not sent at all (e.g. an open circuit): wait as told, without using up an attempt.
                 wait = max(getattr(exc, "retry_in", 0.0), self.backoff_base_secs)
-                await self._run(self._update, item.id, "pending", item.attempts, time.time() + wait, error)
+                await self._sql.run(self._update, item.id, "pending", item.attempts, time.time() + wait, error)
                 return
             attempts = item.attempts + 1
             if is_permanent(exc) or attempts >= self.max_attempts:
                 log.error("outbox item %d (%s) parked after %d attempts: %s", item.id, item.kind, attempts, error)
-                await self._run(self._update, item.id, "parked", attempts, time.time(), error)
+                await self._sql.run(self._update, item.id, "parked", attempts, time.time(), error)
             else:
                 delay = self._backoff(attempts)
                 log.warning(
@@ -182,9 +174,9 @@ class Outbox:
                     delay,
                     error,
                 )
-                await self._run(self._update, item.id, "pending", attempts, time.time() + delay, error)
+                await self._sql.run(self._update, item.id, "pending", attempts, time.time() + delay, error)
             return
-        await self._run(self._update, item.id, "done", item.attempts + 1, time.time(), None)
+        await self._sql.run(self._update, item.id, "done", item.attempts + 1, time.time(), None)
 
     def _backoff(self, attempts: int) -> float:
         ceiling = min(self.backoff_max_secs, self.backoff_base_secs * 2 ** (attempts - 1))
@@ -201,7 +193,7 @@ class Outbox:
     # -- inspecting ------------------------------------------------------------
 
     async def items(self, status: Status | None = None, limit: int = 200) -> list[OutboxItem]:
-        return await self._run(self._items, status, limit)
+        return await self._sql.run(self._items, status, limit)
 
     def _items(self, status: Status | None, limit: int) -> list[OutboxItem]:
         sql, args = "SELECT * FROM outbox", []
@@ -211,7 +203,7 @@ class Outbox:
         return [_item(r) for r in rows]
 
     async def counts(self) -> dict[str, int]:
-        return await self._run(self._counts)
+        return await self._sql.run(self._counts)
 
     def _counts(self) -> dict[str, int]:
         rows = self._db.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall()
@@ -219,7 +211,7 @@ class Outbox:
 
     async def retry_parked(self, item_id: int) -> bool:
         """Put a parked item back in line (after someone fixed the cause)."""
-        changed = await self._run(self._requeue, item_id)
+        changed = await self._sql.run(self._requeue, item_id)
         self._wake.set()
         return changed
 
@@ -242,8 +234,7 @@ class Outbox:
         if self._worker is not None:
             self._worker.cancel()
             await asyncio.gather(self._worker, return_exceptions=True)
-        self._executor.shutdown(wait=True)
-        self._db.close()
+        self._sql.close()
 
 
 def _item(row: sqlite3.Row) -> OutboxItem:

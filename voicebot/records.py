@@ -7,14 +7,13 @@ through one worker thread: SQLite stays off the event loop and in order.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sqlite3
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
+
+from voicebot.sqlite_worker import SQLiteWorker
 
 Outcome = Literal["transferred", "completed", "abandoned", "error"]
 Role = Literal["caller", "bot"]
@@ -108,19 +107,9 @@ class CallRecord:
 
 class CallStore:
     def __init__(self, path: Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="call-store")
-        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")
-        self._db.executescript(_SCHEMA)
-
-    async def _run(self, fn, *args) -> Any:
-        # Shielded: a call torn down mid-write (barge-in, hang-up) must not lose the write.
-        future = asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
-        return await asyncio.shield(future)
+        self._sql = SQLiteWorker(path, _SCHEMA, name="call-store", synchronous="NORMAL")
+        self.path = self._sql.path
+        self._db = self._sql.db
 
     def _write(self, sql: str, args: tuple) -> int:
         with self._db:
@@ -135,7 +124,7 @@ class CallStore:
         ani_e164: str | None,
         dialed: str | None,
     ) -> None:
-        await self._run(
+        await self._sql.run(
             self._write,
             "INSERT INTO calls (id, platform, stream_id, ani_raw, ani_e164, dialed, started_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
@@ -143,14 +132,14 @@ class CallStore:
         )
 
     async def set_caller(self, call_id: str, customer: dict | None, case: dict | None, crm: dict) -> None:
-        await self._run(
+        await self._sql.run(
             self._write,
             'UPDATE calls SET customer = ?, "case" = ?, crm = ? WHERE id = ?',
             (_dump(customer), _dump(case), _dump(crm), call_id),
         )
 
     async def add_turn(self, call_id: str, turn: Turn) -> int:
-        return await self._run(
+        return await self._sql.run(
             self._write,
             "INSERT INTO turns (call_id, role, text, started_at, ended_at, latency_ms, interrupted)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -163,10 +152,10 @@ class CallStore:
             raise ValueError(f"turn fields to update must be among {sorted(allowed)}")
         assignments = ", ".join(f"{k} = ?" for k in changes)
         values = tuple(int(v) if isinstance(v, bool) else v for v in changes.values())
-        await self._run(self._write, f"UPDATE turns SET {assignments} WHERE id = ?", (*values, turn_id))
+        await self._sql.run(self._write, f"UPDATE turns SET {assignments} WHERE id = ?", (*values, turn_id))
 
     async def add_event(self, call_id: str, kind: str, data: dict[str, Any]) -> None:
-        await self._run(
+        await self._sql.run(
             self._write,
             "INSERT INTO events (call_id, kind, at, data) VALUES (?, ?, ?, ?)",
             (call_id, kind, utcnow(), json.dumps(data, default=str)),
@@ -174,7 +163,7 @@ class CallStore:
 
     async def finish(self, call_id: str, outcome: Outcome, reason: str, transfer: dict | None = None) -> bool:
         """Set the outcome once; a later finish (e.g. the socket closing after a transfer) is ignored."""
-        changed = await self._run(self._finish, call_id, outcome, reason, transfer)
+        changed = await self._sql.run(self._finish, call_id, outcome, reason, transfer)
         return changed
 
     def _finish(self, call_id: str, outcome: str, reason: str, transfer: dict | None) -> bool:
@@ -187,10 +176,10 @@ class CallStore:
             return cur.rowcount > 0
 
     async def get(self, call_id: str) -> CallRecord | None:
-        return await self._run(self._get, call_id)
+        return await self._sql.run(self._get, call_id)
 
     async def recent(self, limit: int = 50) -> list[dict[str, Any]]:
-        return await self._run(self._recent, limit)
+        return await self._sql.run(self._recent, limit)
 
     def _get(self, call_id: str) -> CallRecord | None:
         row = self._db.execute("SELECT * FROM calls WHERE id = ?", (call_id,)).fetchone()
@@ -235,8 +224,7 @@ class CallStore:
         return [dict(r) for r in rows]
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True)
-        self._db.close()
+        self._sql.close()
 
 
 def _dump(value: Any) -> str | None:
