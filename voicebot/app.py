@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from voicebot.config import Settings
-from voicebot.routes import agent, api, crm, genesys, twilio
+from voicebot.routes import agent, api, crm, exotel, genesys, plivo, prompts, telnyx, twilio, vonage
 from voicebot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(api.router)
     app.include_router(twilio.router)
     app.include_router(genesys.router)
+    app.include_router(telnyx.router)
+    app.include_router(plivo.router)
+    app.include_router(vonage.router)
+    app.include_router(exotel.router)
+    app.include_router(prompts.router)
     app.include_router(crm.router)
     app.include_router(agent.router)
     app.mount("/media", StaticFiles(directory=runtime.media_dir), name="media")

@@ -65,6 +65,31 @@ class TwilioSettings(_Section):
         return ready and self.transfer_via != "stream_close"
 
 
+class TelnyxSettings(_Section):
+    api_key: SecretStr | None = Field(
+        default=None, description="Call Control API key: required to answer, transfer and hang up Telnyx calls."
+    )
+    api_base_url: str = "https://api.telnyx.com"
+
+
+class VonageSettings(_Section):
+    application_id: str = ""
+    private_key: SecretStr | None = Field(default=None, description="The application's private key (PEM text).")
+    private_key_file: Path | None = Field(default=None, description="Or a file holding it.")
+    api_base_url: str = "https://api.nexmo.com"
+
+    @property
+    def rest_enabled(self) -> bool:
+        return bool(self.application_id and (self.private_key or self.private_key_file))
+
+    def private_key_pem(self) -> str:
+        if self.private_key is not None:
+            return self.private_key.get_secret_value()
+        if self.private_key_file is None:
+            raise ValueError("vonage.private_key or vonage.private_key_file is required")
+        return self.private_key_file.read_text()
+
+
 class DialogueSettings(_Section):
     silence_timeout_secs: float = 6.0
     max_silent_prompts: int = 2
@@ -174,6 +199,8 @@ class Settings(_Section):
     transfer: TransferSettings = TransferSettings()
     twilio: TwilioSettings = TwilioSettings()
     genesys: GenesysSettings = GenesysSettings()
+    telnyx: TelnyxSettings = TelnyxSettings()
+    vonage: VonageSettings = VonageSettings()
     dialogue: DialogueSettings = DialogueSettings()
     vad: VADSettings = VADSettings()
     stt: STTSettings = STTSettings()

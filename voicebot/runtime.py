@@ -22,8 +22,10 @@ from voicebot.pipeline.tts import Voice
 from voicebot.records import CallStore
 from voicebot.tools.crm import CRM, CallNote, open_crm
 from voicebot.tools.screen_pop import ScreenPopWebhook
+from voicebot.tools.telnyx_api import TelnyxCalls
 from voicebot.tools.transfer import TwilioHandover
 from voicebot.tools.twilio_api import TwilioCalls
+from voicebot.tools.vonage_api import VonageCalls
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,8 @@ class Runtime:
     webhook: ScreenPopWebhook
     outbox: Outbox
     handover: TwilioHandover
+    telnyx: TelnyxCalls | None
+    vonage: VonageCalls | None
     events: CallEvents
     public_url: str
     media_dir: Path
@@ -95,6 +99,10 @@ class Runtime:
                 TwilioCalls(settings.twilio) if settings.twilio.rest_enabled else None,
                 public_url,
             ),
+            telnyx=TelnyxCalls(settings.telnyx, settings.transfer) if settings.telnyx.api_key else None,
+            vonage=(
+                VonageCalls(settings.vonage, settings.transfer, public_url) if settings.vonage.rest_enabled else None
+            ),
             events=CallEvents(),
             public_url=public_url,
             media_dir=settings.media_dir or default_media_dir(),
@@ -103,8 +111,9 @@ class Runtime:
 
     async def aclose(self) -> None:
         await self.outbox.aclose()
-        if self.handover.calls is not None:
-            await self.handover.calls.aclose()
+        for calls in (self.handover.calls, self.telnyx, self.vonage):
+            if calls is not None:
+                await calls.aclose()
         await self.webhook.aclose()
         await self.crm.close()
         self.store.close()

@@ -230,7 +230,7 @@ def test_voice_webhook_answers_connect_stream_twiml(server):
 
 def test_hold_music_is_served_for_the_queue(server):
     hold = httpx.get(f"{server['http']}/twilio/hold")
-    assert "/media/hold-music.wav</Play>" in hold.text and "/twilio/hold-prompt.wav</Play>" in hold.text
+    assert "/media/hold-music.wav</Play>" in hold.text and "/prompts/hold.wav</Play>" in hold.text
     music = httpx.get(f"{server['http']}/media/hold-music.wav")
     assert music.status_code == 200 and music.content[:4] == b"RIFF" and len(music.content) > 100_000
 

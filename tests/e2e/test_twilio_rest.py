@@ -59,7 +59,7 @@ def test_signed_webhooks_are_answered(rest_server):
     assert response.status_code == 200 and "<Connect" in response.text
     hold_url = rest_server["http"] + "/twilio/hold"
     hold = httpx.get(hold_url, headers={SIGNATURE_HEADER: request_signature(hold_url, {}, AUTH_TOKEN)})
-    assert hold.status_code == 200 and "/twilio/hold-prompt.wav" in hold.text
+    assert hold.status_code == 200 and "/prompts/hold.wav" in hold.text
 
 
 async def test_transfer_updates_the_live_call_over_rest(rest_server, twilio, webhook, caller_voice):
@@ -77,7 +77,7 @@ async def test_transfer_updates_the_live_call_over_rest(rest_server, twilio, web
 
 
 def test_the_hold_prompt_is_spoken_in_the_bots_voice(rest_server, whisper):
-    response = httpx.get(rest_server["http"] + "/twilio/hold-prompt.wav")
+    response = httpx.get(rest_server["http"] + "/prompts/hold.wav")
     assert response.status_code == 200 and response.content[:4] == b"RIFF"
     pcm = response.content[44:]
     assert len(pcm) / 16000 > 2.0

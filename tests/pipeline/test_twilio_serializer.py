@@ -7,12 +7,13 @@ import pytest
 from pipecat.frames.frames import InputAudioRawFrame, InputDTMFFrame
 
 from voicebot.pipeline.frames import CallerHungUpFrame, MarkEchoFrame
-from voicebot.pipeline.twilio import ProtocolError, TwilioMediaSerializer, parse_start
+from voicebot.pipeline.media_stream import ProtocolError, StreamStart
+from voicebot.pipeline.twilio import TwilioMediaSerializer, parse_start
 
 
 @pytest.fixture
 async def serializer():
-    s = TwilioMediaSerializer("MZ1", "CA1")
+    s = TwilioMediaSerializer(StreamStart(call_id="CA1", stream_id="MZ1", caller="", dialed=""))
     s._sample_rate = 16000
     return s
 
@@ -73,7 +74,7 @@ def test_start_gives_caller_and_dialed_numbers():
             },
         }
     )
-    assert (start.call_sid, start.caller, start.dialed) == ("CA1", "+14155552671", "+18005550100")
+    assert (start.call_id, start.caller, start.dialed) == ("CA1", "+14155552671", "+18005550100")
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from voicebot.config import TransferSettings
 from voicebot.tools.crm import Case
 from voicebot.tools.transfer import (
+    after_stream_target,
     after_stream_twiml,
     connect_twiml,
     hold_twiml,
@@ -23,6 +24,10 @@ def test_connect_passes_the_caller_number_as_a_stream_parameter():
     assert "<Pause" not in xml
 
 
+def twiml(outcome, transfer, settings):
+    return after_stream_twiml(after_stream_target(outcome, transfer, settings), settings, BASE)
+
+
 def test_odd_caller_values_still_give_well_formed_twiml():
     import xml.etree.ElementTree as ET
 
@@ -33,21 +38,21 @@ def test_odd_caller_values_still_give_well_formed_twiml():
 
 def test_transferred_calls_are_enqueued_with_hold_music_or_dialled():
     transfer = {"mode": "enqueue", "target": "support"}
-    xml = after_stream_twiml("transferred", transfer, TransferSettings(), BASE)
+    xml = twiml("transferred", transfer, TransferSettings())
     assert '<Enqueue waitUrl="https://bot.example.com/twilio/hold" waitUrlMethod="GET">support</Enqueue>' in xml
-    dial = after_stream_twiml("transferred", {"mode": "dial", "target": "+18005550199"}, TransferSettings(), BASE)
+    dial = twiml("transferred", {"mode": "dial", "target": "+18005550199"}, TransferSettings())
     assert '<Dial timeout="30"><Number>+18005550199</Number></Dial>' in dial
 
 
 def test_finished_calls_hang_up():
-    assert "<Hangup/>" in after_stream_twiml("completed", None, TransferSettings(), BASE)
-    assert "<Hangup/>" in after_stream_twiml("abandoned", None, TransferSettings(), BASE)
+    assert "<Hangup/>" in twiml("completed", None, TransferSettings())
+    assert "<Hangup/>" in twiml("abandoned", None, TransferSettings())
 
 
 def test_calls_the_bot_did_not_finish_go_to_an_agent_rather_than_silence():
     for outcome in (None, "error"):
-        assert "<Enqueue" in after_stream_twiml(outcome, None, TransferSettings(), BASE)
-    assert "<Dial" in after_stream_twiml(None, None, TransferSettings(mode="dial"), BASE)
+        assert "<Enqueue" in twiml(outcome, None, TransferSettings())
+    assert "<Dial" in twiml(None, None, TransferSettings(mode="dial"))
 
 
 def test_transfer_target_follows_config():
@@ -70,4 +75,4 @@ def test_reasons_route_to_their_own_queue_and_high_priority_cases_to_the_priorit
 def test_hold_alternates_music_and_the_hold_prompt():
     xml = hold_twiml(BASE)
     assert "<Play>https://bot.example.com/media/hold-music.wav</Play>" in xml
-    assert "<Play>https://bot.example.com/twilio/hold-prompt.wav</Play>" in xml
+    assert "<Play>https://bot.example.com/prompts/hold.wav</Play>" in xml

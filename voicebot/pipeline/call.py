@@ -2,8 +2,10 @@
 
     websocket -> VAD -> Whisper -> conversation (dialogue + CRM tools) -> Piper -> websocket
 
-Twilio Media Streams and Genesys AudioConnector differ only in their handshake,
-serializer and :mod:`call control <voicebot.pipeline.call_control>`.
+The platforms differ only in their handshake, serializer and
+:mod:`call control <voicebot.pipeline.call_control>`; a :class:`MediaStream`
+names the three for each JSON media stream, and Genesys AudioHook has its own
+handshake below.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import WebSocket
@@ -24,12 +27,20 @@ from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPI
 from pipecat.workers.runner import WorkerRunner
 from starlette.websockets import WebSocketDisconnect
 
-from voicebot.pipeline.call_control import CallControl, GenesysCallControl, TwilioCallControl
+from voicebot.pipeline import exotel, plivo, telnyx, twilio, vonage
+from voicebot.pipeline.call_control import (
+    CallControl,
+    GenesysCallControl,
+    RESTCallControl,
+    StreamCloseCallControl,
+    TwilioCallControl,
+)
 from voicebot.pipeline.conversation import ConversationProcessor
-from voicebot.pipeline.genesys import GenesysMediaSerializer, PlaybackMarks, parse_open, refuse
+from voicebot.pipeline.genesys import GenesysMediaSerializer, parse_open, refuse
+from voicebot.pipeline.media_stream import HANDSHAKE_TIMEOUT_SECS, ProtocolError, StartParser, StreamStart, read_start
+from voicebot.pipeline.playback_marks import PlaybackMarks
 from voicebot.pipeline.stt import SharedWhisperSTTService
 from voicebot.pipeline.tts import PiperSpeaker
-from voicebot.pipeline.twilio import ProtocolError, TwilioMediaSerializer, TwilioStart, parse_start
 from voicebot.pipeline.vad import create_vad_analyzer
 from voicebot.records import utcnow
 from voicebot.runtime import TELEPHONE_RATE, Runtime
@@ -40,44 +51,73 @@ from voicebot.tools.screen_pop import CallInfo
 log = logging.getLogger(__name__)
 
 WHISPER_RATE = 16000
-HANDSHAKE_TIMEOUT_SECS = 10.0
 POLICY_VIOLATION = 1008
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
 
 
-async def read_twilio_start(websocket: WebSocket, timeout: float = HANDSHAKE_TIMEOUT_SECS) -> TwilioStart:
-    """Read up to ``start`` (``connected`` comes first); anything else before it is a protocol error."""
-    async with asyncio.timeout(timeout):
-        while True:
-            text = await websocket.receive_text()
-            try:
-                message = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise ProtocolError(f"invalid JSON before start ({exc.msg})") from None
-            event = message.get("event") if isinstance(message, dict) else None
-            if event == "connected":
-                continue
-            if event == "start":
-                return parse_start(message)
-            raise ProtocolError(f"expected 'start', got {event!r}")
+@dataclass(frozen=True)
+class MediaStream:
+    """How one platform's media stream starts, is (de)serialized, and lets go of a call."""
+
+    platform: str
+    parse_start: StartParser
+    serializer: Callable[[StreamStart], Any]
+    control: Callable[[Runtime, StreamStart], CallControl]
+    playback_marks: bool = False  # no mark echo on the wire: infer "heard" from the send pace
+    out_chunk_ms: int = 40  # bot audio per outgoing message
 
 
-async def run_twilio_call(websocket: WebSocket, runtime: Runtime) -> None:
+def _rest_control(platform: str) -> Callable[[Runtime, StreamStart], CallControl]:
+    def control(runtime: Runtime, start: StreamStart) -> CallControl:
+        calls = getattr(runtime, platform)
+        assert calls is not None, f"{platform} call control is not configured"
+        return RESTCallControl(platform, calls, runtime.settings.transfer, start.dialed)
+
+    return control
+
+
+STREAMS = {
+    "twilio": MediaStream(
+        "twilio", twilio.parse_start, twilio.TwilioMediaSerializer, lambda rt, _: TwilioCallControl(rt.handover)
+    ),
+    "telnyx": MediaStream("telnyx", telnyx.parse_start, telnyx.TelnyxMediaSerializer, _rest_control("telnyx")),
+    "plivo": MediaStream(
+        "plivo", plivo.parse_start, plivo.PlivoMediaSerializer, lambda rt, _: StreamCloseCallControl()
+    ),
+    "exotel": MediaStream(
+        "exotel",
+        exotel.parse_start,
+        exotel.ExotelMediaSerializer,
+        lambda rt, _: StreamCloseCallControl(),
+        out_chunk_ms=100,  # Exotel wants at least 100 ms per message
+    ),
+    "vonage": MediaStream(
+        "vonage",
+        vonage.parse_start,
+        vonage.VonageMediaSerializer,
+        _rest_control("vonage"),
+        playback_marks=True,
+        out_chunk_ms=20,  # Vonage plays 20 ms frames
+    ),
+}
+
+
+async def run_stream_call(websocket: WebSocket, runtime: Runtime, stream: MediaStream) -> None:
     await websocket.accept()
     try:
-        start = await read_twilio_start(websocket)
+        start = await read_start(websocket, stream.parse_start)
     except (ProtocolError, TimeoutError, KeyError, TypeError, ValueError) as exc:
         reason = str(exc) or type(exc).__name__
-        log.warning("media stream refused: %s", reason)
+        log.warning("%s media stream refused: %s", stream.platform, reason)
         await websocket.close(POLICY_VIOLATION, reason[:120])
         return
     except WebSocketDisconnect:
         return
-    serializer = TwilioMediaSerializer(start.stream_sid, start.call_sid)
+    serializer = stream.serializer(start)
     call = CallInfo(
-        id=start.call_sid,
-        platform="twilio",
-        stream_id=start.stream_sid,
+        id=start.call_id,
+        platform=stream.platform,
+        stream_id=start.stream_id,
         dialed=start.dialed or None,
         started_at=utcnow(),
     )
@@ -87,9 +127,10 @@ async def run_twilio_call(websocket: WebSocket, runtime: Runtime) -> None:
         call,
         start.caller,
         serializer,
-        TwilioCallControl(runtime.handover),
+        stream.control(runtime, start),
         serializer.mark_message,
-        [],
+        [PlaybackMarks()] if stream.playback_marks else [],
+        stream.out_chunk_ms,
     )
 
 
@@ -138,6 +179,7 @@ async def _run(
     control: CallControl,
     mark_message: Callable[[str], dict[str, Any]],
     after_output: list[FrameProcessor],
+    out_chunk_ms: int = 40,
 ) -> None:
     settings = runtime.settings
     session = CallSession(runtime, call, normalize_ani(ani, settings.telephony.default_region))
@@ -150,6 +192,7 @@ async def _run(
             add_wav_header=False,
             serializer=serializer,
             audio_out_end_silence_secs=0,
+            audio_out_10ms_chunks=out_chunk_ms // 10,
         ),
     )
     pipeline = Pipeline(

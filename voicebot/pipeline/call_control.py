@@ -2,9 +2,15 @@
 
 The dialogue says "transfer, with this reason and this pop" or "goodbye"; the
 session records it; a :class:`CallControl` then tells the platform. This is the
-one place that knows the difference between Twilio (close the stream, or update
-the live call over REST) and Genesys (``disconnect`` with output variables that
-the Architect flow routes on).
+one place that knows how each platform lets go of a call:
+
+- closing the stream hands the call back to the platform's own flow, which asks
+  us what next (Twilio ``<Connect action>``, Plivo ``<Redirect>``, Exotel's next
+  applet): :class:`StreamCloseCallControl`;
+- Twilio with REST credentials updates the live call first;
+- Telnyx and Vonage streams are forks of the call, so the bot transfers or hangs
+  up with a REST command (:class:`RESTCallControl`);
+- Genesys reads ``disconnect`` output variables in its Architect flow.
 """
 
 from __future__ import annotations
@@ -16,9 +22,12 @@ from typing import Any, Protocol
 from pipecat.frames.frames import EndWorkerFrame, OutputTransportMessageUrgentFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
+from voicebot.config import TransferSettings
 from voicebot.pipeline.genesys import GenesysMediaSerializer
 from voicebot.session import CallSession
-from voicebot.tools.transfer import TwilioHandover
+from voicebot.tools.platform_api import PlatformAPIError
+from voicebot.tools.screen_pop import TransferTarget
+from voicebot.tools.transfer import TwilioHandover, after_stream_target
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +45,7 @@ class CallControl(Protocol):
         """The platform ended the session; acknowledge if it wants that, then end the pipeline."""
         ...
 
-    async def violated(self, processor: FrameProcessor, reason: str) -> None:
+    async def violated(self, processor: FrameProcessor, session: CallSession, reason: str) -> None:
         """The platform broke its protocol: end the session as the protocol says."""
         ...
 
@@ -45,7 +54,20 @@ async def _end_pipeline(processor: FrameProcessor) -> None:
     await processor.push_frame(EndWorkerFrame(), FrameDirection.UPSTREAM)
 
 
-class TwilioCallControl:
+class StreamCloseCallControl:
+    """Close the stream; the platform's flow then asks us where the caller goes (see the routes)."""
+
+    async def end(self, processor: FrameProcessor, session: CallSession, pop: dict[str, Any] | None) -> None:
+        await _end_pipeline(processor)
+
+    async def peer_closed(self, processor: FrameProcessor, reply: dict | None) -> None:
+        await _end_pipeline(processor)
+
+    async def violated(self, processor: FrameProcessor, session: CallSession, reason: str) -> None:
+        await _end_pipeline(processor)
+
+
+class TwilioCallControl(StreamCloseCallControl):
     def __init__(self, handover: TwilioHandover):
         self.handover = handover
 
@@ -56,11 +78,54 @@ class TwilioCallControl:
         # Closing the stream makes Twilio ask /twilio/after-stream (unless REST already moved the call).
         await _end_pipeline(processor)
 
-    async def peer_closed(self, processor: FrameProcessor, reply: dict | None) -> None:
+
+class PlatformCalls(Protocol):
+    """A platform's call-control REST API, as :class:`RESTCallControl` needs it."""
+
+    async def hand_over(self, call_id: str, target: TransferTarget, pop_id: str, dialed: str) -> None: ...
+
+    async def hang_up(self, call_id: str) -> None: ...
+
+
+class RESTCallControl(StreamCloseCallControl):
+    """For streams that are forks of the call (Telnyx, Vonage): the bot transfers or hangs up by REST.
+
+    A call the bot did not finish goes to an agent, as everywhere. If the
+    platform refuses, the failure is recorded (the pop has gone out anyway).
+    """
+
+    def __init__(self, platform: str, calls: PlatformCalls, settings: TransferSettings, dialed: str):
+        self.platform = platform
+        self.calls = calls
+        self.settings = settings
+        self.dialed = dialed
+
+    async def end(self, processor: FrameProcessor, session: CallSession, pop: dict[str, Any] | None) -> None:
+        await self._let_go(session, pop)
         await _end_pipeline(processor)
 
-    async def violated(self, processor: FrameProcessor, reason: str) -> None:
+    async def violated(self, processor: FrameProcessor, session: CallSession, reason: str) -> None:
+        await self._let_go(session, None)
         await _end_pipeline(processor)
+
+    async def _let_go(self, session: CallSession, pop: dict[str, Any] | None) -> None:
+        handover = after_stream_target(session.outcome, session.transfer_record, self.settings)
+        try:
+            if handover is None:
+                await self.calls.hang_up(session.call.id)
+            else:
+                pop_id = pop["id"] if pop else ""
+                await self.calls.hand_over(session.call.id, handover, pop_id, self.dialed)
+                await session.record_event("transfer_via", via=f"{self.platform}_rest")
+        except PlatformAPIError as exc:
+            log.error(
+                "call %s: %s could not %s: %s",
+                session.call.id,
+                self.platform,
+                "hang up" if handover is None else "transfer",
+                exc,
+            )
+            await session.record_event("transfer_failed" if handover else "hangup_failed", error=str(exc))
 
 
 class GenesysCallControl:
@@ -83,7 +148,7 @@ class GenesysCallControl:
         self._closed.set()
         await _end_pipeline(processor)
 
-    async def violated(self, processor: FrameProcessor, reason: str) -> None:
+    async def violated(self, processor: FrameProcessor, session: CallSession, reason: str) -> None:
         log.warning("genesys session %s: protocol error: %s", self.serializer.session_id, reason)
         message = self.serializer.disconnect("error", info=reason)
         await processor.push_frame(OutputTransportMessageUrgentFrame(message=message))

@@ -87,7 +87,7 @@ class ConversationProcessor(FrameProcessor):
             await self._on_hang_up(frame)
         elif isinstance(frame, ProtocolViolationFrame):
             await self._session.fail(f"protocol_error: {frame.reason}")
-            await self._control.violated(self, frame.reason)
+            await self._control.violated(self, self._session, frame.reason)
         elif isinstance(frame, (EndFrame, CancelFrame)):
             self._cancel_silence_timer()
             if self._ending is not None and not self._ending.done():

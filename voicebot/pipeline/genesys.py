@@ -17,11 +17,11 @@ from typing import Any
 
 from fastapi import WebSocket
 from pipecat.frames.frames import CancelFrame, EndFrame, Frame, OutputTransportMessageUrgentFrame
-from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.serializers.genesys import GenesysAudioHookSerializer
 
-from voicebot.pipeline.frames import CallerHungUpFrame, MarkEchoFrame, ProtocolViolationFrame
-from voicebot.pipeline.twilio import ProtocolError
+from voicebot.pipeline.frames import CallerHungUpFrame, ProtocolViolationFrame
+from voicebot.pipeline.media_stream import ProtocolError
+from voicebot.pipeline.playback_marks import local_mark
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,6 @@ KNOWN_TYPES = {
     "playback_completed",
     "discarded",
 }
-MARK_KEY = "voicebot_mark"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,31 +112,14 @@ class GenesysMediaSerializer(GenesysAudioHookSerializer):
         return await super().serialize(frame)
 
     def mark_message(self, name: str) -> dict[str, Any]:
-        """A mark for :class:`PlaybackMarks`; AudioHook has no mark echo, so it never goes on the wire."""
-        return {MARK_KEY: name}
+        """AudioHook has no mark echo: the mark stays local (see :mod:`~voicebot.pipeline.playback_marks`)."""
+        return local_mark(name)
 
     def disconnect(self, reason: str, output_variables: dict[str, str] | None = None, info: str | None = None):
         message = self.create_disconnect_message(reason=reason, output_variables=output_variables, info=info)
         if output_variables is None:
             message["parameters"].pop("outputVariables", None)
         return message
-
-
-class PlaybackMarks(FrameProcessor):
-    """Echoes marks once the output transport has sent the audio before them.
-
-    AudioHook has no mark echo. The output transport sends audio at the pace it
-    plays, so a mark reaching the end of the pipeline means the caller has (all
-    but) heard what came before it.
-    """
-
-    async def process_frame(self, frame: Frame, direction: FrameDirection):
-        await super().process_frame(frame, direction)
-        message = getattr(frame, "message", None)
-        if isinstance(message, dict) and MARK_KEY in message and direction is FrameDirection.DOWNSTREAM:
-            await self.push_frame(MarkEchoFrame(mark=message[MARK_KEY]), FrameDirection.UPSTREAM)
-            return
-        await self.push_frame(frame, direction)
 
 
 async def refuse(websocket: WebSocket, session_id: str, reason: str) -> None:

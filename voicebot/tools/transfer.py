@@ -14,6 +14,7 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from voicebot.config import TransferSettings
+from voicebot.records import CallStore
 from voicebot.tools.crm import Case
 from voicebot.tools.screen_pop import TransferTarget
 from voicebot.tools.twilio_api import TwilioAPIError, TwilioCalls
@@ -46,22 +47,36 @@ def connect_twiml(public_url: str, public_ws_url: str, caller: str, dialed: str)
     )
 
 
-def after_stream_twiml(
-    outcome: str | None, transfer: dict[str, Any] | None, settings: TransferSettings, public_url: str
-) -> str:
-    """What Twilio does once the bot closed the stream: hand over or hang up.
+def after_stream_target(
+    outcome: str | None, transfer: dict[str, Any] | None, settings: TransferSettings
+) -> TransferTarget | None:
+    """Where a caller goes once the bot has let go of the call; None means hang up.
 
     A call the bot did not finish (no record, a dropped stream, an error) goes to
     an agent: a caller is never left in silence or cut off by a fault of ours.
     """
     if outcome in ("completed", "abandoned"):
-        return _response("<Hangup/>")
+        return None
     mode = (transfer or {}).get("mode", settings.mode)
     target = (transfer or {}).get("target") or (settings.agent_number if mode == "dial" else settings.queue)
-    if mode == "dial":
-        return _response(f'<Dial timeout="{settings.dial_timeout_secs}"><Number>{escape(target)}</Number></Dial>')
+    return TransferTarget(mode, target)
+
+
+async def handover_for(store: CallStore, call_id: str, settings: TransferSettings) -> TransferTarget | None:
+    """:func:`after_stream_target` for a call the platform names by id (unknown ids go to an agent)."""
+    record = await store.get(call_id) if call_id else None
+    return after_stream_target(record.outcome if record else None, record.transfer if record else None, settings)
+
+
+def after_stream_twiml(handover: TransferTarget | None, settings: TransferSettings, public_url: str) -> str:
+    """What Twilio does once the bot closed the stream: hand over or hang up."""
+    if handover is None:
+        return _response("<Hangup/>")
+    if handover.mode == "dial":
+        number = escape(handover.target)
+        return _response(f'<Dial timeout="{settings.dial_timeout_secs}"><Number>{number}</Number></Dial>')
     wait_url = public_url + "/twilio/hold"
-    return _response(f'<Enqueue waitUrl={quoteattr(wait_url)} waitUrlMethod="GET">{escape(target)}</Enqueue>')
+    return _response(f'<Enqueue waitUrl={quoteattr(wait_url)} waitUrlMethod="GET">{escape(handover.target)}</Enqueue>')
 
 
 def hold_twiml(public_url: str) -> str:
@@ -71,13 +86,13 @@ def hold_twiml(public_url: str) -> str:
     for as long as the caller waits.
     """
     music = escape(public_url + "/media/hold-music.wav")
-    prompt = escape(public_url + "/twilio/hold-prompt.wav")
+    prompt = escape(public_url + "/prompts/hold.wav")
     return _response(f"<Play>{music}</Play><Play>{prompt}</Play>")
 
 
 def transfer_twiml(transfer: dict[str, Any], settings: TransferSettings, public_url: str) -> str:
     """TwiML that puts the caller through to their transfer target (after-stream, or a REST update)."""
-    return after_stream_twiml("transferred", transfer, settings, public_url)
+    return after_stream_twiml(after_stream_target("transferred", transfer, settings), settings, public_url)
 
 
 class TwilioHandover:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import httpx
 
 from voicebot.config import TwilioSettings
-from voicebot.tools.crm import CRMError
+from voicebot.tools.platform_api import PlatformAPIError
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
 
@@ -26,10 +26,8 @@ def valid_signature(url: str, params: Mapping[str, str], auth_token: str, header
     return bool(header) and hmac.compare_digest(request_signature(url, params, auth_token), header or "")
 
 
-class TwilioAPIError(CRMError):
-    def __init__(self, message: str, status: int | None = None):
-        super().__init__(message)
-        self.status = status
+class TwilioAPIError(PlatformAPIError):
+    pass
 
 
 class TwilioCalls:

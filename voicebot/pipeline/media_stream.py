@@ -1,0 +1,161 @@
+"""What the JSON media streams (Twilio, Telnyx, Plivo, Exotel, Vonage) have in common.
+
+Each platform opens a websocket, says who is calling in its first messages, then
+streams audio. :func:`read_start` reads up to that point with the platform's own
+parser; :class:`GuardedStream` wraps pipecat's serializers so that a malformed
+message is skipped with a logged reason instead of ending the call, a mark echo
+becomes a :class:`MarkEchoFrame` and the platform's "stop" a hang-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import binascii
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import WebSocket
+from pipecat.frames.frames import Frame, OutputTransportMessageFrame, OutputTransportMessageUrgentFrame
+
+from voicebot.pipeline.frames import CallerHungUpFrame, MarkEchoFrame
+
+log = logging.getLogger(__name__)
+
+HANDSHAKE_TIMEOUT_SECS = 10.0
+# Marks for platforms without a mark echo: they stay inside the process (see PlaybackMarks).
+LOCAL_MARK_KEY = "voicebot_mark"
+
+
+class ProtocolError(Exception):
+    """The peer broke its media-stream protocol in a way that ends the call."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStart:
+    """Who is calling and which stream this is, from the platform's start message."""
+
+    call_id: str
+    stream_id: str
+    caller: str
+    dialed: str
+    encoding: str = "PCMU"
+    sample_rate: int = 8000
+    parameters: dict[str, str] = field(default_factory=dict)
+
+
+StartParser = Callable[[dict[str, Any]], "StreamStart | None"]
+
+
+async def read_start(websocket: WebSocket, parse: StartParser, timeout: float = HANDSHAKE_TIMEOUT_SECS) -> StreamStart:
+    """Read text messages until ``parse`` finds the start (it returns None for ones to pass over)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            message = await websocket.receive()
+            if message.get("type") == "websocket.disconnect":
+                raise ProtocolError("disconnected before the stream started")
+            text = message.get("text")
+            if text is None:
+                raise ProtocolError("binary frame before the stream started")
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ProtocolError(f"invalid JSON before start ({exc.msg})") from None
+            if not isinstance(data, dict):
+                raise ProtocolError("message before start is not a JSON object")
+            start = parse(data)
+            if start is not None:
+                return start
+
+
+def text_params(value: Any, what: str) -> dict[str, str]:
+    """A platform's custom parameters as strings (absent means none)."""
+    if value in (None, ""):
+        return {}
+    if not isinstance(value, dict):
+        raise ProtocolError(f"{what} is not an object")
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def required(mapping: dict[str, Any], key: str, what: str) -> str:
+    value = mapping.get(key)
+    if not isinstance(value, str) or not value:
+        raise ProtocolError(f"{what} without {key}")
+    return value
+
+
+class SkipsBadMessages:
+    """Counts and logs skipped messages: the first few, then every hundredth (a flood must not flood the log)."""
+
+    stream_label = "stream"
+    skipped = 0
+
+    def _skip(self, reason: str) -> None:
+        self.skipped += 1
+        if self.skipped <= 5 or self.skipped % 100 == 0:
+            log.warning("%s: skipped message #%d: %s", self.stream_label, self.skipped, reason)
+        return None
+
+
+class GuardedStream(SkipsBadMessages):
+    """Mixin in front of a pipecat JSON serializer: skip what is malformed, understand marks and stop.
+
+    Subclasses name their platform's events; everything else is the wrapped
+    serializer's business (audio, DTMF, ``clear``).
+    """
+
+    mark_echo_event: str | None = "mark"
+    stop_events: tuple[str, ...] = ("stop",)
+    ignored_events: tuple[str, ...] = ()
+    reported_events: tuple[str, ...] = ()  # the platform telling us something went wrong: logged, call goes on
+    inbound_tracks: tuple[str, ...] = ("inbound", "inbound_track")
+
+    def mark_message(self, name: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def mark_echo_name(self, message: dict[str, Any]) -> Any:
+        return (message.get("mark") or {}).get("name")
+
+    async def deserialize(self, data: str | bytes) -> Frame | None:
+        if isinstance(data, bytes):
+            return self._skip("binary frame where this protocol sends text")
+        try:
+            message = json.loads(data)
+        except json.JSONDecodeError as exc:
+            return self._skip(f"invalid JSON ({exc.msg})")
+        if not isinstance(message, dict):
+            return self._skip("message is not a JSON object")
+        event = message.get("event")
+        if event in self.ignored_events:
+            return None
+        if event in self.reported_events:
+            log.warning("%s: the platform reported %s: %s", self.stream_label, event, str(message)[:300])
+            return None
+        if event == self.mark_echo_event:
+            name = self.mark_echo_name(message)
+            return MarkEchoFrame(mark=str(name)) if name else self._skip(f"{event} without a name")
+        if event in self.stop_events:
+            return CallerHungUpFrame(reason=str(event))
+        if event == "media":
+            media = message.get("media")
+            if not isinstance(media, dict) or not isinstance(media.get("payload"), str):
+                return self._skip("media without a payload")
+            if media.get("track", self.inbound_tracks[0]) not in self.inbound_tracks:
+                return None
+        elif event == "dtmf" and not isinstance(message.get("dtmf"), dict):
+            return self._skip("dtmf without a digit")
+        try:
+            return await super().deserialize(data)  # type: ignore[misc]
+        except (binascii.Error, ValueError, TypeError) as exc:
+            return self._skip(f"undecodable {event} ({exc})")
+
+
+def is_local_mark(frame: Frame) -> bool:
+    """A mark meant for :class:`PlaybackMarks`, which must not go on the wire."""
+    return (
+        isinstance(frame, (OutputTransportMessageFrame, OutputTransportMessageUrgentFrame))
+        and isinstance(frame.message, dict)
+        and LOCAL_MARK_KEY in frame.message
+    )

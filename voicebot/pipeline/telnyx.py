@@ -1,0 +1,63 @@
+"""Telnyx media streaming (Call Control ``stream_url``, bidirectional RTP mode).
+
+Twilio-like JSON: ``connected``, then ``start`` with ``call_control_id``, ``from``,
+``to`` and ``media_format`` (PCMU or PCMA, 8 kHz); ``media``, ``dtmf``, ``mark``,
+``error`` and ``stop`` in; ``media``, ``mark`` and ``clear`` out. Closing the
+stream does not end a Telnyx call: hang-up and transfer are Call Control
+commands (see :mod:`voicebot.tools.telnyx_api`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipecat.serializers.telnyx import TelnyxFrameSerializer
+
+from voicebot.pipeline.media_stream import GuardedStream, ProtocolError, StreamStart, required, text_params
+
+ENCODINGS = ("PCMU", "PCMA")
+
+
+def parse_start(message: dict[str, Any]) -> StreamStart | None:
+    event = message.get("event")
+    if event == "connected":
+        return None
+    if event != "start":
+        raise ProtocolError(f"expected 'start', got {event!r}")
+    start = message.get("start")
+    if not isinstance(start, dict):
+        raise ProtocolError("start event without a 'start' object")
+    stream_id = message.get("stream_id") or start.get("stream_id")
+    if not isinstance(stream_id, str) or not stream_id:
+        raise ProtocolError("start event without stream_id")
+    media_format = start.get("media_format") or {}
+    if not isinstance(media_format, dict):
+        raise ProtocolError("media_format is not an object")
+    encoding = str(media_format.get("encoding", "PCMU")).upper()
+    if encoding not in ENCODINGS or int(media_format.get("sample_rate", 8000)) != 8000:
+        raise ProtocolError(f"unsupported media format {media_format} (PCMU or PCMA at 8 kHz)")
+    return StreamStart(
+        call_id=required(start, "call_control_id", "start event"),
+        stream_id=stream_id,
+        caller=str(start.get("from") or ""),
+        dialed=str(start.get("to") or ""),
+        encoding=encoding,
+        parameters=text_params(start.get("custom_parameters"), "custom_parameters"),
+    )
+
+
+class TelnyxMediaSerializer(GuardedStream, TelnyxFrameSerializer):
+    reported_events = ("error",)
+
+    def __init__(self, start: StreamStart):
+        super().__init__(
+            stream_id=start.stream_id,
+            outbound_encoding=start.encoding,
+            inbound_encoding=start.encoding,
+            call_control_id=start.call_id,
+            params=TelnyxFrameSerializer.InputParams(auto_hang_up=False),
+        )
+        self.stream_label = f"telnyx stream {start.stream_id}"
+
+    def mark_message(self, name: str) -> dict[str, Any]:
+        return {"event": "mark", "stream_id": self._stream_id, "mark": {"name": name}}

@@ -1,0 +1,51 @@
+"""Telnyx: the Call Control webhook that answers calls onto the media stream, and the stream itself."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request, WebSocket
+from fastapi.responses import Response
+
+from voicebot.pipeline.call import POLICY_VIOLATION, STREAMS, run_stream_call
+from voicebot.routes.public import public_url, ws_url
+from voicebot.tools.telnyx_api import TelnyxAPIError
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/telnyx")
+
+NOT_CONFIGURED = "telnyx.api_key is not configured: Telnyx calls cannot be answered, transferred or hung up"
+
+
+@router.post("/webhook")
+async def webhook(request: Request) -> Response:
+    """``call.initiated`` for an incoming call: answer it with a bidirectional stream to ``/telnyx/media``."""
+    runtime = request.app.state.runtime
+    try:
+        event = await request.json()
+        data = event["data"]
+        payload = data["payload"]
+    except (ValueError, KeyError, TypeError):
+        return Response("expected a Telnyx webhook event", status_code=400)
+    if data.get("event_type") != "call.initiated" or payload.get("direction") != "incoming":
+        return Response(status_code=200)
+    if runtime.telnyx is None:
+        log.error(NOT_CONFIGURED)
+        return Response(NOT_CONFIGURED, status_code=503)
+    try:
+        await runtime.telnyx.answer_with_stream(
+            payload["call_control_id"], ws_url(public_url(request)) + "/telnyx/media"
+        )
+    except (KeyError, TelnyxAPIError) as exc:
+        log.error("telnyx: could not answer a call: %s", exc)
+        return Response(status_code=502)
+    return Response(status_code=200)
+
+
+@router.websocket("/media")
+async def media(websocket: WebSocket) -> None:
+    if websocket.app.state.runtime.telnyx is None:
+        log.error("telnyx media stream refused: %s", NOT_CONFIGURED)
+        await websocket.close(POLICY_VIOLATION)
+        return
+    await run_stream_call(websocket, websocket.app.state.runtime, STREAMS["telnyx"])

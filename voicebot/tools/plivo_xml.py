@@ -1,0 +1,50 @@
+"""Plivo XML: stream the call to the bot, then hand over or hang up when the bot lets go.
+
+``keepCallAlive`` keeps the call in the ``<Stream>`` until the bot closes it;
+Plivo then runs the ``<Redirect>``, whose answer (:func:`after_stream_xml`) dials
+the agent, puts the caller in a queue conference with hold music, or hangs up.
+"""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import escape, quoteattr
+
+from voicebot.config import TransferSettings
+from voicebot.tools.screen_pop import TransferTarget
+
+
+def _response(*elements: str) -> str:
+    return '<?xml version="1.0" encoding="UTF-8"?>\n<Response>' + "".join(elements) + "</Response>"
+
+
+def answer_xml(public_url: str, public_ws_url: str, caller: str, dialed: str) -> str:
+    headers = f"from={caller},to={dialed}"
+    return _response(
+        '<Stream bidirectional="true" keepCallAlive="true" contentType="audio/x-mulaw;rate=8000" '
+        f"extraHeaders={quoteattr(headers)}>{escape(public_ws_url + '/plivo/media')}</Stream>",
+        f'<Redirect method="POST">{escape(public_url + "/plivo/after-stream")}</Redirect>',
+    )
+
+
+def after_stream_xml(handover: TransferTarget | None, settings: TransferSettings, public_url: str) -> str:
+    if handover is None:
+        return _response("<Hangup/>")
+    if handover.mode == "enqueue":
+        wait = quoteattr(public_url + "/plivo/hold")
+        return _response(
+            f'<Conference waitSound={wait} startConferenceOnEnter="false" endConferenceOnExit="false">'
+            f"{escape(handover.target)}</Conference>"
+        )
+    if handover.target.startswith("sip:"):
+        endpoint = f"<User>{escape(handover.target)}</User>"
+    else:
+        endpoint = f"<Number>{''.join(c for c in handover.target if c.isdigit())}</Number>"
+    return _response(f'<Dial timeout="{settings.dial_timeout_secs}">{endpoint}</Dial>')
+
+
+def hold_xml(public_url: str) -> str:
+    """The queue conference's wait sound: hold music, then the hold prompt in the bot's voice."""
+    return _response(
+        f"<Play>{escape(public_url + '/media/hold-music.wav')}</Play>",
+        f"<Play>{escape(public_url + '/prompts/hold.wav')}</Play>",
+    )
