@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from voicebot.config import Settings
-from voicebot.routes import agent, api, crm, exotel, genesys, plivo, prompts, telnyx, twilio, vonage
+from voicebot.routes import agent, api, crm, exotel, genesys, phone, plivo, prompts, telnyx, twilio, vonage
 from voicebot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -37,5 +37,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(prompts.router)
     app.include_router(crm.router)
     app.include_router(agent.router)
+    app.include_router(phone.router)
     app.mount("/media", StaticFiles(directory=runtime.media_dir), name="media")
     return app

@@ -1,4 +1,4 @@
-"""The ``voicebot`` command: serve, manage the embedded CRM, show the configuration."""
+"""The ``voicebot`` command: serve, call a running server, manage the embedded CRM, show the configuration."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 import time
+import wave
 from pathlib import Path
 
 from voicebot.config import Settings, load_settings
@@ -96,6 +97,36 @@ def cmd_crm(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_call(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from voicebot.caller.terminal import CallError, CallOptions, place_call
+
+    options = CallOptions(
+        url=args.url,
+        platform=args.platform,
+        ani=args.ani,
+        play=Path(args.play) if args.play else None,
+        record=Path(args.record) if args.record else None,
+        dtmf=args.dtmf or "",
+        timeout=args.timeout,
+    )
+    if options.play is not None and not options.play.is_file():
+        print(f"voicebot call: no such file: {options.play}", file=sys.stderr)
+        return 2
+    try:
+        record = asyncio.run(place_call(options))
+    except CallError as exc:
+        print(f"voicebot call: {exc}", file=sys.stderr)
+        return 2
+    except (wave.Error, EOFError) as exc:
+        print(f"voicebot call: cannot read {options.play} as a WAV file: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0 if record is not None and record.get("outcome") else 1
+
+
 def cmd_config_show(args: argparse.Namespace) -> int:
     print(json.dumps(_settings(args).masked(), indent=2))
     return 0
@@ -129,6 +160,18 @@ def build_parser() -> argparse.ArgumentParser:
     add_case.add_argument("--status", default="New")
     crm_sub.add_parser("list", parents=[common], help="list customers and their cases")
     crm.set_defaults(func=cmd_crm)
+
+    from voicebot.caller.wires import WIRES
+
+    call = sub.add_parser("call", help="call a running voicebot from the microphone or a WAV file")
+    call.add_argument("--url", default="ws://127.0.0.1:8080", help="the server (ws:// or wss:// base URL)")
+    call.add_argument("--ani", default="+14155552671", help="your caller number (demo: Jane Doe)")
+    call.add_argument("--platform", choices=sorted(WIRES), default="twilio", help="media-stream protocol")
+    call.add_argument("--play", metavar="FILE.wav", help="say this file after the greeting instead of the microphone")
+    call.add_argument("--record", metavar="OUT.wav", help="save both sides: caller left, bot right")
+    call.add_argument("--dtmf", help="with --play: digits to press after it")
+    call.add_argument("--timeout", type=float, default=120.0, help="hang up after this many seconds")
+    call.set_defaults(func=cmd_call)
 
     config = sub.add_parser("config", help="configuration")
     config_sub = config.add_subparsers(dest="config_command", required=True)

@@ -14,6 +14,7 @@ import asyncio
 import audioop
 import time
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +28,7 @@ RATE = 8000
 FRAME_BYTES = 320  # 20 ms of 16-bit 8 kHz PCM
 FRAME_SECS = 0.02
 SILENCE = b"\x00" * FRAME_BYTES
-PROMPT_GAP_SECS = 0.8  # for platforms without marks: this much quiet after bot speech ends a prompt
+PROMPT_GAP_SECS = 0.8  # for platforms without marks: this long without bot speech ends a prompt
 
 
 @dataclass
@@ -57,6 +58,8 @@ class PhoneCaller:
         self._pending_marks: list[asyncio.Task] = []
         self._tasks: list[asyncio.Task] = []
         self._last_audio_at = 0.0
+        self._playout = bytearray()  # bot audio not yet "played" to the caller
+        self.listeners: list[Callable[[bytes, bytes], None]] = []  # (caller frame, bot frame), every 20 ms
         self.speech_ended_at: float | None = None
 
     @property
@@ -99,8 +102,15 @@ class PhoneCaller:
                     frame = SILENCE
                 timestamp_ms = int((time.perf_counter() - self.started_at) * 1000)
                 await self._send(self.wire.media(frame, timestamp_ms))
+                if self.listeners:
+                    heard = bytes(self._playout[:FRAME_BYTES]).ljust(FRAME_BYTES, b"\x00")
+                    del self._playout[:FRAME_BYTES]
+                    for listener in self.listeners:
+                        listener(frame, heard)
                 if frame is not SILENCE and self._outgoing.empty():
                     self.speech_ended_at = time.perf_counter() + FRAME_SECS
+                if not self.wire.echoes_marks:
+                    self._end_prompt_after_a_pause()
                 next_at += FRAME_SECS
                 await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
         except websockets.ConnectionClosed:
@@ -115,6 +125,10 @@ class PhoneCaller:
             while not self._outgoing.empty() and not self.closed.is_set():
                 await asyncio.sleep(FRAME_SECS)
             await asyncio.sleep(FRAME_SECS)
+
+    def feed(self, frame: bytes) -> None:
+        """One live 20 ms frame (e.g. from a microphone), sent in turn with the pacing."""
+        self._outgoing.put_nowait(frame)
 
     async def press(self, digit: str) -> None:
         await self._send(self.wire.dtmf(digit))
@@ -146,16 +160,25 @@ class PhoneCaller:
         now = time.perf_counter()
         current = self.utterances[-1]
         loud = audioop.rms(pcm, 2) > 100
-        if not self.wire.echoes_marks and not loud and current.first_audio_at and current.mark is None:
-            if now - self._last_audio_at > PROMPT_GAP_SECS:
-                self._split_prompt()  # no marks on this platform: a pause in the bot's audio ends a prompt
         if loud:
             self._last_audio_at = now
             current = self.utterances[-1]
             if current.first_audio_at is None:
                 current.first_audio_at = now
         current.pcm += pcm
+        if self.listeners:
+            self._playout += pcm
         self._play_end = max(self._play_end, now) + len(pcm) / (2 * RATE)
+
+    def _end_prompt_after_a_pause(self) -> None:
+        """No marks on this platform: a pause in the bot's audio ends a prompt (it sends nothing while quiet)."""
+        current = self.utterances[-1]
+        if (
+            current.first_audio_at
+            and current.mark is None
+            and time.perf_counter() - self._last_audio_at > PROMPT_GAP_SECS
+        ):
+            self._split_prompt()
 
     def _split_prompt(self) -> None:
         name = f"gap-{len(self.utterances)}"
@@ -181,6 +204,7 @@ class PhoneCaller:
     def _clear(self) -> None:
         self.clears += 1
         self._play_end = time.perf_counter()
+        self._playout.clear()
         self.utterances[-1].cleared = True
         for task in self._pending_marks:
             if not task.done():
