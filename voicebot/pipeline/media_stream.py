@@ -102,8 +102,9 @@ class SkipsBadMessages:
 class GuardedStream(SkipsBadMessages):
     """Mixin in front of a pipecat JSON serializer: skip what is malformed, understand marks and stop.
 
-    Subclasses name their platform's events; everything else is the wrapped
-    serializer's business (audio, DTMF, ``clear``).
+    Subclasses name their platform's events and build its outgoing mark
+    (``mark_message``); everything else is the wrapped serializer's business
+    (audio, DTMF, ``clear``).
     """
 
     mark_echo_event: str | None = "mark"
@@ -111,9 +112,6 @@ class GuardedStream(SkipsBadMessages):
     ignored_events: tuple[str, ...] = ()
     reported_events: tuple[str, ...] = ()  # the platform telling us something went wrong: logged, call goes on
     inbound_tracks: tuple[str, ...] = ("inbound", "inbound_track")
-
-    def mark_message(self, name: str) -> dict[str, Any]:
-        raise NotImplementedError
 
     def mark_echo_name(self, message: dict[str, Any]) -> Any:
         return (message.get("mark") or {}).get("name")
