@@ -13,20 +13,22 @@ from typing import Any
 
 from pipecat.serializers.exotel import ExotelFrameSerializer
 
-from voicebot.pipeline.media_stream import GuardedStream, ProtocolError, StreamStart, required, text_params
+from voicebot.pipeline.media_stream import (
+    GuardedStream,
+    ProtocolError,
+    StreamStart,
+    required,
+    start_object,
+    text_params,
+)
 
 RATES = (8000, 16000, 24000)
 
 
 def parse_start(message: dict[str, Any]) -> StreamStart | None:
-    event = message.get("event")
-    if event == "connected":
+    start = start_object(message)
+    if start is None:
         return None
-    if event != "start":
-        raise ProtocolError(f"expected 'start', got {event!r}")
-    start = message.get("start")
-    if not isinstance(start, dict):
-        raise ProtocolError("start event without a 'start' object")
     media_format = start.get("media_format") or {}
     if not isinstance(media_format, dict):
         raise ProtocolError("media_format is not an object")

@@ -70,6 +70,19 @@ async def read_start(websocket: WebSocket, parse: StartParser, timeout: float = 
                 return start
 
 
+def start_object(message: dict[str, Any], passed_over: tuple[str, ...] = ("connected",)) -> dict[str, Any] | None:
+    """The ``start`` event's object; None for a message that may come before it (``connected``)."""
+    event = message.get("event")
+    if event in passed_over:
+        return None
+    if event != "start":
+        raise ProtocolError(f"expected 'start', got {event!r}")
+    start = message.get("start")
+    if not isinstance(start, dict):
+        raise ProtocolError("start event without a 'start' object")
+    return start
+
+
 def text_params(value: Any, what: str) -> dict[str, str]:
     """A platform's custom parameters as strings (absent means none)."""
     if value in (None, ""):

@@ -15,7 +15,7 @@ from typing import Any
 
 from pipecat.serializers.plivo import PlivoFrameSerializer
 
-from voicebot.pipeline.media_stream import GuardedStream, ProtocolError, StreamStart, required
+from voicebot.pipeline.media_stream import GuardedStream, ProtocolError, StreamStart, required, start_object
 
 
 def extra_headers(value: Any) -> dict[str, str]:
@@ -34,12 +34,8 @@ def extra_headers(value: Any) -> dict[str, str]:
 
 
 def parse_start(message: dict[str, Any]) -> StreamStart | None:
-    event = message.get("event")
-    if event != "start":
-        raise ProtocolError(f"expected 'start', got {event!r}")
-    start = message.get("start")
-    if not isinstance(start, dict):
-        raise ProtocolError("start event without a 'start' object")
+    start = start_object(message, passed_over=())
+    assert start is not None
     media_format = start.get("mediaFormat") or {}
     if media_format and (
         media_format.get("encoding") not in (None, "audio/x-mulaw") or int(media_format.get("sampleRate", 8000)) != 8000

@@ -13,20 +13,22 @@ from typing import Any
 
 from pipecat.serializers.telnyx import TelnyxFrameSerializer
 
-from voicebot.pipeline.media_stream import GuardedStream, ProtocolError, StreamStart, required, text_params
+from voicebot.pipeline.media_stream import (
+    GuardedStream,
+    ProtocolError,
+    StreamStart,
+    required,
+    start_object,
+    text_params,
+)
 
 ENCODINGS = ("PCMU", "PCMA")
 
 
 def parse_start(message: dict[str, Any]) -> StreamStart | None:
-    event = message.get("event")
-    if event == "connected":
+    start = start_object(message)
+    if start is None:
         return None
-    if event != "start":
-        raise ProtocolError(f"expected 'start', got {event!r}")
-    start = message.get("start")
-    if not isinstance(start, dict):
-        raise ProtocolError("start event without a 'start' object")
     stream_id = message.get("stream_id") or start.get("stream_id")
     if not isinstance(stream_id, str) or not stream_id:
         raise ProtocolError("start event without stream_id")

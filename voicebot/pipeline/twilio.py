@@ -12,19 +12,21 @@ from typing import Any
 
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
-from voicebot.pipeline.media_stream import GuardedStream, ProtocolError, StreamStart, required, text_params
+from voicebot.pipeline.media_stream import (
+    GuardedStream,
+    ProtocolError,
+    StreamStart,
+    required,
+    start_object,
+    text_params,
+)
 
 
 def parse_start(message: dict[str, Any]) -> StreamStart | None:
     """``connected`` comes first and is passed over; the caller's number is a ``<Parameter>``."""
-    event = message.get("event")
-    if event == "connected":
+    start = start_object(message)
+    if start is None:
         return None
-    if event != "start":
-        raise ProtocolError(f"expected 'start', got {event!r}")
-    start = message.get("start")
-    if not isinstance(start, dict):
-        raise ProtocolError("start event without a 'start' object")
     stream_sid = start.get("streamSid") or message.get("streamSid")
     if not isinstance(stream_sid, str) or not stream_sid:
         raise ProtocolError("start event without streamSid")
