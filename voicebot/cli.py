@@ -127,6 +127,32 @@ def cmd_call(args: argparse.Namespace) -> int:
     return 0 if record is not None and record.get("outcome") else 1
 
 
+def cmd_test_calls(args: argparse.Namespace) -> int:
+    import asyncio
+
+    _setup_logging("WARNING")
+    from voicebot.scenarios.model import ScenarioError, find_scenarios
+    from voicebot.scenarios.run import RunOptions, run_scenarios
+
+    try:
+        files = find_scenarios([Path(p) for p in args.paths])
+    except ScenarioError as exc:
+        print(f"voicebot test-calls: {exc}", file=sys.stderr)
+        return 2
+    options = RunOptions(
+        url=args.url,
+        concurrency=args.concurrency,
+        junit=Path(args.junit) if args.junit else None,
+        config=args.config,
+    )
+    try:
+        reports = asyncio.run(run_scenarios(files, options))
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        print(f"voicebot test-calls: {exc}", file=sys.stderr)
+        return 2
+    return 0 if all(r.passed or r.skipped for r in reports) else 1
+
+
 def cmd_config_show(args: argparse.Namespace) -> int:
     print(json.dumps(_settings(args).masked(), indent=2))
     return 0
@@ -172,6 +198,14 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--dtmf", help="with --play: digits to press after it")
     call.add_argument("--timeout", type=float, default=120.0, help="hang up after this many seconds")
     call.set_defaults(func=cmd_call)
+
+    test_calls = sub.add_parser("test-calls", help="place scripted calls and check what the bot did")
+    test_calls.add_argument("paths", nargs="+", metavar="SCENARIOS", help="scenario files (YAML) or directories of them")
+    test_calls.add_argument("--url", help="a running server (ws:// base URL); default: start one in this process")
+    test_calls.add_argument("--concurrency", type=int, default=1, help="calls in progress at once")
+    test_calls.add_argument("--junit", metavar="FILE.xml", help="also write the results as JUnit XML")
+    test_calls.add_argument("--config", type=Path, help="settings for the in-process server (TOML)")
+    test_calls.set_defaults(func=cmd_test_calls)
 
     config = sub.add_parser("config", help="configuration")
     config_sub = config.add_subparsers(dest="config_command", required=True)

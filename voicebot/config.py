@@ -250,11 +250,12 @@ def _env_value(value: str) -> Any:
     return value
 
 
-def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+def merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` laid over ``base``, tables merged key by key."""
     merged = dict(base)
     for key, value in override.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _merge(merged[key], value)
+            merged[key] = merge(merged[key], value)
         else:
             merged[key] = value
     return merged
@@ -277,6 +278,6 @@ def load_settings(
         with open(config_path, "rb") as fh:
             data = tomllib.load(fh)
     env = {k: v for k, v in environ.items() if k != "VOICEBOT_CONFIG"}
-    data = _merge(data, _env_overrides(env))
-    data = _merge(data, {k: v for k, v in overrides.items() if v is not None})
+    data = merge(data, _env_overrides(env))
+    data = merge(data, {k: v for k, v in overrides.items() if v is not None})
     return Settings.model_validate(data)

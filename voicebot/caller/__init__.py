@@ -60,7 +60,11 @@ class PhoneCaller:
         self._last_audio_at = 0.0
         self._playout = bytearray()  # bot audio not yet "played" to the caller
         self.listeners: list[Callable[[bytes, bytes], None]] = []  # (caller frame, bot frame), every 20 ms
-        self.speech_ended_at: float | None = None
+        self.idle: Callable[[], bytes] = lambda: SILENCE  # what the line carries while the caller is quiet
+        self.speech_ended_at: float | None = None  # when the last loud frame of the latest say() was sent
+        self._queued = 0  # frames ever queued by say()/feed()
+        self._sent = 0  # of those, frames sent
+        self._speech_end_frame = 0
 
     @property
     def call_sid(self) -> str:
@@ -98,17 +102,19 @@ class PhoneCaller:
             while not self.closed.is_set():
                 try:
                     frame = self._outgoing.get_nowait()
+                    self._sent += 1
                 except asyncio.QueueEmpty:
-                    frame = SILENCE
+                    frame = self.idle()
                 timestamp_ms = int((time.perf_counter() - self.started_at) * 1000)
                 await self._send(self.wire.media(frame, timestamp_ms))
+                if self._sent == self._speech_end_frame:
+                    self.speech_ended_at = time.perf_counter()
+                    self._speech_end_frame = 0
                 if self.listeners:
                     heard = bytes(self._playout[:FRAME_BYTES]).ljust(FRAME_BYTES, b"\x00")
                     del self._playout[:FRAME_BYTES]
                     for listener in self.listeners:
                         listener(frame, heard)
-                if frame is not SILENCE and self._outgoing.empty():
-                    self.speech_ended_at = time.perf_counter() + FRAME_SECS
                 if not self.wire.echoes_marks:
                     self._end_prompt_after_a_pause()
                 next_at += FRAME_SECS
@@ -116,11 +122,22 @@ class PhoneCaller:
         except websockets.ConnectionClosed:
             self.closed.set()
 
-    async def say(self, pcm16: bytes, wait: bool = True) -> None:
-        """Queue 16-bit 8 kHz speech; with ``wait``, return once its last frame is sent."""
+    async def say(self, pcm16: bytes, wait: bool = True, speech_samples: int | None = None) -> None:
+        """Queue 16-bit 8 kHz speech; with ``wait``, return once its last frame is sent.
+
+        :attr:`speech_ended_at` becomes the moment the last frame holding speech
+        went out: the end of speech is read from the audio (``speech_samples``
+        when the caller knows better, e.g. speech mixed with line noise), not
+        from the end of the buffer.
+        """
+        if speech_samples is None:
+            speech_samples = loud_samples(pcm16)
         pcm16 += b"\x00" * (-len(pcm16) % FRAME_BYTES)
+        self.speech_ended_at = None
+        self._speech_end_frame = self._queued + max(1, -(-speech_samples * 2 // FRAME_BYTES))
         for i in range(0, len(pcm16), FRAME_BYTES):
             self._outgoing.put_nowait(pcm16[i : i + FRAME_BYTES])
+            self._queued += 1
         if wait:
             while not self._outgoing.empty() and not self.closed.is_set():
                 await asyncio.sleep(FRAME_SECS)
@@ -129,6 +146,7 @@ class PhoneCaller:
     def feed(self, frame: bytes) -> None:
         """One live 20 ms frame (e.g. from a microphone), sent in turn with the pacing."""
         self._outgoing.put_nowait(frame)
+        self._queued += 1
 
     async def press(self, digit: str) -> None:
         await self._send(self.wire.dtmf(digit))
@@ -205,7 +223,10 @@ class PhoneCaller:
         self.clears += 1
         self._play_end = time.perf_counter()
         self._playout.clear()
-        self.utterances[-1].cleared = True
+        if self.utterances[-1].pcm:
+            # What was cut off is one prompt; what the bot says next is another.
+            self.utterances[-1].cleared = True
+            self.utterances.append(BotUtterance())
         for task in self._pending_marks:
             if not task.done():
                 task.cancel()
@@ -245,6 +266,18 @@ def TwilioCaller(url: str, caller: str = "+14155552671", dialed: str = "+1800555
 
 def caller_for(platform: str, url: str, caller: str = "+14155552671", dialed: str = "+18005550100") -> PhoneCaller:
     return PhoneCaller(url, WIRES[platform](caller=caller, dialed=dialed))
+
+
+def http_base(ws_url: str) -> str:
+    """The server's HTTP root for a ws:// or wss:// URL (any path dropped)."""
+    root = "/".join(ws_url.split("/", 3)[:3])
+    return "https://" + root[6:] if root.startswith("wss://") else "http://" + root.removeprefix("ws://")
+
+
+def loud_samples(pcm16: bytes, threshold: int = 300) -> int:
+    """How many samples of ``pcm16`` run up to the end of its last loud sample (0 if all quiet)."""
+    loud = np.flatnonzero(np.abs(np.frombuffer(pcm16, dtype=np.int16)) > threshold)
+    return int(loud[-1]) + 1 if loud.size else 0
 
 
 def read_wav_8k(path: Path) -> bytes:

