@@ -200,7 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     call.set_defaults(func=cmd_call)
 
     test_calls = sub.add_parser("test-calls", help="place scripted calls and check what the bot did")
-    test_calls.add_argument("paths", nargs="+", metavar="SCENARIOS", help="scenario files (YAML) or directories of them")
+    test_calls.add_argument(
+        "paths", nargs="+", metavar="SCENARIOS", help="scenario files (YAML) or directories of them"
+    )
     test_calls.add_argument("--url", help="a running server (ws:// base URL); default: start one in this process")
     test_calls.add_argument("--concurrency", type=int, default=1, help="calls in progress at once")
     test_calls.add_argument("--junit", metavar="FILE.xml", help="also write the results as JUnit XML")

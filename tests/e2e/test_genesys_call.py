@@ -8,10 +8,10 @@ import json
 import pytest
 import websockets
 
-from tests.conftest import transcribe_8k
 from tests.e2e.conftest import start_server, stop_server
 from tests.e2e.genesys_client import GenesysClient
-from tests.e2e.test_twilio_calls import heard_say, record, screen_pop
+from tests.e2e.test_twilio_calls import record, screen_pop
+from voicebot.scenarios.hearing import says, transcribe_8k
 
 pytestmark = pytest.mark.e2e
 
@@ -34,7 +34,7 @@ async def test_a_genesys_caller_is_greeted_and_handed_to_a_queue_with_output_var
         }
         await genesys.wait_for_quiet()
         heard = transcribe_8k(whisper, bytes(genesys.bot_audio))
-        assert heard_say(heard, "Hi, Jane") and heard_say(heard, "keeps dropping the connection")
+        assert says(heard, "Hi, Jane") and says(heard, "keeps dropping the connection")
         await genesys.send("ping")
         pong = await genesys.wait_for("pong")
         assert pong["clientseq"] == genesys.seq
@@ -52,7 +52,7 @@ async def test_a_genesys_caller_is_greeted_and_handed_to_a_queue_with_output_var
     assert variables["screenPopUrl"].endswith("/crm/cases/" + record(server, genesys.conversation_id)["case"]["id"])
     assert "Jane Doe called about case CAS-01234" in variables["summary"]
     assert closed["type"] == "closed"
-    assert heard_say(transcribe_8k(whisper, bytes(genesys.bot_audio)), "connecting you to an agent")
+    assert says(transcribe_8k(whisper, bytes(genesys.bot_audio)), "connecting you to an agent")
 
     rec = record(server, genesys.conversation_id)
     assert rec["platform"] == "genesys" and rec["ani_e164"] == JANE and rec["stream_id"] == genesys.session_id

@@ -16,12 +16,12 @@ import httpx
 import pytest
 import websockets
 
-from tests.conftest import transcribe_8k
 from tests.e2e.conftest import WEBHOOK_SECRET, start_server, stop_server
-from tests.e2e.test_twilio_calls import heard_say, record, screen_pop
+from tests.e2e.test_twilio_calls import record, screen_pop
 from tests.standins.telnyx import API_KEY, TelnyxCallControl
 from tests.standins.vonage import APPLICATION_ID, VonageVoiceAPI, new_key_pair
 from voicebot.caller import caller_for
+from voicebot.scenarios.hearing import says, transcribe_8k
 
 pytestmark = pytest.mark.e2e
 
@@ -69,7 +69,7 @@ async def greeted_then_press(server, platform: str, whisper, digit: str):
     async with caller_for(platform, server["base_ws"], caller=JANE) as call:
         [greeting] = await call.wait_for_prompts(1)
         heard = transcribe_8k(whisper, greeting.pcm)
-        assert heard_say(heard, "Hi, Jane") and heard_say(heard, "keeps dropping the connection")
+        assert says(heard, "Hi, Jane") and says(heard, "keeps dropping the connection")
         await call.press(digit)
         await call.wait_closed(30)
     await asyncio.sleep(0.3)

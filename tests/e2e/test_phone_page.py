@@ -9,7 +9,7 @@ import pytest
 from playwright.async_api import async_playwright
 
 from tests.e2e.test_agent_desktop import ARGS, CHROMIUM, SCREENSHOTS
-from tests.e2e.test_twilio_calls import heard_say
+from voicebot.scenarios.hearing import says
 
 pytestmark = pytest.mark.e2e
 
@@ -56,6 +56,6 @@ async def test_a_call_placed_from_the_page_is_greeted_and_transferred(server, ca
         result = await outcome.inner_text()
         await browser.close()
 
-    assert heard_say(transcript, "bot: Hi, Jane")
-    assert heard_say(transcript, "you: I would like to talk to a person")
+    assert says(transcript, "bot: Hi, Jane")
+    assert says(transcript, "you: I would like to talk to a person")
     assert result == "Transferred to queue support"

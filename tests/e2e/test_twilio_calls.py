@@ -11,17 +11,15 @@ from __future__ import annotations
 import asyncio
 import html
 import json
-import re
 from pathlib import Path
 
 import httpx
 import jsonschema
 import pytest
-from rapidfuzz import fuzz
 
-from tests.conftest import transcribe_8k
 from tests.e2e.conftest import WEBHOOK_SECRET
 from voicebot.caller import TwilioCaller
+from voicebot.scenarios.hearing import says, spoken_digits, transcribe_8k
 from voicebot.tools.screen_pop import SIGNATURE_HEADER, verify
 
 pytestmark = pytest.mark.e2e
@@ -30,23 +28,6 @@ JANE = "+14155552671"  # demo customer with open case CAS-01234
 CARLOS = "+14155550142"  # demo customer with open case CAS-01187
 UNKNOWN = "+12125550123"
 SCHEMA = json.loads((Path(__file__).parents[2] / "voicebot/schemas/screen_pop.v1.json").read_text())
-_NUMBER_WORDS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine".split())}
-
-
-def spoken_digits(text: str) -> str:
-    """The digits a listener would write down: '0-1-2' and 'zero one two' both give '012'."""
-    words = re.findall(r"[a-z]+|\d", text.lower())
-    return "".join(_NUMBER_WORDS.get(w, w if w.isdigit() else "") for w in words)
-
-
-def heard_say(heard: str, phrase: str) -> bool:
-    """Whether the transcript of the bot's audio contains ``phrase``, allowing for recogniser slips.
-
-    Piper's synthesis varies from run to run, and tiny.en on 8 kHz audio may hear
-    "Carls" for "Carlos"; a fuzzy partial match of 80% tells the two apart from a
-    different sentence.
-    """
-    return fuzz.partial_ratio(phrase.lower(), heard.lower()) >= 80
 
 
 def record(server, call_id: str) -> dict:
@@ -76,14 +57,14 @@ async def test_known_caller_is_greeted_with_case_and_asks_for_an_agent(server, w
     async with TwilioCaller(server["ws"], caller=JANE) as call:
         [greeting] = await call.wait_for_prompts(1)
         heard = transcribe_8k(whisper, greeting.pcm)
-        assert heard_say(heard, "Hi, Jane")
+        assert says(heard, "Hi, Jane")
         assert "01234" in spoken_digits(heard)
-        assert heard_say(heard, "keeps dropping the connection")
+        assert says(heard, "keeps dropping the connection")
         await call.say(caller_voice.synthesize("I would like to talk to a person, please."))
         await call.wait_closed(30)
         transfer_prompt = call.prompts[-1]
 
-    assert heard_say(transcribe_8k(whisper, transfer_prompt.pcm), "connecting you to an agent")
+    assert says(transcribe_8k(whisper, transfer_prompt.pcm), "connecting you to an agent")
     rec = record(server, call.call_sid)
     assert rec["outcome"] == "transferred"
     assert rec["outcome_reason"] == "caller_requested_agent"
@@ -92,7 +73,7 @@ async def test_known_caller_is_greeted_with_case_and_asks_for_an_agent(server, w
     assert [i["intent"] for i in rec["intents"]] == ["agent"]
     caller_turns = [t for t in rec["turns"] if t["role"] == "caller"]
     said = caller_turns[0]["text"]
-    assert heard_say(said, "talk to a person")
+    assert says(said, "talk to a person")
     bot_turns = [t for t in rec["turns"] if t["role"] == "bot"]
     assert bot_turns[1]["latency_ms"] is not None and 0 < bot_turns[1]["latency_ms"] < 5000
 
@@ -120,12 +101,12 @@ async def test_known_caller_is_greeted_with_case_and_asks_for_an_agent(server, w
 async def test_known_caller_says_goodbye_and_the_call_hangs_up(server, webhook, whisper, caller_voice):
     async with TwilioCaller(server["ws"], caller=CARLOS) as call:
         [greeting] = await call.wait_for_prompts(1)
-        assert heard_say(transcribe_8k(whisper, greeting.pcm), "Hi, Carlos")
+        assert says(transcribe_8k(whisper, greeting.pcm), "Hi, Carlos")
         await call.say(caller_voice.synthesize("No thanks, that's all."))
         await call.wait_closed(30)
         goodbye = call.prompts[-1]
 
-    assert heard_say(transcribe_8k(whisper, goodbye.pcm), "goodbye")
+    assert says(transcribe_8k(whisper, goodbye.pcm), "goodbye")
     rec = record(server, call.call_sid)
     assert rec["outcome"] == "completed"
     assert [i["intent"] for i in rec["intents"]] == ["goodbye"]
@@ -138,7 +119,7 @@ async def test_unknown_caller_is_transferred_with_a_new_case_pop(server, webhook
         [prompt] = await call.wait_for_prompts(1)
         await call.wait_closed(30)
 
-    assert heard_say(transcribe_8k(whisper, prompt.pcm), "couldn't find a case for your number")
+    assert says(transcribe_8k(whisper, prompt.pcm), "couldn't find a case for your number")
     rec = record(server, call.call_sid)
     assert rec["outcome"] == "transferred"
     assert rec["outcome_reason"] == "unknown_caller"
@@ -191,7 +172,7 @@ async def test_caller_barging_in_stops_the_bot_and_is_the_next_turn(server, webh
 async def test_silence_is_reprompted_then_transferred(server, webhook, whisper):
     async with TwilioCaller(server["ws"], caller=CARLOS) as call:
         prompts = await call.wait_for_prompts(2, timeout=40)
-        assert heard_say(transcribe_8k(whisper, prompts[1].pcm), "are you still there")
+        assert says(transcribe_8k(whisper, prompts[1].pcm), "are you still there")
         await call.wait_closed(60)
 
     rec = record(server, call.call_sid)
@@ -210,7 +191,7 @@ async def test_caller_hanging_up_keeps_everything_said(server, webhook, caller_v
     await asyncio.sleep(1.0)
     rec = record(server, call.call_sid)
     assert rec["outcome"] == "abandoned" and rec["outcome_reason"] == "caller_hung_up"
-    assert any(t["role"] == "caller" and heard_say(t["text"], "status of my case") for t in rec["turns"])
+    assert any(t["role"] == "caller" and says(t["text"], "status of my case") for t in rec["turns"])
     assert [i["intent"] for i in rec["intents"]] == ["status"]
     assert "<Hangup/>" in after_stream(server, call.call_sid)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.conftest import transcribe_8k
 from tests.e2e.conftest import WEBHOOK_SECRET, start_server, stop_server
-from tests.e2e.test_twilio_calls import heard_say, record, screen_pop
+from tests.e2e.test_twilio_calls import record, screen_pop
 from tests.standins.twilio import ACCOUNT_SID, AUTH_TOKEN, TwilioREST
 from voicebot.caller import TwilioCaller
+from voicebot.scenarios.hearing import says, transcribe_8k
 from voicebot.tools.twilio_api import SIGNATURE_HEADER, request_signature
 
 pytestmark = pytest.mark.e2e
@@ -81,7 +81,7 @@ def test_the_hold_prompt_is_spoken_in_the_bots_voice(rest_server, whisper):
     assert response.status_code == 200 and response.content[:4] == b"RIFF"
     pcm = response.content[44:]
     assert len(pcm) / 16000 > 2.0
-    assert heard_say(transcribe_8k(whisper, pcm), "your call is important to us")
+    assert says(transcribe_8k(whisper, pcm), "your call is important to us")
 
 
 def test_the_agent_desktop_wants_its_token_when_one_is_configured(rest_server):

@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from tests.conftest import transcribe_8k
 from tests.e2e.conftest import WEBHOOK_SECRET, start_server, stop_server
-from tests.e2e.test_twilio_calls import heard_say, record, screen_pop
+from tests.e2e.test_twilio_calls import record, screen_pop
 from tests.standins.zendesk import API_TOKEN, EMAIL, Zendesk
 from voicebot.caller import TwilioCaller
+from voicebot.scenarios.hearing import says, transcribe_8k
 
 pytestmark = pytest.mark.e2e
 
@@ -51,9 +51,9 @@ async def test_a_zendesk_caller_hears_their_ticket_and_the_agent_gets_the_zendes
     async with TwilioCaller(zendesk_server["ws"], caller=JANE) as call:
         [greeting] = await call.wait_for_prompts(1)
         heard = transcribe_8k(whisper, greeting.pcm)
-        assert heard_say(heard, "Hi, Jane")
-        assert heard_say(heard, "your latest ticket")
-        assert heard_say(heard, "printer jams on every page")
+        assert says(heard, "Hi, Jane")
+        assert says(heard, "your latest ticket")
+        assert says(heard, "printer jams on every page")
         await call.say(caller_voice.synthesize("I would like to talk to a person, please."))
         await call.wait_closed(30)
 
@@ -84,7 +84,7 @@ async def test_zendesk_down_means_an_apology_and_an_agent_with_the_reason_in_the
             await call.wait_closed(30)
     finally:
         zendesk.heal()
-    assert heard_say(transcribe_8k(whisper, prompt.pcm), "connecting you to an agent")
+    assert says(transcribe_8k(whisper, prompt.pcm), "connecting you to an agent")
     assert prompt.first_audio_at - call.started_at < 3.0  # no long silence while the CRM fails
     pop = screen_pop(webhook, call.call_sid)
     assert pop["reason"] == "crm_unavailable" and pop["crm"]["status"] == "unavailable"

@@ -95,7 +95,9 @@ def evaluate(scenario: str, observation: CallObservation, whisper: WhisperModel)
         call_checks.append(Check("call record", False, f"the server has no record of call {observation.call_id}"))
     else:
         call_checks += _call_checks(observation.call.expect, record)
-    return CallReport(scenario, observation.call, observation.call_id, turns, call_checks, observation.duration_secs, record)
+    return CallReport(
+        scenario, observation.call, observation.call_id, turns, call_checks, observation.duration_secs, record
+    )
 
 
 @dataclass
@@ -135,7 +137,9 @@ def _pair(heard: str, server_turns: list[_ServerTurn], start: int, look_ahead: i
         return None
     if not heard:
         return start
-    return max(candidates, key=lambda j: (fuzz.token_set_ratio(normalise(heard), normalise(server_turns[j].bot_text)), -j))
+    return max(
+        candidates, key=lambda j: (fuzz.token_set_ratio(normalise(heard), normalise(server_turns[j].bot_text)), -j)
+    )
 
 
 def _turn_checks(obs: TurnObservation, report: TurnReport) -> list[Check]:
@@ -149,22 +153,36 @@ def _turn_checks(obs: TurnObservation, report: TurnReport) -> list[Check]:
     for phrase in turn.bot_says:
         checks.append(Check(f'{where}: bot says "{phrase}"', says(heard, phrase), f'heard "{heard}"'))
     if turn.bot_matches:
-        checks.append(Check(f"{where}: bot matches /{turn.bot_matches}/", matches(heard, turn.bot_matches), f'heard "{heard}"'))
+        checks.append(
+            Check(f"{where}: bot matches /{turn.bot_matches}/", matches(heard, turn.bot_matches), f'heard "{heard}"')
+        )
     if turn.intent:
         caller = f' from "{report.caller_heard}"' if report.caller_heard else ""
         checks.append(
-            Check(f"{where}: intent {turn.intent}", report.intent == turn.intent, f"recognised {report.intent or 'nothing'}{caller}")
+            Check(
+                f"{where}: intent {turn.intent}",
+                report.intent == turn.intent,
+                f"recognised {report.intent or 'nothing'}{caller}",
+            )
         )
     latency = report.latency_ms
     if turn.action in ("say", "play") and latency is not None and latency < 0:
-        checks.append(Check(f"{where}: bot let the caller finish", False, f"it spoke {-latency:.0f} ms before the end of speech"))
+        checks.append(
+            Check(f"{where}: bot let the caller finish", False, f"it spoke {-latency:.0f} ms before the end of speech")
+        )
     if turn.max_latency_ms is not None:
         ok = latency is not None and 0 <= latency <= turn.max_latency_ms
         measured = "not measured" if latency is None else f"{latency:.0f} ms"
         checks.append(Check(f"{where}: reply within {turn.max_latency_ms:g} ms", ok, measured))
     if turn.bot_stopped is not None:
         said = "stopped" if obs.stopped_bot else "kept talking"
-        checks.append(Check(f"{where}: bot {'stops' if turn.bot_stopped else 'keeps talking'}", obs.stopped_bot == turn.bot_stopped, f"the bot {said}"))
+        checks.append(
+            Check(
+                f"{where}: bot {'stops' if turn.bot_stopped else 'keeps talking'}",
+                obs.stopped_bot == turn.bot_stopped,
+                f"the bot {said}",
+            )
+        )
     return checks
 
 

@@ -19,7 +19,7 @@ from rapidfuzz import fuzz
 SAYS_THRESHOLD = 80  # partial-ratio score that tells a recogniser slip from a different sentence
 _NUMBER_WORDS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine".split())}
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+")
-_DIGIT_RUN = re.compile(r"\b\d(?:[\s-]+\d)+\b")
+_DIGIT_RUN = re.compile(r"\b\d+(?:[\s-]+\d+)+\b")
 
 
 def transcribe_8k(whisper: WhisperModel, pcm16: bytes) -> str:

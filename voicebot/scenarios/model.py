@@ -191,7 +191,8 @@ class ScenarioFile(_Model):
 def load_scenario(path: Path) -> ScenarioFile:
     """Read one scenario file; WAV paths are relative to it."""
     try:
-        data = yaml.safe_load(path.read_text())
+        with path.open() as stream:  # an open file: YAML errors then name it, with line and column
+            data = yaml.safe_load(stream)
     except (OSError, yaml.YAMLError) as exc:
         raise ScenarioError(f"{path}: {exc}") from None
     if not isinstance(data, dict):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import websockets
 
 from voicebot.caller import BotUtterance, PhoneCaller, caller_for, loud_samples, read_wav_8k
 from voicebot.pipeline.tts import Voice
@@ -106,7 +107,7 @@ async def place_call(call: Call, url: str, http: str, voice: Voice) -> CallObser
                 await phone.hang_up()
     except TimeoutError:
         observation.problem = f"the call was still going after {call.timeout_secs:g} s; the caller hung up"
-    except OSError as exc:
+    except (OSError, websockets.InvalidURI, websockets.InvalidHandshake) as exc:
         observation.problem = f"cannot reach voicebot at {phone.url}: {exc}"
         return observation
     observation.duration_secs = time.perf_counter() - started

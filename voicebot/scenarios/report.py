@@ -16,7 +16,9 @@ def call_lines(report: CallReport) -> list[str]:
     if report.skipped:
         return [f"SKIP  {report.scenario} / {report.call.name}: {report.skipped}"]
     verdict = "PASS" if report.passed else "FAIL"
-    lines = [f"{verdict}  {report.scenario} / {report.call.name}  ({report.duration_secs:.1f} s, call {report.call_id})"]
+    lines = [
+        f"{verdict}  {report.scenario} / {report.call.name}  ({report.duration_secs:.1f} s, call {report.call_id})"
+    ]
     for turn in report.turns:
         timing = f"  [{turn.latency_ms:.0f} ms]" if turn.latency_ms is not None else ""
         lines.append(f"  {turn.number}. caller {turn.turn.describe()}{timing}")
@@ -57,7 +59,10 @@ def summary_lines(reports: list[CallReport]) -> list[str]:
             f" max {max(latencies):.0f} ms (n={len(latencies)})"
         )
     if greetings:
-        lines.append(f"greeting after the call started: median {statistics.median(greetings):.0f} ms, max {max(greetings):.0f} ms")
+        lines.append(
+            f"greeting after the call started: median {statistics.median(greetings):.0f} ms,"
+            f" max {max(greetings):.0f} ms"
+        )
     for r in ran:
         if not r.passed:
             lines.append(f"failed: {r.scenario} / {r.call.name}: {r.failures[0].what}: {r.failures[0].detail}")
@@ -83,14 +88,21 @@ def junit_xml(reports: list[CallReport], path: Path) -> None:
         suite.set("errors", "0")
         for report in calls:
             case = ET.SubElement(
-                suite, "testcase", classname=f"scenarios.{scenario}", name=report.call.name, time=f"{report.duration_secs:.3f}"
+                suite,
+                "testcase",
+                classname=f"scenarios.{scenario}",
+                name=report.call.name,
+                time=f"{report.duration_secs:.3f}",
             )
             if report.skipped:
                 ET.SubElement(case, "skipped", message=report.skipped)
                 continue
             if report.failures:
                 failure = ET.SubElement(
-                    case, "failure", message=f"{len(report.failures)} of {len(report.all_checks)} expectations failed", type="expectation"
+                    case,
+                    "failure",
+                    message=f"{len(report.failures)} of {len(report.all_checks)} expectations failed",
+                    type="expectation",
                 )
                 failure.text = "\n".join(f"{c.what}: {c.detail}" for c in report.failures)
             ET.SubElement(case, "system-out").text = "\n".join(call_lines(report))

@@ -44,9 +44,13 @@ class _Listener:
     whisper: WhisperModel
 
 
-async def run_scenarios(files: list[ScenarioFile], options: RunOptions, out: Callable[[str], None] = print) -> list[CallReport]:
+async def run_scenarios(
+    files: list[ScenarioFile], options: RunOptions, out: Callable[[str], None] = print
+) -> list[CallReport]:
     """Every call of every file, in file order in the result; each call's report is printed as it is checked."""
-    listener = _Listener(*await asyncio.gather(asyncio.to_thread(caller_voice), asyncio.to_thread(load_whisper, STTSettings())))
+    listener = _Listener(
+        *await asyncio.gather(asyncio.to_thread(caller_voice), asyncio.to_thread(load_whisper, STTSettings()))
+    )
     results: dict[int, list[CallReport]] = {}
     if options.url:
         for i, scenario in enumerate(files):
