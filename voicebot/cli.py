@@ -153,6 +153,37 @@ def cmd_test_calls(args: argparse.Namespace) -> int:
     return 0 if all(r.passed or r.skipped for r in reports) else 1
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    import asyncio
+
+    _setup_logging("WARNING")
+    from voicebot.bench.run import BASELINE_SCRIPT, BenchOptions, run_bench
+
+    try:
+        levels = [int(n) for n in args.calls.split(",")]
+    except ValueError:
+        print(f"voicebot bench: --calls takes numbers separated by commas, not {args.calls!r}", file=sys.stderr)
+        return 2
+    if args.baseline and not BASELINE_SCRIPT.is_file():
+        print(f"voicebot bench: --baseline needs the repository's {BASELINE_SCRIPT}", file=sys.stderr)
+        return 2
+    options = BenchOptions(
+        levels=levels,
+        baseline=args.baseline,
+        url=args.url,
+        stagger_secs=args.stagger,
+        json_path=Path(args.json) if args.json else None,
+        plot_path=Path(args.plot) if args.plot else None,
+        serve_args=["--workers", str(args.workers)] if args.workers else [],
+    )
+    try:
+        asyncio.run(run_bench(options))
+    except RuntimeError as exc:
+        print(f"voicebot bench: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_config_show(args: argparse.Namespace) -> int:
     print(json.dumps(_settings(args).masked(), indent=2))
     return 0
@@ -208,6 +239,16 @@ def build_parser() -> argparse.ArgumentParser:
     test_calls.add_argument("--junit", metavar="FILE.xml", help="also write the results as JUnit XML")
     test_calls.add_argument("--config", type=Path, help="settings for the in-process server (TOML)")
     test_calls.set_defaults(func=cmd_test_calls)
+
+    bench = sub.add_parser("bench", help="reply latency and capacity under concurrent simulated calls")
+    bench.add_argument("--calls", default="1", help="concurrent calls; several levels as 1,8,24")
+    bench.add_argument("--baseline", action="store_true", help="also run a stock pipecat pipeline, side by side")
+    bench.add_argument("--url", help="a running voicebot (ws:// base URL) instead of starting one")
+    bench.add_argument("--stagger", type=float, default=0.5, help="seconds between call arrivals")
+    bench.add_argument("--json", metavar="FILE.json", help="write the results as JSON")
+    bench.add_argument("--plot", metavar="FILE.png", help="plot latency against concurrency (voicebot[bench])")
+    bench.add_argument("--workers", type=int, help="server processes for the voicebot under test")
+    bench.set_defaults(func=cmd_bench)
 
     config = sub.add_parser("config", help="configuration")
     config_sub = config.add_subparsers(dest="config_command", required=True)

@@ -16,6 +16,7 @@ from faster_whisper import WhisperModel
 from voicebot.config import Settings
 from voicebot.events import CallEvents
 from voicebot.intents import IntentRouter
+from voicebot.metrics import Timings
 from voicebot.outbox import Outbox
 from voicebot.pipeline.stt import load_whisper
 from voicebot.pipeline.tts import Voice
@@ -55,6 +56,7 @@ class Runtime:
     public_url: str
     media_dir: Path
     model_load_secs: float
+    timings: Timings
 
     @classmethod
     def start(cls, settings: Settings, public_url: str) -> Runtime:
@@ -107,6 +109,7 @@ class Runtime:
             public_url=public_url,
             media_dir=settings.media_dir or default_media_dir(),
             model_load_secs=load_secs,
+            timings=Timings(),
         )
 
     async def aclose(self) -> None:

@@ -29,6 +29,7 @@ FRAME_BYTES = 320  # 20 ms of 16-bit 8 kHz PCM
 FRAME_SECS = 0.02
 SILENCE = b"\x00" * FRAME_BYTES
 PROMPT_GAP_SECS = 0.8  # for platforms without marks: this long without bot speech ends a prompt
+JITTER_BUFFER_SECS = 0.06  # a phone network's playout delay; audio later than that is an underrun
 
 
 @dataclass
@@ -39,6 +40,19 @@ class BotUtterance:
     first_audio_at: float | None = None  # perf_counter when its first non-silent frame arrived
     mark: str | None = None
     cleared: bool = False
+    underruns: int = 0  # times the caller's playout ran dry mid-prompt
+    underrun_secs: float = 0.0  # silence those gaps put into the prompt
+    _due: float | None = None  # when the next chunk must arrive to play without a gap
+
+    def arrived(self, now: float, seconds: float) -> None:
+        """Account a chunk of ``seconds`` of audio arriving at ``now`` against the playout clock."""
+        if self._due is None:
+            self._due = now + JITTER_BUFFER_SECS
+        elif now > self._due:
+            self.underruns += 1
+            self.underrun_secs += now - self._due
+            self._due = now  # the player waits for it, then carries on
+        self._due += seconds
 
 
 class PhoneCaller:
@@ -61,6 +75,7 @@ class PhoneCaller:
         self._playout = bytearray()  # bot audio not yet "played" to the caller
         self.listeners: list[Callable[[bytes, bytes], None]] = []  # (caller frame, bot frame), every 20 ms
         self.idle: Callable[[], bytes] = lambda: SILENCE  # what the line carries while the caller is quiet
+        self.prompts_end_on_pause = not wire.echoes_marks  # no marks to end prompts (or a server that sends none)
         self.speech_ended_at: float | None = None  # when the last loud frame of the latest say() was sent
         self._queued = 0  # frames ever queued by say()/feed()
         self._sent = 0  # of those, frames sent
@@ -115,7 +130,7 @@ class PhoneCaller:
                     del self._playout[:FRAME_BYTES]
                     for listener in self.listeners:
                         listener(frame, heard)
-                if not self.wire.echoes_marks:
+                if self.prompts_end_on_pause:
                     self._end_prompt_after_a_pause()
                 next_at += FRAME_SECS
                 await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
@@ -184,6 +199,7 @@ class PhoneCaller:
             if current.first_audio_at is None:
                 current.first_audio_at = now
         current.pcm += pcm
+        current.arrived(now, len(pcm) / (2 * RATE))
         if self.listeners:
             self._playout += pcm
         self._play_end = max(self._play_end, now) + len(pcm) / (2 * RATE)

@@ -199,14 +199,14 @@ async def _run(
         [
             transport.input(),
             VADProcessor(vad_analyzer=create_vad_analyzer(settings.vad)),
-            SharedWhisperSTTService(model=runtime.whisper, beam_size=settings.stt.beam_size),
+            SharedWhisperSTTService(model=runtime.whisper, timings=runtime.timings, beam_size=settings.stt.beam_size),
             ConversationProcessor(
                 session,
                 control,
                 vad_stop_secs=settings.vad.stop_secs,
                 silence_timeout=settings.dialogue.silence_timeout_secs,
             ),
-            PiperSpeaker(runtime.voice, mark_message),
+            PiperSpeaker(runtime.voice, mark_message, runtime.timings),
             transport.output(),
             *after_output,
         ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncGenerator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
 
 from voicebot.config import STTSettings
+from voicebot.metrics import Timings
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +51,9 @@ class SharedWhisperSTTService(WhisperSTTService):
     MB per call); here the caller hands in the shared model.
     """
 
-    def __init__(self, *, model: WhisperModel, beam_size: int = 1, **kwargs):
+    def __init__(self, *, model: WhisperModel, timings: Timings, beam_size: int = 1, **kwargs):
         self._shared_model = model
+        self._timings = timings
         self._beam_size = beam_size
         super().__init__(
             device="cpu",
@@ -83,7 +86,9 @@ class SharedWhisperSTTService(WhisperSTTService):
             )
             return list(segments)
 
+        started = time.perf_counter()
         segments = await asyncio.to_thread(transcribe)
+        self._timings.observe("stt", time.perf_counter() - started)
         await self.stop_processing_metrics()
         threshold = self._settings.no_speech_prob
         text = " ".join(s.text.strip() for s in segments if s.no_speech_prob < threshold).strip()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from piper import PiperVoice, SynthesisConfig
 
 from voicebot.config import TTSSettings
+from voicebot.metrics import Timings
 from voicebot.pipeline.frames import SpeakFrame
 from voicebot.pipeline.speech_text import speakable, split_sentences
 
@@ -94,10 +96,11 @@ class PiperSpeaker(FrameProcessor):
     side echoes it only once the caller has heard the whole prompt.
     """
 
-    def __init__(self, voice: Voice, mark_message: Callable[[str], dict[str, Any]], **kwargs):
+    def __init__(self, voice: Voice, mark_message: Callable[[str], dict[str, Any]], timings: Timings, **kwargs):
         super().__init__(**kwargs)
         self._voice = voice
         self._mark_message = mark_message
+        self._timings = timings
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
@@ -109,8 +112,11 @@ class PiperSpeaker(FrameProcessor):
     async def _speak(self, frame: SpeakFrame):
         context_id = uuid.uuid4().hex
         await self.push_frame(TTSStartedFrame(context_id=context_id))
-        for sentence in split_sentences(speakable(frame.text)):
+        started = time.perf_counter()
+        for n, sentence in enumerate(split_sentences(speakable(frame.text))):
             pcm = await asyncio.to_thread(self._voice.synthesize, sentence)
+            if n == 0:
+                self._timings.observe("tts_first_audio", time.perf_counter() - started)
             await self.push_frame(TTSAudioRawFrame(pcm, self._voice.sample_rate, 1, context_id=context_id))
         await self.push_frame(TTSStoppedFrame(context_id=context_id))
         if frame.mark:

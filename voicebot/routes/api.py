@@ -29,6 +29,12 @@ async def call(request: Request, call_id: str) -> dict:
     return record.to_json()
 
 
+@router.get("/api/metrics")
+async def metrics(request: Request, since: float = 0.0) -> dict:
+    """Speech timings per turn (``stt``: transcribing; ``tts_first_audio``: rendering a reply's first sentence)."""
+    return {"timings": request.app.state.runtime.timings.summary(since)}
+
+
 @router.get("/api/outbox")
 async def outbox(request: Request, status: str | None = None, limit: int = 200) -> dict:
     """Post-call writes and screen pops not yet delivered (pending) or given up on (parked)."""

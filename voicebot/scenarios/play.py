@@ -60,8 +60,9 @@ class CallObservation:
     turns: list[TurnObservation] = field(default_factory=list)
     record: dict[str, Any] | None = None
     problem: str | None = None  # the call could not be placed, or went off script
-    hung_up_by_caller: bool = False
     duration_secs: float = 0.0
+    underruns: int = 0  # times the caller's playout of bot audio ran dry mid-prompt
+    underrun_secs: float = 0.0
 
 
 def script(call: Call) -> list[Turn]:
@@ -85,13 +86,27 @@ def prepare_audio(turns: list[Turn], voice: Voice) -> dict[int, CallerAudio]:
     return audio
 
 
-async def place_call(call: Call, url: str, http: str, voice: Voice) -> CallObservation:
-    """Play ``call`` against the server at ``url`` (ws base) and fetch its record from ``http``."""
+async def place_call(
+    call: Call,
+    url: str,
+    http: str | None,
+    voice: Voice,
+    *,
+    linger_secs: float | None = None,
+    prompts_end_on_pause: bool = False,
+) -> CallObservation:
+    """Play ``call`` against the server at ``url`` (ws base) and fetch its record from ``http``.
+
+    After the script the caller waits for the bot to end the call, at most
+    ``linger_secs`` (default: what is left of the call's timeout), then hangs
+    up. ``prompts_end_on_pause`` is for servers that send no marks.
+    """
     observation = CallObservation(call)
     turns = script(call)
     audio = await asyncio.to_thread(prepare_audio, turns, voice)
     phone = caller_for(call.platform, url, caller=call.ani or "")
     observation.call_id = phone.call_sid
+    phone.prompts_end_on_pause = phone.prompts_end_on_pause or prompts_end_on_pause
     noise = LineNoise(call.line.noise_dbfs, call.line.band_limit) if call.line.noise_dbfs is not None else None
     if noise is not None:
         phone.idle = noise.frame
@@ -101,9 +116,8 @@ async def place_call(call: Call, url: str, http: str, voice: Voice) -> CallObser
             await asyncio.wait_for(_play_turns(phone, turns, call, audio, noise, observation), call.timeout_secs)
             remaining = max(1.0, call.timeout_secs - (time.perf_counter() - started))
             try:
-                await phone.wait_closed(remaining)
+                await phone.wait_closed(remaining if linger_secs is None else min(linger_secs, remaining))
             except TimeoutError:
-                observation.hung_up_by_caller = True
                 await phone.hang_up()
     except TimeoutError:
         observation.problem = f"the call was still going after {call.timeout_secs:g} s; the caller hung up"
@@ -111,7 +125,10 @@ async def place_call(call: Call, url: str, http: str, voice: Voice) -> CallObser
         observation.problem = f"cannot reach voicebot at {phone.url}: {exc}"
         return observation
     observation.duration_secs = time.perf_counter() - started
-    observation.record = await fetch_record(http, observation.call_id)
+    observation.underruns = sum(u.underruns for u in phone.utterances)
+    observation.underrun_secs = sum(u.underrun_secs for u in phone.utterances)
+    if http is not None:
+        observation.record = await fetch_record(http, observation.call_id)
     return observation
 
 

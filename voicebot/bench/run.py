@@ -1,0 +1,244 @@
+"""Run the benchmark: each concurrency level against each server, then tables, JSON and a plot.
+
+Reply latency is timed at the caller, from the end of speech in the audio it
+sent to the first audible bot audio of the reply; a reply that starts before
+the caller has finished is counted as a premature turn end, not as a latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from voicebot.bench.conversation import bench_call
+from voicebot.bench.server import ServerProcess, Usage
+from voicebot.metrics import describe_ms
+from voicebot.pipeline.tts import Voice
+from voicebot.scenarios.line import caller_voice
+from voicebot.scenarios.play import CallObservation, place_call
+
+BASELINE_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "pipecat_baseline.py"
+LINGER_SECS = 3.0  # after the goodbye: the baseline never hangs up, so the caller does
+
+
+@dataclass
+class BenchOptions:
+    levels: list[int] = field(default_factory=lambda: [1])
+    baseline: bool = False
+    url: str | None = None
+    stagger_secs: float = 0.5
+    json_path: Path | None = None
+    plot_path: Path | None = None
+    serve_args: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LevelResult:
+    server: str
+    calls: int
+    latencies_ms: list[float]
+    greetings_ms: list[float]
+    premature: int
+    unanswered: int
+    underruns: int
+    underrun_ms: float
+    failed_calls: int
+    cpu_cores: float | None
+    peak_rss_mb: float | None
+    server_timings: dict[str, Any]
+    wall_secs: float
+
+    def row(self) -> dict[str, Any]:
+        lat = describe_ms(self.latencies_ms) if self.latencies_ms else {}
+        greet = describe_ms(self.greetings_ms) if self.greetings_ms else {}
+        return {
+            "server": self.server,
+            "calls": self.calls,
+            "reply_p50_ms": lat.get("p50_ms"),
+            "reply_p95_ms": lat.get("p95_ms"),
+            "reply_max_ms": lat.get("max_ms"),
+            "turns": lat.get("count", 0),
+            "greeting_p50_ms": greet.get("p50_ms"),
+            "greeting_p95_ms": greet.get("p95_ms"),
+            "premature": self.premature,
+            "unanswered": self.unanswered,
+            "underruns": self.underruns,
+            "cpu_cores": None if self.cpu_cores is None else round(self.cpu_cores, 2),
+            "peak_rss_mb": None if self.peak_rss_mb is None else round(self.peak_rss_mb),
+            "stt_p50_ms": self.server_timings.get("stt", {}).get("p50_ms"),
+            "tts_first_audio_p50_ms": self.server_timings.get("tts_first_audio", {}).get("p50_ms"),
+        }
+
+
+def voicebot_server(serve_args: list[str]) -> ServerProcess:
+    command = ["{python}", "-m", "voicebot", "serve", "--port", "{port}", "--data-dir", "{data_dir}", *serve_args]
+    return ServerProcess("voicebot", command, {"VOICEBOT_LOG_LEVEL": "WARNING"})
+
+
+def baseline_server() -> ServerProcess:
+    return ServerProcess("pipecat baseline", ["{python}", str(BASELINE_SCRIPT), "--port", "{port}"])
+
+
+async def run_level(
+    name: str, ws_url: str, http_url: str, calls: int, voice: Voice, options: BenchOptions, server: ServerProcess | None
+) -> LevelResult:
+    is_baseline = name != "voicebot"
+    since = time.time()
+
+    async def one(i: int) -> CallObservation:
+        await asyncio.sleep(i * options.stagger_secs)
+        return await place_call(
+            bench_call(i), ws_url, None, voice, linger_secs=LINGER_SECS, prompts_end_on_pause=is_baseline
+        )
+
+    started = time.monotonic()
+    window = server.measure() if server else None
+    if window:
+        window.__enter__()
+    try:
+        observations = await asyncio.gather(*(one(i) for i in range(calls)))
+    finally:
+        if window:
+            window.__exit__(None, None, None)
+    wall = time.monotonic() - started
+    usage: Usage | None = window.usage if window else None
+    latencies, greetings, premature, unanswered = [], [], 0, 0
+    for obs in observations:
+        for turn in obs.turns:
+            if turn.reply is None:
+                unanswered += 1
+            elif turn.turn.action == "listen" and turn.latency_ms is not None:
+                greetings.append(turn.latency_ms)
+            elif turn.latency_ms is not None and turn.latency_ms < 0:
+                premature += 1
+            elif turn.latency_ms is not None:
+                latencies.append(turn.latency_ms)
+    return LevelResult(
+        server=name,
+        calls=calls,
+        latencies_ms=latencies,
+        greetings_ms=greetings,
+        premature=premature,
+        unanswered=unanswered,
+        underruns=sum(o.underruns for o in observations),
+        underrun_ms=round(sum(o.underrun_secs for o in observations) * 1000, 1),
+        failed_calls=sum(o.problem is not None for o in observations),
+        cpu_cores=usage.cpu_cores if usage else None,
+        peak_rss_mb=usage.peak_rss_mb if usage else None,
+        server_timings=await _server_timings(http_url, since) if not is_baseline else {},
+        wall_secs=round(wall, 1),
+    )
+
+
+async def _server_timings(http_url: str, since: float) -> dict[str, Any]:
+    try:
+        async with httpx.AsyncClient(timeout=5) as client:
+            response = await client.get(f"{http_url}/api/metrics", params={"since": since})
+        return response.json().get("timings", {}) if response.status_code == 200 else {}
+    except httpx.HTTPError:
+        return {}
+
+
+async def run_bench(options: BenchOptions, out: Callable[[str], None] = print) -> list[LevelResult]:
+    voice = await asyncio.to_thread(caller_voice)
+    results: list[LevelResult] = []
+    if options.url:
+        from voicebot.caller import http_base
+
+        for calls in options.levels:
+            results.append(
+                await run_level("voicebot", options.url, http_base(options.url), calls, voice, options, None)
+            )
+            out(_line(results[-1].row()))
+    else:
+        servers = [lambda: voicebot_server(options.serve_args)] + ([baseline_server] if options.baseline else [])
+        for calls in options.levels:
+            for make in servers:
+                with make() as server:  # a fresh process per level: its RSS and caches start alike
+                    result = await run_level(server.name, server.ws_url, server.http_url, calls, voice, options, server)
+                results.append(result)
+                out(_line(result.row()))
+    for line in table(results):
+        out(line)
+    if options.json_path:
+        write_json(results, options)
+        out(f"JSON: {options.json_path}")
+    if options.plot_path:
+        from voicebot.bench.plot import plot_latency
+
+        plot_latency(results, options.plot_path)
+        out(f"plot: {options.plot_path}")
+    return results
+
+
+COLUMNS = [
+    ("server", "server", 16),
+    ("calls", "calls", 5),
+    ("reply_p50_ms", "p50", 6),
+    ("reply_p95_ms", "p95", 6),
+    ("reply_max_ms", "max", 6),
+    ("turns", "turns", 5),
+    ("greeting_p50_ms", "greet50", 7),
+    ("greeting_p95_ms", "greet95", 7),
+    ("premature", "early", 5),
+    ("unanswered", "unans", 5),
+    ("underruns", "under", 5),
+    ("cpu_cores", "cores", 5),
+    ("peak_rss_mb", "RSS MB", 6),
+    ("stt_p50_ms", "stt50", 5),
+    ("tts_first_audio_p50_ms", "tts50", 5),
+]
+
+
+def _cell(value: Any, width: int) -> str:
+    if value is None:
+        return "-".rjust(width)
+    if isinstance(value, float):
+        return f"{value:.0f}".rjust(width) if width > 5 or value >= 10 else f"{value:.2f}".rjust(width)
+    return str(value).rjust(width) if not isinstance(value, str) else value.ljust(width)
+
+
+def _line(row: dict[str, Any]) -> str:
+    return "  ".join(_cell(row[key], width) for key, _, width in COLUMNS)
+
+
+def table(results: list[LevelResult]) -> list[str]:
+    """Latency in ms at the caller; greeting = stream start to first bot audio; early = premature turn ends."""
+    lines = ["", "  ".join(title.ljust(w) if k == "server" else title.rjust(w) for k, title, w in COLUMNS)]
+    lines += [_line(r.row()) for r in results]
+    ours = {r.calls: r for r in results if r.server == "voicebot"}
+    for r in results:
+        mine = ours.get(r.calls)
+        if r.server != "voicebot" and mine and mine.latencies_ms and r.latencies_ms:
+            a, b = describe_ms(mine.latencies_ms), describe_ms(r.latencies_ms)
+            lines.append(
+                f"{r.calls} calls: {r.server} / voicebot reply latency: p50 {b['p50_ms'] / a['p50_ms']:.2f}x,"
+                f" p95 {b['p95_ms'] / a['p95_ms']:.2f}x; peak RSS {r.peak_rss_mb / mine.peak_rss_mb:.2f}x"
+            )
+    return lines
+
+
+def write_json(results: list[LevelResult], options: BenchOptions) -> None:
+    document = {
+        "machine": {"cpus": _cpus(), "python": sys.version.split()[0], "platform": platform.platform()},
+        "command": " ".join(["voicebot", "bench", *sys.argv[2:]]) if sys.argv[1:2] == ["bench"] else None,
+        "stagger_secs": options.stagger_secs,
+        "results": [{**r.row(), **asdict(r)} for r in results],
+    }
+    options.json_path.parent.mkdir(parents=True, exist_ok=True)
+    options.json_path.write_text(json.dumps(document, indent=2))
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))

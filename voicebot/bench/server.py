@@ -1,0 +1,146 @@
+"""A server under test in a process of its own, with its CPU time and memory read from /proc.
+
+Running it apart from the simulated callers keeps their work out of its
+figures. CPU and RSS cover the whole process tree (``--workers`` children too).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+READY_TIMEOUT_SECS = 180.0
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants still running."""
+    tree, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        tree.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                pending += [int(child) for child in task.read_text().split()]
+            except OSError:
+                continue
+    return tree
+
+
+def cpu_secs(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLOCK_TICKS
+
+
+def rss_bytes(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_BYTES
+        except OSError:
+            continue
+    return total
+
+
+@dataclass
+class Usage:
+    cpu_cores: float  # average cores busy over the window
+    peak_rss_mb: float
+
+
+class ServerProcess:
+    """``command`` (with ``{port}`` and ``{data_dir}`` filled in) serving on a loopback port until closed."""
+
+    def __init__(self, name: str, command: list[str], env: dict[str, str] | None = None):
+        self.name = name
+        self._command = command
+        self._env = env or {}
+        self._proc: subprocess.Popen | None = None
+        self._tmp = tempfile.TemporaryDirectory(prefix=f"bench-{name}-")
+        self.log_path = Path(self._tmp.name) / "server.log"
+        self.port = 0
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> ServerProcess:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        data_dir = Path(self._tmp.name) / "data"
+        command = [part.format(port=self.port, data_dir=data_dir, python=sys.executable) for part in self._command]
+        log = self.log_path.open("w")
+        self._proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self._env})
+        deadline = time.monotonic() + READY_TIMEOUT_SECS
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"{self.name} server exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{self.http_url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        raise RuntimeError(f"{self.name} server did not become ready in {READY_TIMEOUT_SECS:.0f} s")
+
+    def __exit__(self, *exc) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+        self._tmp.cleanup()
+
+    def measure(self) -> _Window:
+        """A window over which CPU time and peak RSS are taken (``with server.measure() as usage:``)."""
+        return _Window(self._proc.pid)
+
+
+class _Window:
+    SAMPLE_SECS = 0.25
+
+    def __init__(self, pid: int):
+        self._pid = pid
+        self._stop = threading.Event()
+        self.usage: Usage | None = None
+        self._peak = 0
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.SAMPLE_SECS):
+            self._peak = max(self._peak, rss_bytes(process_tree(self._pid)))
+
+    def __enter__(self) -> _Window:
+        self._started = time.monotonic()
+        self._cpu = cpu_secs(process_tree(self._pid))
+        self._peak = rss_bytes(process_tree(self._pid))
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        tree = process_tree(self._pid)
+        wall = time.monotonic() - self._started
+        self.usage = Usage((cpu_secs(tree) - self._cpu) / wall, max(self._peak, rss_bytes(tree)) / 2**20)

@@ -1,0 +1,52 @@
+"""Timings a server process keeps about its own work: speech recognition and synthesis per turn.
+
+The benchmark reads them over ``/api/metrics`` to split a reply's latency into
+its parts (transcribing, rendering the first audio). Samples are kept in a
+bounded window per name, with the wall-clock time they were taken, so a reader
+can ask for the samples since the start of its run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Any
+
+WINDOW = 20_000  # samples kept per name
+
+
+class Timings:
+    def __init__(self, window: int = WINDOW):
+        self._samples: dict[str, deque[tuple[float, float]]] = {}
+        self._window = window
+        self._lock = threading.Lock()
+
+    def observe(self, name: str, seconds: float) -> None:
+        with self._lock:
+            self._samples.setdefault(name, deque(maxlen=self._window)).append((time.time(), seconds))
+
+    def summary(self, since: float = 0.0) -> dict[str, dict[str, Any]]:
+        """Per name: count, p50, p95 and max in milliseconds, over samples taken at or after ``since`` (epoch)."""
+        with self._lock:
+            values = {name: [s for at, s in samples if at >= since] for name, samples in self._samples.items()}
+        return {name: describe_ms([s * 1000 for s in v]) for name, v in sorted(values.items()) if v}
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile (0-1) by linear interpolation, as numpy's default."""
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def describe_ms(ms: list[float]) -> dict[str, Any]:
+    """count, p50, p95 and max of millisecond values."""
+    return {
+        "count": len(ms),
+        "p50_ms": round(percentile(ms, 0.5), 1),
+        "p95_ms": round(percentile(ms, 0.95), 1),
+        "max_ms": round(max(ms), 1),
+    }
