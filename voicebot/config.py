@@ -114,6 +114,9 @@ class STTSettings(_Section):
     cpu_threads: int = 2
     num_workers: int = 1
     beam_size: int = 1
+    window: Literal["fitted", "full"] = Field(
+        default="fitted", description="Encoder window: fitted to the turn (fast) or Whisper's full 30 s."
+    )
 
 
 class TTSSettings(_Section):

@@ -11,14 +11,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from faster_whisper import WhisperModel
-
 from voicebot.config import Settings
 from voicebot.events import CallEvents
 from voicebot.intents import IntentRouter
 from voicebot.metrics import Timings
 from voicebot.outbox import Outbox
-from voicebot.pipeline.stt import load_whisper
+from voicebot.pipeline.stt import FullWindowDecoder, create_decoder, load_whisper
 from voicebot.pipeline.tts import Voice
 from voicebot.records import CallStore
 from voicebot.tools.crm import CRM, CallNote, open_crm
@@ -42,7 +40,7 @@ def default_media_dir() -> Path:
 @dataclass
 class Runtime:
     settings: Settings
-    whisper: WhisperModel
+    decoder: FullWindowDecoder
     voice: Voice
     router: IntentRouter
     crm: CRM
@@ -89,7 +87,7 @@ class Runtime:
         )
         return cls(
             settings=settings,
-            whisper=whisper,
+            decoder=create_decoder(whisper, settings.stt),
             voice=voice,
             router=IntentRouter.load(settings.dialogue.intents_file, settings.dialogue.intent_threshold),
             crm=crm,

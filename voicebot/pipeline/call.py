@@ -199,7 +199,7 @@ async def _run(
         [
             transport.input(),
             VADProcessor(vad_analyzer=create_vad_analyzer(settings.vad)),
-            SharedWhisperSTTService(model=runtime.whisper, timings=runtime.timings, beam_size=settings.stt.beam_size),
+            SharedWhisperSTTService(decoder=runtime.decoder, timings=runtime.timings),
             ConversationProcessor(
                 session,
                 control,

@@ -8,9 +8,12 @@ import time
 from collections.abc import AsyncGenerator
 from pathlib import Path
 
+import ctranslate2
 import numpy as np
 from faster_whisper import WhisperModel
-from pipecat.frames.frames import ErrorFrame, Frame, TranscriptionFrame
+from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.transcribe import get_suppressed_tokens
+from pipecat.frames.frames import Frame, TranscriptionFrame
 from pipecat.services.whisper.stt import WhisperSTTService
 from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
@@ -44,17 +47,104 @@ def load_whisper(settings: STTSettings) -> WhisperModel:
     )
 
 
-class SharedWhisperSTTService(WhisperSTTService):
-    """pipecat's segmented Whisper service, on a model loaded once for the process.
+WINDOW_FRAMES = 3000  # Whisper's 30 s window, in log-mel frames (100 a second)
+MIN_WINDOW_FRAMES = 1000  # shorter windows make tiny.en repeat itself instead of ending the text
+PAD_FRAMES = 100  # at least this much quiet after the speech
+STEP_FRAMES = 500  # fitted windows are rounded up to a multiple of this
+MAX_TOKENS_PER_SEC = 8  # fast speech is about 5; bounds the decoding of a runaway repetition
 
-    pipecat's service loads its model per instance (over a second and hundreds of
-    MB per call); here the caller hands in the shared model.
+Pieces = list[tuple[str, float]]  # (text, no-speech probability) per decoded segment
+
+
+class FullWindowDecoder:
+    """faster-whisper's own transcription: every segment padded to the 30 s window."""
+
+    def __init__(self, model: WhisperModel, beam_size: int = 1):
+        self._model = model
+        self._beam_size = beam_size
+
+    def transcribe(self, samples: np.ndarray) -> Pieces:
+        """16 kHz float samples to text (blocking)."""
+        segments, _ = self._model.transcribe(
+            samples,
+            language="en",
+            beam_size=self._beam_size,
+            condition_on_previous_text=False,
+            without_timestamps=True,
+        )
+        return [(s.text.strip(), s.no_speech_prob) for s in segments]
+
+
+class FittedWindowDecoder(FullWindowDecoder):
+    """Whisper on an encoder window fitted to the speech instead of 30 s of mostly padding.
+
+    Padding every turn to 30 s makes a two-second turn pay the encoder for thirty
+    (about 270 ms of tiny.en on two cores); CTranslate2 takes a shorter window.
+    Below 10 s tiny.en loses track of where the text ends and repeats it, so a
+    turn gets a 10 s window (about 35 ms to encode) and longer turns a window
+    just past their end; a text that still loops is decoded again on the full
+    window. docs/benchmarks.md has the speed and word error rates of both.
     """
 
-    def __init__(self, *, model: WhisperModel, timings: Timings, beam_size: int = 1, **kwargs):
-        self._shared_model = model
+    def __init__(self, model: WhisperModel, beam_size: int = 1):
+        super().__init__(model, beam_size)
+        self._tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en")
+        self._prompt = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
+        self._suppress = get_suppressed_tokens(self._tokenizer, (-1,))
+
+    def transcribe(self, samples: np.ndarray) -> Pieces:
+        features = self._model.feature_extractor(samples)
+        frames = features.shape[-1]
+        if frames + PAD_FRAMES > WINDOW_FRAMES:  # over 29 s: Whisper's own windowing
+            return super().transcribe(samples)
+        width = max(MIN_WINDOW_FRAMES, -(-(frames + PAD_FRAMES) // STEP_FRAMES) * STEP_FRAMES)
+        window = np.full((1, features.shape[0], width), features.min(), dtype=np.float32)  # log-mel of quiet
+        window[0, :, :frames] = features
+        encoded = self._model.model.encode(ctranslate2.StorageView.from_array(window), to_cpu=False)
+        [result] = self._model.model.generate(
+            encoded,
+            [self._prompt],
+            beam_size=self._beam_size,
+            max_length=min(self._model.max_length, len(self._prompt) + 10 + MAX_TOKENS_PER_SEC * frames // 100),
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=self._suppress,
+        )
+        tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
+        if looping(tokens):
+            return super().transcribe(samples)
+        return [(self._tokenizer.decode(tokens).strip(), result.no_speech_prob)]
+
+
+def looping(tokens: list[int]) -> bool:
+    """Whether the decoder lost the end of the speech: the text is one phrase said twice, or ends in one said thrice."""
+    half = len(tokens) // 2
+    if half and len(tokens) % 2 == 0 and tokens[:half] == tokens[half:]:
+        return True
+    for period in range(1, len(tokens) // 3 + 1):
+        tail = tokens[-period * 3 :]
+        if all(tail[i] == tail[i % period] for i in range(len(tail))):
+            return True
+    return False
+
+
+DECODERS = {"fitted": FittedWindowDecoder, "full": FullWindowDecoder}
+
+
+def create_decoder(model: WhisperModel, settings: STTSettings) -> FullWindowDecoder:
+    return DECODERS[settings.window](model, settings.beam_size)
+
+
+class SharedWhisperSTTService(WhisperSTTService):
+    """pipecat's segmented Whisper service (VAD-cut segments), on a decoder shared by the process.
+
+    pipecat's service loads its model per instance (over a second and hundreds of
+    MB per call); here the caller hands in the process's decoder.
+    """
+
+    def __init__(self, *, decoder: FullWindowDecoder, timings: Timings, **kwargs):
+        self._decoder = decoder
         self._timings = timings
-        self._beam_size = beam_size
         super().__init__(
             device="cpu",
             settings=WhisperSTTService.Settings(model="shared", language=Language.EN, no_speech_prob=0.6),
@@ -66,31 +156,16 @@ class SharedWhisperSTTService(WhisperSTTService):
         )
 
     def _load(self):
-        self._model = self._shared_model
+        self._model = self._decoder
 
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
-        model = self._model
-        if model is None:
-            yield ErrorFrame("Whisper model not available")
-            return
         await self.start_processing_metrics()
         samples = np.frombuffer(audio, dtype=np.int16).astype(np.float32) / 32768.0
-
-        def transcribe() -> list:
-            segments, _ = model.transcribe(
-                samples,
-                language="en",
-                beam_size=self._beam_size,
-                condition_on_previous_text=False,
-                without_timestamps=True,
-            )
-            return list(segments)
-
         started = time.perf_counter()
-        segments = await asyncio.to_thread(transcribe)
+        pieces = await asyncio.to_thread(self._decoder.transcribe, samples)
         self._timings.observe("stt", time.perf_counter() - started)
         await self.stop_processing_metrics()
         threshold = self._settings.no_speech_prob
-        text = " ".join(s.text.strip() for s in segments if s.no_speech_prob < threshold).strip()
+        text = " ".join(t for t, no_speech in pieces if no_speech < threshold).strip()
         if text:
             yield TranscriptionFrame(text, self._user_id, time_now_iso8601(), Language.EN)

@@ -1,0 +1,40 @@
+"""Word error rate and speed of the STT decoders on 8 kHz telephone speech (see voicebot/bench/wer.py).
+
+python benchmarks/stt_wer.py [--noise-dbfs -40]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from voicebot.bench.wer import load_texts, measure
+from voicebot.config import STTSettings
+from voicebot.metrics import describe_ms
+from voicebot.pipeline.stt import DECODERS, load_whisper
+from voicebot.scenarios.line import caller_voice
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--noise-dbfs", type=float, help="line hiss level (default: none)")
+    parser.add_argument("--show-errors", action="store_true")
+    args = parser.parse_args()
+    model = load_whisper(STTSettings())
+    decoders = {name: make(model) for name, make in DECODERS.items()}
+    texts = load_texts(Path(__file__).resolve().parents[1])
+    results, mistakes = measure(decoders, caller_voice(), texts, args.noise_dbfs)
+    line = "clean line" if args.noise_dbfs is None else f"hiss at {args.noise_dbfs:g} dBFS"
+    print(f"{len(texts)} utterances, {results[0].words} words, 8 kHz mu-law, 300-3400 Hz, {line}")
+    for r in results:
+        t = describe_ms([s * 1000 for s in r.seconds])
+        print(
+            f"stt.window = {r.decoder:6}  WER {r.wer:6.2%} ({r.errors}/{r.words})  time p50 {t['p50_ms']} ms  p95 {t['p95_ms']} ms"
+        )
+    if args.show_errors:
+        for name, text, heard in mistakes:
+            print(f"  {name}: {text!r} -> {heard!r}")
+
+
+if __name__ == "__main__":
+    main()
