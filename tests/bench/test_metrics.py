@@ -1,0 +1,28 @@
+"""Server timings and the percentiles every report uses."""
+
+from __future__ import annotations
+
+import time
+
+from voicebot.metrics import Timings, describe_ms, percentile
+
+
+def test_percentiles_interpolate_like_numpy():
+    values = [10.0, 20.0, 30.0, 40.0, 50.0]
+    assert percentile(values, 0.5) == 30.0
+    assert percentile(values, 0.95) == 48.0
+    assert percentile([7.0], 0.95) == 7.0
+    assert describe_ms(values) == {"count": 5, "p50_ms": 30.0, "p95_ms": 48.0, "max_ms": 50.0}
+
+
+def test_timings_are_summarised_per_name_since_a_moment():
+    timings = Timings(window=3)
+    timings.observe("stt", 0.100)
+    cut = time.time()
+    time.sleep(0.01)
+    for seconds in (0.200, 0.300, 0.400):
+        timings.observe("stt", seconds)
+    timings.observe("tts_first_audio", 0.050)
+    assert timings.summary()["stt"]["count"] == 3  # the window keeps the latest three
+    assert timings.summary(since=cut)["stt"] == {"count": 3, "p50_ms": 300.0, "p95_ms": 390.0, "max_ms": 400.0}
+    assert timings.summary(since=time.time() + 1) == {}

@@ -1,0 +1,42 @@
+"""Speech to text: the fitted encoder window must be as accurate as Whisper's full window, on real audio."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from voicebot.bench.wer import load_texts, measure, over_the_phone
+from voicebot.pipeline.stt import FittedWindowDecoder, FullWindowDecoder, looping
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_a_text_said_twice_or_ending_in_a_thrice_said_phrase_is_a_loop():
+    assert looping([5, 6, 5, 6])  # "Nope. Nope."
+    assert looping([1, 2, 3, 9, 9, 9])
+    assert looping([1, 7, 8, 7, 8, 7, 8])
+    assert not looping([1, 2, 3, 4])
+    assert not looping([3, 3, 4])
+    assert not looping([])
+
+
+@pytest.fixture(scope="module")
+def decoders(whisper):
+    return {"fitted": FittedWindowDecoder(whisper), "full": FullWindowDecoder(whisper)}
+
+
+def test_both_windows_hear_a_caller_over_the_phone(decoders, caller_voice):
+    audio = over_the_phone(caller_voice.synthesize("What is the status of my case?"), None)
+    for decoder in decoders.values():
+        [(text, no_speech)] = decoder.transcribe(audio)
+        assert text == "What is the status of my case?" and no_speech < 0.6
+
+
+def test_the_fitted_window_makes_no_more_word_errors_than_the_full_one(decoders, caller_voice):
+    texts = load_texts(ROOT)[::5]  # 26 of the 129 labelled utterances, short and long
+    results, _ = measure(decoders, caller_voice, texts)
+    fitted, full = results
+    assert fitted.words == full.words > 100
+    assert fitted.errors <= full.errors + 3, (fitted.errors, full.errors)
+    assert fitted.wer < 0.12
