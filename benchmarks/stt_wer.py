@@ -29,7 +29,8 @@ def main() -> None:
     for r in results:
         t = describe_ms([s * 1000 for s in r.seconds])
         print(
-            f"stt.window = {r.decoder:6}  WER {r.wer:6.2%} ({r.errors}/{r.words})  time p50 {t['p50_ms']} ms  p95 {t['p95_ms']} ms"
+            f"stt.window = {r.decoder:6}  WER {r.wer:6.2%} ({r.errors}/{r.words})"
+            f"  time p50 {t['p50_ms']} ms  p95 {t['p95_ms']} ms"
         )
     if args.show_errors:
         for name, text, heard in mistakes:

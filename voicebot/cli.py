@@ -169,6 +169,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 2
     options = BenchOptions(
         levels=levels,
+        rounds=args.rounds,
         baseline=args.baseline,
         url=args.url,
         stagger_secs=args.stagger,
@@ -242,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="reply latency and capacity under concurrent simulated calls")
     bench.add_argument("--calls", default="1", help="concurrent calls; several levels as 1,8,24")
+    bench.add_argument("--rounds", type=int, default=1, help="place each level's calls this many times over")
     bench.add_argument("--baseline", action="store_true", help="also run a stock pipecat pipeline, side by side")
     bench.add_argument("--url", help="a running voicebot (ws:// base URL) instead of starting one")
     bench.add_argument("--stagger", type=float, default=0.5, help="seconds between call arrivals")

@@ -18,6 +18,7 @@ from voicebot.metrics import Timings
 from voicebot.outbox import Outbox
 from voicebot.pipeline.stt import FullWindowDecoder, create_decoder, load_whisper
 from voicebot.pipeline.tts import Voice
+from voicebot.pipeline.turn_end import EndOfTurnModel
 from voicebot.records import CallStore
 from voicebot.tools.crm import CRM, CallNote, open_crm
 from voicebot.tools.screen_pop import ScreenPopWebhook
@@ -41,6 +42,7 @@ def default_media_dir() -> Path:
 class Runtime:
     settings: Settings
     decoder: FullWindowDecoder
+    turn_model: EndOfTurnModel | None
     voice: Voice
     router: IntentRouter
     crm: CRM
@@ -88,6 +90,7 @@ class Runtime:
         return cls(
             settings=settings,
             decoder=create_decoder(whisper, settings.stt),
+            turn_model=EndOfTurnModel() if settings.vad.smart_turn else None,
             voice=voice,
             router=IntentRouter.load(settings.dialogue.intents_file, settings.dialogue.intent_threshold),
             crm=crm,

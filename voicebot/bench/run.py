@@ -33,6 +33,7 @@ LINGER_SECS = 3.0  # after the goodbye: the baseline never hangs up, so the call
 @dataclass
 class BenchOptions:
     levels: list[int] = field(default_factory=lambda: [1])
+    rounds: int = 1  # each level's calls are placed this many times over, one round after another
     baseline: bool = False
     url: str | None = None
     stagger_secs: float = 0.5
@@ -104,8 +105,10 @@ async def run_level(
     window = server.measure() if server else None
     if window:
         window.__enter__()
+    observations: list[CallObservation] = []
     try:
-        observations = await asyncio.gather(*(one(i) for i in range(calls)))
+        for _ in range(options.rounds):
+            observations += await asyncio.gather(*(one(i) for i in range(calls)))
     finally:
         if window:
             window.__exit__(None, None, None)

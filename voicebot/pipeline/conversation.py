@@ -41,13 +41,10 @@ MARK_GRACE_SECS = 3.0
 
 
 class ConversationProcessor(FrameProcessor):
-    def __init__(
-        self, session: CallSession, control: CallControl, *, vad_stop_secs: float, silence_timeout: float, **kwargs
-    ):
+    def __init__(self, session: CallSession, control: CallControl, *, silence_timeout: float, **kwargs):
         super().__init__(**kwargs)
         self._session = session
         self._control = control
-        self._vad_stop_secs = vad_stop_secs
         self._silence_timeout = silence_timeout
         self._flow: CallFlow | None = None
         self._marks = itertools.count(1)
@@ -76,7 +73,7 @@ class ConversationProcessor(FrameProcessor):
             await self._on_caller_started()
             await self.push_frame(frame, direction)
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
-            self._on_caller_stopped()
+            self._on_caller_stopped(frame.stop_secs)
             await self.push_frame(frame, direction)
         elif isinstance(frame, BotStartedSpeakingFrame):
             await self._on_bot_audio_started()
@@ -114,10 +111,10 @@ class ConversationProcessor(FrameProcessor):
         if self._flow and not self._flow.finished:
             await self._interrupt_prompt("speech")
 
-    def _on_caller_stopped(self):
-        # The VAD reports the stop `stop_secs` after the last word.
-        self._speech_ended = time.perf_counter() - self._vad_stop_secs
-        ended = datetime.now(UTC) - timedelta(seconds=self._vad_stop_secs)
+    def _on_caller_stopped(self, silence_secs: float):
+        # The stop comes ``silence_secs`` after the last word (the VAD's stop time, or the turn gate's hold).
+        self._speech_ended = time.perf_counter() - silence_secs
+        ended = datetime.now(UTC) - timedelta(seconds=silence_secs)
         self._speech_ended_iso = ended.isoformat(timespec="milliseconds")
         if not self._pending:
             self._start_silence_timer()
