@@ -175,7 +175,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
         stagger_secs=args.stagger,
         json_path=Path(args.json) if args.json else None,
         plot_path=Path(args.plot) if args.plot else None,
-        serve_args=["--workers", str(args.workers)] if args.workers else [],
     )
     try:
         asyncio.run(run_bench(options))
@@ -249,7 +248,6 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--stagger", type=float, default=0.5, help="seconds between call arrivals")
     bench.add_argument("--json", metavar="FILE.json", help="write the results as JSON")
     bench.add_argument("--plot", metavar="FILE.png", help="plot latency against concurrency (voicebot[bench])")
-    bench.add_argument("--workers", type=int, help="server processes for the voicebot under test")
     bench.set_defaults(func=cmd_bench)
 
     config = sub.add_parser("config", help="configuration")

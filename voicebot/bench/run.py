@@ -39,7 +39,6 @@ class BenchOptions:
     stagger_secs: float = 0.5
     json_path: Path | None = None
     plot_path: Path | None = None
-    serve_args: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -80,8 +79,8 @@ class LevelResult:
         }
 
 
-def voicebot_server(serve_args: list[str]) -> ServerProcess:
-    command = ["{python}", "-m", "voicebot", "serve", "--port", "{port}", "--data-dir", "{data_dir}", *serve_args]
+def voicebot_server() -> ServerProcess:
+    command = ["{python}", "-m", "voicebot", "serve", "--port", "{port}", "--data-dir", "{data_dir}"]
     return ServerProcess("voicebot", command, {"VOICEBOT_LOG_LEVEL": "WARNING"})
 
 
@@ -163,7 +162,7 @@ async def run_bench(options: BenchOptions, out: Callable[[str], None] = print) -
             )
             out(_line(results[-1].row()))
     else:
-        servers = [lambda: voicebot_server(options.serve_args)] + ([baseline_server] if options.baseline else [])
+        servers = [voicebot_server] + ([baseline_server] if options.baseline else [])
         for calls in options.levels:
             for make in servers:
                 with make() as server:  # a fresh process per level: its RSS and caches start alike
@@ -225,7 +224,8 @@ def table(results: list[LevelResult]) -> list[str]:
             a, b = describe_ms(mine.latencies_ms), describe_ms(r.latencies_ms)
             lines.append(
                 f"{r.calls} calls: {r.server} / voicebot reply latency: p50 {b['p50_ms'] / a['p50_ms']:.2f}x,"
-                f" p95 {b['p95_ms'] / a['p95_ms']:.2f}x; peak RSS {r.peak_rss_mb / mine.peak_rss_mb:.2f}x"
+                f" p95 {b['p95_ms'] / a['p95_ms']:.2f}x (of turns answered in time: {len(r.latencies_ms)} vs"
+                f" {len(mine.latencies_ms)}); peak RSS {r.peak_rss_mb / mine.peak_rss_mb:.2f}x"
             )
     return lines
 

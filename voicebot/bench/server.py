@@ -1,7 +1,7 @@
 """A server under test in a process of its own, with its CPU time and memory read from /proc.
 
 Running it apart from the simulated callers keeps their work out of its
-figures. CPU and RSS cover the whole process tree (``--workers`` children too).
+figures. CPU and RSS cover the whole process tree (children included).
 """
 
 from __future__ import annotations
