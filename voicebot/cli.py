@@ -184,6 +184,27 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from voicebot.pipeline.stt import default_model_path, default_openai_checkpoint
+    from voicebot.pipeline.whisper_checkpoint import write_checkpoint
+
+    source = Path(args.source) if args.source else default_model_path()
+    out = Path(args.out) if args.out else default_openai_checkpoint()
+    try:
+        write_checkpoint(source, out)
+    except ImportError:
+        print(
+            "voicebot models: writing the checkpoint needs torch: pip install 'voicebot[openai-whisper]'",
+            file=sys.stderr,
+        )
+        return 2
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"voicebot models: cannot convert {source}: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote the openai-whisper checkpoint {out} from {source}")
+    return 0
+
+
 def cmd_config_show(args: argparse.Namespace) -> int:
     print(json.dumps(_settings(args).masked(), indent=2))
     return 0
@@ -249,6 +270,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", metavar="FILE.json", help="write the results as JSON")
     bench.add_argument("--plot", metavar="FILE.png", help="plot latency against concurrency (voicebot[bench])")
     bench.set_defaults(func=cmd_bench)
+
+    models = sub.add_parser("models", help="speech model files")
+    models_sub = models.add_subparsers(dest="models_command", required=True)
+    convert = models_sub.add_parser(
+        "openai-whisper", help="build an openai-whisper checkpoint from the bundled (or a given) CTranslate2 Whisper"
+    )
+    convert.add_argument("--source", help="CTranslate2 Whisper directory (default: the bundled tiny.en)")
+    convert.add_argument("--out", help="checkpoint file (default: ~/.cache/whisper/tiny.en.pt)")
+    models.set_defaults(func=cmd_models)
 
     config = sub.add_parser("config", help="configuration")
     config_sub = config.add_subparsers(dest="config_command", required=True)

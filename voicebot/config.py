@@ -113,6 +113,10 @@ class VADSettings(_Section):
 
 
 class STTSettings(_Section):
+    engine: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
+    openai_checkpoint: Path | None = Field(
+        default=None, description="openai-whisper checkpoint. Default: ~/.cache/whisper/tiny.en.pt."
+    )
     model: Path | None = Field(default=None, description="CTranslate2 Whisper directory. Default: bundled tiny.en.")
     compute_type: str = "int8"
     cpu_threads: int = 2

@@ -16,7 +16,7 @@ from voicebot.events import CallEvents
 from voicebot.intents import IntentRouter
 from voicebot.metrics import Timings
 from voicebot.outbox import Outbox
-from voicebot.pipeline.stt import FullWindowDecoder, create_decoder, load_whisper
+from voicebot.pipeline.stt import FullWindowDecoder, OpenAIWhisperDecoder, create_decoder
 from voicebot.pipeline.tts import Voice
 from voicebot.pipeline.turn_end import EndOfTurnModel
 from voicebot.records import CallStore
@@ -41,7 +41,7 @@ def default_media_dir() -> Path:
 @dataclass
 class Runtime:
     settings: Settings
-    decoder: FullWindowDecoder
+    decoder: FullWindowDecoder | OpenAIWhisperDecoder
     turn_model: EndOfTurnModel | None
     voice: Voice
     router: IntentRouter
@@ -62,7 +62,7 @@ class Runtime:
     def start(cls, settings: Settings, public_url: str) -> Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        whisper = load_whisper(settings.stt)
+        decoder = create_decoder(settings.stt)
         whisper_secs = time.perf_counter() - started
         voice = Voice.from_settings(settings.tts, TELEPHONE_RATE)
         load_secs = time.perf_counter() - started
@@ -89,7 +89,7 @@ class Runtime:
         )
         return cls(
             settings=settings,
-            decoder=create_decoder(whisper, settings.stt),
+            decoder=decoder,
             turn_model=EndOfTurnModel() if settings.vad.smart_turn else None,
             voice=voice,
             router=IntentRouter.load(settings.dialogue.intents_file, settings.dialogue.intent_threshold),

@@ -128,11 +128,61 @@ def looping(tokens: list[int]) -> bool:
     return False
 
 
+class OpenAIWhisperDecoder:
+    """openai-whisper (PyTorch) on a checkpoint file: the reference implementation, for comparison and choice.
+
+    Slower on a CPU than CTranslate2 (docs/benchmarks.md has both); needs the
+    ``voicebot[openai-whisper]`` extra and a checkpoint, which ``voicebot models
+    openai-whisper`` builds from the bundled tiny.en when none can be downloaded.
+    """
+
+    def __init__(self, checkpoint: Path, cpu_threads: int, beam_size: int = 1):
+        try:
+            import torch
+            import whisper
+        except ImportError:
+            raise FileNotFoundError(
+                "stt.engine = openai-whisper needs the package: pip install 'voicebot[openai-whisper]'"
+            ) from None
+        if not checkpoint.is_file():
+            raise FileNotFoundError(
+                f"stt.openai_checkpoint: no openai-whisper checkpoint at {checkpoint}"
+                " (build one from the bundled model with: voicebot models openai-whisper)"
+            )
+        torch.set_num_threads(cpu_threads)
+        self._model = whisper.load_model(str(checkpoint), device="cpu")
+        self._beam_size = beam_size
+
+    def transcribe(self, samples: np.ndarray) -> Pieces:
+        result = self._model.transcribe(
+            samples,
+            language="en",
+            fp16=False,
+            temperature=0.0,
+            beam_size=self._beam_size if self._beam_size > 1 else None,
+            condition_on_previous_text=False,
+            without_timestamps=True,
+        )
+        return [(s["text"].strip(), s["no_speech_prob"]) for s in result["segments"]]
+
+
+def default_openai_checkpoint() -> Path:
+    """Where openai-whisper keeps ``tiny.en.pt``: ``$XDG_CACHE_HOME/whisper`` or ``~/.cache/whisper``."""
+    import os
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "whisper" / "tiny.en.pt"
+
+
 DECODERS = {"fitted": FittedWindowDecoder, "full": FullWindowDecoder}
 
 
-def create_decoder(model: WhisperModel, settings: STTSettings) -> FullWindowDecoder:
-    return DECODERS[settings.window](model, settings.beam_size)
+def create_decoder(settings: STTSettings) -> FullWindowDecoder | OpenAIWhisperDecoder:
+    """The process's speech-to-text decoder, as ``stt.engine`` and ``stt.window`` say."""
+    if settings.engine == "openai-whisper":
+        checkpoint = Path(settings.openai_checkpoint or default_openai_checkpoint())
+        return OpenAIWhisperDecoder(checkpoint, settings.cpu_threads, settings.beam_size)
+    return DECODERS[settings.window](load_whisper(settings), settings.beam_size)
 
 
 class SharedWhisperSTTService(WhisperSTTService):
@@ -142,7 +192,7 @@ class SharedWhisperSTTService(WhisperSTTService):
     MB per call); here the caller hands in the process's decoder.
     """
 
-    def __init__(self, *, decoder: FullWindowDecoder, timings: Timings, **kwargs):
+    def __init__(self, *, decoder: FullWindowDecoder | OpenAIWhisperDecoder, timings: Timings, **kwargs):
         self._decoder = decoder
         self._timings = timings
         super().__init__(
