@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from voicebot.bench.wer import load_texts, measure, over_the_phone
+from voicebot.bench.wer import edit_distance, load_texts, measure, over_the_phone, words
 from voicebot.pipeline.stt import FittedWindowDecoder, FullWindowDecoder, looping
 
 ROOT = Path(__file__).parents[2]
@@ -27,10 +27,11 @@ def decoders(whisper):
 
 
 def test_both_windows_hear_a_caller_over_the_phone(decoders, caller_voice):
-    audio = over_the_phone(caller_voice.synthesize("What is the status of my case?"), None)
+    said = "What is the status of my case?"
+    audio = over_the_phone(caller_voice.synthesize(said), None)
     for decoder in decoders.values():
         [(text, no_speech)] = decoder.transcribe(audio)
-        assert text == "What is the status of my case?" and no_speech < 0.6
+        assert edit_distance(words(said), words(text)) <= 1 and no_speech < 0.6, text
 
 
 def test_the_fitted_window_makes_no_more_word_errors_than_the_full_one(decoders, caller_voice):
