@@ -103,11 +103,9 @@ class VADSettings(_Section):
     engine: Literal["silero", "webrtc"] = "silero"
     confidence: float = 0.7
     start_secs: float = 0.2
-    stop_secs: float = Field(default=0.35, description="Pause after which the caller may have finished.")
-    smart_turn: bool = Field(
-        default=True, description="Ask Smart Turn v3 whether a stop_secs pause ends the turn (else max_pause_secs)."
+    stop_secs: float = Field(
+        default=0.5, description="Silence that ends the caller's turn; shorter cuts off 'No thanks, | that's all'."
     )
-    max_pause_secs: float = Field(default=1.0, description="Pause that ends a turn Smart Turn calls unfinished.")
     min_volume: float = 0.5
     webrtc_aggressiveness: int = Field(default=2, ge=0, le=3)
 

@@ -18,7 +18,6 @@ from voicebot.metrics import Timings
 from voicebot.outbox import Outbox
 from voicebot.pipeline.stt import FullWindowDecoder, OpenAIWhisperDecoder, create_decoder
 from voicebot.pipeline.tts import Voice
-from voicebot.pipeline.turn_end import EndOfTurnModel
 from voicebot.records import CallStore
 from voicebot.tools.crm import CRM, CallNote, open_crm
 from voicebot.tools.screen_pop import ScreenPopWebhook
@@ -42,7 +41,6 @@ def default_media_dir() -> Path:
 class Runtime:
     settings: Settings
     decoder: FullWindowDecoder | OpenAIWhisperDecoder
-    turn_model: EndOfTurnModel | None
     voice: Voice
     router: IntentRouter
     crm: CRM
@@ -90,7 +88,6 @@ class Runtime:
         return cls(
             settings=settings,
             decoder=decoder,
-            turn_model=EndOfTurnModel() if settings.vad.smart_turn else None,
             voice=voice,
             router=IntentRouter.load(settings.dialogue.intents_file, settings.dialogue.intent_threshold),
             crm=crm,

@@ -8,7 +8,9 @@ the caller has finished is counted as a premature turn end, not as a latency.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import platform
 import sys
 import time
@@ -101,18 +103,13 @@ async def run_level(
         )
 
     started = time.monotonic()
-    window = server.measure() if server else None
-    if window:
-        window.__enter__()
+    window = server.measure() if server else contextlib.nullcontext()
     observations: list[CallObservation] = []
-    try:
+    with window:
         for _ in range(options.rounds):
             observations += await asyncio.gather(*(one(i) for i in range(calls)))
-    finally:
-        if window:
-            window.__exit__(None, None, None)
     wall = time.monotonic() - started
-    usage: Usage | None = window.usage if window else None
+    usage: Usage | None = getattr(window, "usage", None)
     latencies, greetings, premature, unanswered = [], [], 0, 0
     for obs in observations:
         for turn in obs.turns:
@@ -232,16 +229,14 @@ def table(results: list[LevelResult]) -> list[str]:
 
 def write_json(results: list[LevelResult], options: BenchOptions) -> None:
     document = {
-        "machine": {"cpus": _cpus(), "python": sys.version.split()[0], "platform": platform.platform()},
+        "machine": {
+            "cpus": len(os.sched_getaffinity(0)),
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+        },
         "command": " ".join(["voicebot", "bench", *sys.argv[2:]]) if sys.argv[1:2] == ["bench"] else None,
         "stagger_secs": options.stagger_secs,
         "results": [{**r.row(), **asdict(r)} for r in results],
     }
     options.json_path.parent.mkdir(parents=True, exist_ok=True)
     options.json_path.write_text(json.dumps(document, indent=2))
-
-
-def _cpus() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0))

@@ -41,7 +41,6 @@ from voicebot.pipeline.media_stream import HANDSHAKE_TIMEOUT_SECS, ProtocolError
 from voicebot.pipeline.playback_marks import PlaybackMarks
 from voicebot.pipeline.stt import SharedWhisperSTTService
 from voicebot.pipeline.tts import PiperSpeaker
-from voicebot.pipeline.turn_end import TurnEndGate
 from voicebot.pipeline.vad import create_vad_analyzer
 from voicebot.records import utcnow
 from voicebot.runtime import TELEPHONE_RATE, Runtime
@@ -196,16 +195,10 @@ async def _run(
             audio_out_10ms_chunks=out_chunk_ms // 10,
         ),
     )
-    turn_gate = (
-        [TurnEndGate(runtime.turn_model, max_pause_secs=settings.vad.max_pause_secs, timings=runtime.timings)]
-        if runtime.turn_model is not None
-        else []
-    )
     pipeline = Pipeline(
         [
             transport.input(),
             VADProcessor(vad_analyzer=create_vad_analyzer(settings.vad)),
-            *turn_gate,
             SharedWhisperSTTService(decoder=runtime.decoder, timings=runtime.timings),
             ConversationProcessor(
                 session,
