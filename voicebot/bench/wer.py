@@ -22,15 +22,15 @@ import soxr
 
 from voicebot.pipeline.stt import FullWindowDecoder
 from voicebot.pipeline.tts import Voice
+from voicebot.scenarios.hearing import NUMBER_WORDS
 from voicebot.scenarios.line import LineNoise, band_limit
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-_NUMBERS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine".split())}
 
 
 def words(text: str) -> list[str]:
     """Lower case, punctuation gone, number words as digits: the units WER counts."""
-    return [_NUMBERS.get(w, w) for w in _WORD.findall(text.lower().replace("-", " "))]
+    return [NUMBER_WORDS.get(w, w) for w in _WORD.findall(text.lower().replace("-", " "))]
 
 
 def edit_distance(reference: list[str], hypothesis: list[str]) -> int:

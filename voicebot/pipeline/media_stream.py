@@ -111,6 +111,16 @@ class SkipsBadMessages:
             log.warning("%s: skipped message #%d: %s", self.stream_label, self.skipped, reason)
         return None
 
+    def _json_object(self, text: str) -> dict[str, Any] | None:
+        """The message as a JSON object, or None (counted and logged as skipped)."""
+        try:
+            message = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return self._skip(f"invalid JSON ({exc.msg})")
+        if not isinstance(message, dict):
+            return self._skip("message is not a JSON object")
+        return message
+
 
 class GuardedStream(SkipsBadMessages):
     """Mixin in front of a pipecat JSON serializer: skip what is malformed, understand marks and stop.
@@ -132,12 +142,9 @@ class GuardedStream(SkipsBadMessages):
     async def deserialize(self, data: str | bytes) -> Frame | None:
         if isinstance(data, bytes):
             return self._skip("binary frame where this protocol sends text")
-        try:
-            message = json.loads(data)
-        except json.JSONDecodeError as exc:
-            return self._skip(f"invalid JSON ({exc.msg})")
-        if not isinstance(message, dict):
-            return self._skip("message is not a JSON object")
+        message = self._json_object(data)
+        if message is None:
+            return None
         event = message.get("event")
         if event in self.ignored_events:
             return None

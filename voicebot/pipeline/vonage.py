@@ -11,7 +11,6 @@ Hang-up and transfer go through the Voice API's call update.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from typing import Any
@@ -68,12 +67,9 @@ class VonageMediaSerializer(SkipsBadMessages, VonageFrameSerializer):
             if len(data) % 2:
                 return self._skip(f"odd-length audio frame ({len(data)} bytes)")
             return await super().deserialize(data)
-        try:
-            message = json.loads(data)
-        except json.JSONDecodeError as exc:
-            return self._skip(f"invalid JSON ({exc.msg})")
-        if not isinstance(message, dict):
-            return self._skip("message is not a JSON object")
+        message = self._json_object(data)
+        if message is None:
+            return None
         event = message.get("event")
         if event in PASSED_OVER:
             return None

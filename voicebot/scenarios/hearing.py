@@ -17,7 +17,7 @@ from faster_whisper import WhisperModel
 from rapidfuzz import fuzz
 
 SAYS_THRESHOLD = 80  # partial-ratio score that tells a recogniser slip from a different sentence
-_NUMBER_WORDS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine".split())}
+NUMBER_WORDS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine".split())}
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+")
 _DIGIT_RUN = re.compile(r"\b\d+(?:[\s-]+\d+)+\b")
 
@@ -43,7 +43,7 @@ def transcribe_8k(whisper: WhisperModel, pcm16: bytes) -> str:
 
 def normalise(text: str) -> str:
     """Lower case, words and digits only, number words as digits, '0 1 2' and '0-1-2' as '012'."""
-    words = [_NUMBER_WORDS.get(w, w) for w in _WORD.findall(text.lower())]
+    words = [NUMBER_WORDS.get(w, w) for w in _WORD.findall(text.lower())]
     joined = " ".join(words)
     return _DIGIT_RUN.sub(lambda m: re.sub(r"[\s-]+", "", m.group()), joined)
 
