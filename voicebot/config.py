@@ -104,10 +104,19 @@ class VADSettings(_Section):
     confidence: float = 0.7
     start_secs: float = 0.2
     stop_secs: float = Field(
-        default=0.5, description="Silence that ends the caller's turn; shorter cuts off 'No thanks, | that's all'."
+        default=0.5, description="Silence that ends a caller's turn (shorter cuts callers off at commas)."
     )
     min_volume: float = 0.5
     webrtc_aggressiveness: int = Field(default=2, ge=0, le=3)
+
+
+class TurnSettings(_Section):
+    look_secs: float = Field(
+        default=0.2, description="Silence after which the turn so far is transcribed, ahead of its end."
+    )
+    unfinished_secs: float = Field(
+        default=0.8, description="Silence that ends a turn that trails off ('I'm calling about my...')."
+    )
 
 
 class STTSettings(_Section):
@@ -212,6 +221,7 @@ class Settings(_Section):
     vonage: VonageSettings = VonageSettings()
     dialogue: DialogueSettings = DialogueSettings()
     vad: VADSettings = VADSettings()
+    turn: TurnSettings = TurnSettings()
     stt: STTSettings = STTSettings()
     tts: TTSSettings = TTSSettings()
     crm: CRMSettings = CRMSettings()

@@ -46,6 +46,8 @@ class Reply:
 
 
 MENU = "Would you like to speak to an agent, or are you all set?"
+SORRY = "Sorry, I didn't get that."
+AGENT = "Sure."
 KEYPAD = "You can also press 1 for an agent, 2 if you are all set, or 9 to hear your case again."
 
 
@@ -128,33 +130,25 @@ class CallFlow:
                     self._default_action,
                     match,
                 )
-            return Reply(f"Sorry, I didn't get that. {MENU} {KEYPAD}", intent=match)
+            return Reply(f"{SORRY} {MENU} {KEYPAD}", intent=match)
         self.misses = 0
         match match.intent:
             case "agent":
                 return self._transfer(
-                    "Sure. I'm connecting you to an agent now. Please stay on the line.",
+                    f"{AGENT} I'm connecting you to an agent now. Please stay on the line.",
                     "caller_requested_agent",
                     self._default_action,
                     match,
                 )
             case "goodbye":
                 self.finished = True
-                name = f", {self._first_name}" if self._first_name else ""
-                return Reply(f"Thanks for calling{name}. Goodbye.", Next.HANG_UP, intent=match)
+                return Reply(self._goodbye_text(), Next.HANG_UP, intent=match)
             case "repeat":
-                if self.case is None:
-                    return Reply(f"I don't have an open case for you. {MENU}", intent=match)
-                return Reply(f"{case_sentence(self.case)} {MENU}", intent=match)
+                return Reply(self._repeat_text(), intent=match)
             case "status":
                 if self._refresh_case is not None:
                     self.case = await self._refresh_case() or self.case
-                if self.case is None:
-                    return Reply(f"I don't have an open case for you. {MENU}", intent=match)
-                case = self.case
-                updated = case.updated_at.strftime("%B %-d")
-                status = f"{case.kind.capitalize()} {case.number} is {case.status}. It was last updated on {updated}."
-                return Reply(f"{status} {MENU}", intent=match)
+                return Reply(self._status_text(), intent=match)
             case "new_problem":
                 return self._transfer(
                     "Okay. I'll connect you to an agent who can open a new case for that. One moment please.",
@@ -169,6 +163,28 @@ class CallFlow:
             self._default_action,
             match,
         )
+
+    def likely_replies(self) -> list[str]:
+        """What the bot would say next to the usual answers, as things stand: worth rendering ahead of time."""
+        if self.finished:
+            return []
+        return [self._status_text(), self._repeat_text(), self._goodbye_text(), AGENT, SORRY]
+
+    def _goodbye_text(self) -> str:
+        name = f", {self._first_name}" if self._first_name else ""
+        return f"Thanks for calling{name}. Goodbye."
+
+    def _repeat_text(self) -> str:
+        if self.case is None:
+            return f"I don't have an open case for you. {MENU}"
+        return f"{case_sentence(self.case)} {MENU}"
+
+    def _status_text(self) -> str:
+        if self.case is None:
+            return f"I don't have an open case for you. {MENU}"
+        case = self.case
+        updated = case.updated_at.strftime("%B %-d")
+        return f"{case.kind.capitalize()} {case.number} is {case.status}. It was last updated on {updated}. {MENU}"
 
     @property
     def _default_action(self) -> PopAction:

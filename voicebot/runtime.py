@@ -16,7 +16,7 @@ from voicebot.events import CallEvents
 from voicebot.intents import IntentRouter
 from voicebot.metrics import Timings
 from voicebot.outbox import Outbox
-from voicebot.pipeline.stt import FullWindowDecoder, OpenAIWhisperDecoder, create_decoder
+from voicebot.pipeline.stt import Decoder, create_decoder
 from voicebot.pipeline.tts import Voice
 from voicebot.records import CallStore
 from voicebot.tools.crm import CRM, CallNote, open_crm
@@ -40,7 +40,7 @@ def default_media_dir() -> Path:
 @dataclass
 class Runtime:
     settings: Settings
-    decoder: FullWindowDecoder | OpenAIWhisperDecoder
+    decoder: Decoder
     voice: Voice
     router: IntentRouter
     crm: CRM

@@ -1,6 +1,6 @@
 """One phone call: the platform's handshake, the pipeline, and clean endings.
 
-    websocket -> VAD -> Whisper -> conversation (dialogue + CRM tools) -> Piper -> websocket
+    websocket -> VAD -> turns (Whisper) -> conversation (dialogue + CRM tools) -> Piper -> websocket
 
 The platforms differ only in their handshake, serializer and
 :mod:`call control <voicebot.pipeline.call_control>`; a :class:`MediaStream`
@@ -39,8 +39,8 @@ from voicebot.pipeline.conversation import ConversationProcessor
 from voicebot.pipeline.genesys import GenesysMediaSerializer, parse_open, refuse
 from voicebot.pipeline.media_stream import HANDSHAKE_TIMEOUT_SECS, ProtocolError, StartParser, StreamStart, read_start
 from voicebot.pipeline.playback_marks import PlaybackMarks
-from voicebot.pipeline.stt import SharedWhisperSTTService
 from voicebot.pipeline.tts import PiperSpeaker
+from voicebot.pipeline.turns import TurnTranscriber
 from voicebot.pipeline.vad import create_vad_analyzer
 from voicebot.records import utcnow
 from voicebot.runtime import TELEPHONE_RATE, Runtime
@@ -195,11 +195,18 @@ async def _run(
             audio_out_10ms_chunks=out_chunk_ms // 10,
         ),
     )
+    vad = create_vad_analyzer(settings.vad)
     pipeline = Pipeline(
         [
             transport.input(),
-            VADProcessor(vad_analyzer=create_vad_analyzer(settings.vad)),
-            SharedWhisperSTTService(decoder=runtime.decoder, timings=runtime.timings),
+            VADProcessor(vad_analyzer=vad),
+            TurnTranscriber(
+                decoder=runtime.decoder,
+                timings=runtime.timings,
+                last_voice=lambda: vad.last_voice,
+                look_secs=settings.turn.look_secs,
+                unfinished_secs=settings.turn.unfinished_secs,
+            ),
             ConversationProcessor(
                 session,
                 control,

@@ -30,7 +30,13 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from voicebot.dialogue import CallFlow, Next, Reply
 from voicebot.pipeline.call_control import CallControl
-from voicebot.pipeline.frames import CallerHungUpFrame, MarkEchoFrame, ProtocolViolationFrame, SpeakFrame
+from voicebot.pipeline.frames import (
+    CallerHungUpFrame,
+    MarkEchoFrame,
+    PrepareSpeechFrame,
+    ProtocolViolationFrame,
+    SpeakFrame,
+)
 from voicebot.records import utcnow
 from voicebot.session import CallSession, new_turn
 
@@ -185,6 +191,9 @@ class ConversationProcessor(FrameProcessor):
             # Close even if the phone side never echoes the mark.
             words = len(reply.text.split())
             self._ending = self.create_task(self._end_after(mark, words / 2.5 + MARK_GRACE_SECS), "end")
+        elif self._flow is not None:
+            # While the caller listens, render the first words of the likely answers to them.
+            await self.push_frame(PrepareSpeechFrame(texts=self._flow.likely_replies()))
 
     async def _on_bot_audio_started(self):
         if self._awaiting_first_audio is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pipecat.frames.frames import DataFrame, SystemFrame
 
@@ -38,3 +38,10 @@ class SpeakFrame(DataFrame):
 
     text: str = ""
     mark: str = ""
+
+
+@dataclass
+class PrepareSpeechFrame(DataFrame):
+    """Render the first sentence of each of ``texts`` now, so whichever is said next starts at once."""
+
+    texts: list[str] = field(default_factory=list)

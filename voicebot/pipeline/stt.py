@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
-from collections.abc import AsyncGenerator
 from pathlib import Path
 
 import ctranslate2
@@ -13,17 +9,8 @@ import numpy as np
 from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_suppressed_tokens
-from pipecat.frames.frames import Frame, TranscriptionFrame
-from pipecat.services.whisper.stt import WhisperSTTService
-from pipecat.transcriptions.language import Language
-from pipecat.utils.time import time_now_iso8601
 
 from voicebot.config import STTSettings
-from voicebot.metrics import Timings
-
-log = logging.getLogger(__name__)
-
-TTFS_P99_SECS = 1.0
 
 
 def default_model_path() -> Path:
@@ -176,46 +163,12 @@ def default_openai_checkpoint() -> Path:
 
 DECODERS = {"fitted": FittedWindowDecoder, "full": FullWindowDecoder}
 
+Decoder = FullWindowDecoder | OpenAIWhisperDecoder
 
-def create_decoder(settings: STTSettings) -> FullWindowDecoder | OpenAIWhisperDecoder:
+
+def create_decoder(settings: STTSettings) -> Decoder:
     """The process's speech-to-text decoder, as ``stt.engine`` and ``stt.window`` say."""
     if settings.engine == "openai-whisper":
         checkpoint = Path(settings.openai_checkpoint or default_openai_checkpoint())
         return OpenAIWhisperDecoder(checkpoint, settings.cpu_threads, settings.beam_size)
     return DECODERS[settings.window](load_whisper(settings), settings.beam_size)
-
-
-class SharedWhisperSTTService(WhisperSTTService):
-    """pipecat's segmented Whisper service (VAD-cut segments), on a decoder shared by the process.
-
-    pipecat's service loads its model per instance (over a second and hundreds of
-    MB per call); here the caller hands in the process's decoder.
-    """
-
-    def __init__(self, *, decoder: FullWindowDecoder | OpenAIWhisperDecoder, timings: Timings, **kwargs):
-        self._decoder = decoder
-        self._timings = timings
-        super().__init__(
-            device="cpu",
-            settings=WhisperSTTService.Settings(model="shared", language=Language.EN, no_speech_prob=0.6),
-            audio_passthrough=False,
-            # Speech end to transcript: tiny.en transcribes a turn well inside a second here
-            # (docs/benchmarks.md); pipecat warns on every call when it is left unset.
-            ttfs_p99_latency=TTFS_P99_SECS,
-            **kwargs,
-        )
-
-    def _load(self):
-        self._model = self._decoder
-
-    async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
-        await self.start_processing_metrics()
-        samples = np.frombuffer(audio, dtype=np.int16).astype(np.float32) / 32768.0
-        started = time.perf_counter()
-        pieces = await asyncio.to_thread(self._decoder.transcribe, samples)
-        self._timings.observe("stt", time.perf_counter() - started)
-        await self.stop_processing_metrics()
-        threshold = self._settings.no_speech_prob
-        text = " ".join(t for t, no_speech in pieces if no_speech < threshold).strip()
-        if text:
-            yield TranscriptionFrame(text, self._user_id, time_now_iso8601(), Language.EN)

@@ -25,7 +25,7 @@ from piper import PiperVoice, SynthesisConfig
 
 from voicebot.config import TTSSettings
 from voicebot.metrics import Timings
-from voicebot.pipeline.frames import SpeakFrame
+from voicebot.pipeline.frames import PrepareSpeechFrame, SpeakFrame
 from voicebot.pipeline.speech_text import speakable, split_sentences
 
 
@@ -82,11 +82,23 @@ class Voice:
             audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
             if self._voice.config.sample_rate != self.sample_rate:
                 audio = soxr.resample(audio, self._voice.config.sample_rate, self.sample_rate)
-            pcm = np.asarray(audio, dtype=np.int16).tobytes()
+            pcm = _without_lead_in(np.asarray(audio, dtype=np.int16), self.sample_rate).tobytes()
             self._cache[text] = pcm
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
             return pcm
+
+
+LEAD_IN_THRESHOLD = 30  # about -60 dBFS: below anything a phone line carries as speech
+LEAD_IN_KEPT_SECS = 0.01
+
+
+def _without_lead_in(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Piper starts each sentence with 20-60 ms of near-silence; the caller would wait through it."""
+    sounding = np.flatnonzero(np.abs(audio) > LEAD_IN_THRESHOLD)
+    if not sounding.size:
+        return audio
+    return audio[max(0, int(sounding[0]) - int(LEAD_IN_KEPT_SECS * sample_rate)) :]
 
 
 class PiperSpeaker(FrameProcessor):
@@ -101,13 +113,23 @@ class PiperSpeaker(FrameProcessor):
         self._voice = voice
         self._mark_message = mark_message
         self._timings = timings
+        self._preparing: asyncio.Task | None = None
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
         if isinstance(frame, SpeakFrame):
             await self._speak(frame)
+        elif isinstance(frame, PrepareSpeechFrame):
+            if self._preparing is None or self._preparing.done():
+                self._preparing = self.create_task(self._prepare(frame.texts), "prepare speech")
         else:
             await self.push_frame(frame, direction)
+
+    async def _prepare(self, texts: list[str]):
+        for text in texts:
+            sentences = split_sentences(speakable(text))
+            if sentences:
+                await asyncio.to_thread(self._voice.synthesize, sentences[0])
 
     async def _speak(self, frame: SpeakFrame):
         context_id = uuid.uuid4().hex

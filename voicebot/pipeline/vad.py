@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+import time
+
 import webrtcvad
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
 
 from voicebot.config import VADSettings
+
+
+class HearsVoice(VADAnalyzer):
+    """Remembers when the analyzer last heard a voice-like frame.
+
+    The VAD confirms that speech started only after ``vad.start_secs`` of it, too
+    late to keep a turn open when the caller goes on after a comma; the
+    :mod:`turn <voicebot.pipeline.turns>` logic reads :attr:`last_voice` instead.
+    """
+
+    last_voice: float = 0.0  # time.monotonic() of the last frame at or above the confidence threshold
+
+    def voice_confidence(self, buffer: bytes) -> float:
+        confidence = super().voice_confidence(buffer)
+        if confidence >= self.params.confidence:
+            self.last_voice = time.monotonic()
+        return confidence
 
 
 class WebRTCVADAnalyzer(VADAnalyzer):
@@ -34,7 +53,15 @@ class WebRTCVADAnalyzer(VADAnalyzer):
         return 1.0 if self._vad.is_speech(buffer, self.sample_rate) else 0.0
 
 
-def create_vad_analyzer(settings: VADSettings) -> VADAnalyzer:
+class SileroListener(HearsVoice, SileroVADAnalyzer):
+    pass
+
+
+class WebRTCListener(HearsVoice, WebRTCVADAnalyzer):
+    pass
+
+
+def create_vad_analyzer(settings: VADSettings) -> HearsVoice:
     """A fresh analyzer for one call (analyzers keep per-stream state)."""
     params = VADParams(
         confidence=settings.confidence,
@@ -43,5 +70,5 @@ def create_vad_analyzer(settings: VADSettings) -> VADAnalyzer:
         min_volume=settings.min_volume,
     )
     if settings.engine == "webrtc":
-        return WebRTCVADAnalyzer(aggressiveness=settings.webrtc_aggressiveness, params=params)
-    return SileroVADAnalyzer(params=params)
+        return WebRTCListener(aggressiveness=settings.webrtc_aggressiveness, params=params)
+    return SileroListener(params=params)

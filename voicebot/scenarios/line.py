@@ -18,8 +18,9 @@ from voicebot.scenarios.model import Line
 BAND_HZ = (300.0, 3400.0)
 
 
-def caller_voice() -> Voice:
-    return Voice(default_voice_path(), length_scale=1.2, noise_scale=0.8, sample_rate=RATE)
+def caller_voice(cache_size: int = 256) -> Voice:
+    """The caller: the bundled voice, slower and more varied. ``cache_size=0`` makes every take a new rendering."""
+    return Voice(default_voice_path(), length_scale=1.2, noise_scale=0.8, sample_rate=RATE, cache_size=cache_size)
 
 
 def band_limit(pcm16: bytes) -> bytes:

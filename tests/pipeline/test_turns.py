@@ -1,0 +1,128 @@
+"""Where a caller's turn ends: real speech through the real VAD and Whisper, paced in real time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soxr
+from pipecat.frames.frames import (
+    InputAudioRawFrame,
+    TranscriptionFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams
+from pipecat.processors.audio.vad_processor import VADProcessor
+from pipecat.tests.utils import SleepFrame, run_test
+
+from voicebot.config import Settings
+from voicebot.metrics import Timings
+from voicebot.pipeline.stt import FittedWindowDecoder
+from voicebot.pipeline.turns import TurnTranscriber, sounds_finished
+from voicebot.pipeline.vad import create_vad_analyzer
+
+RATE = 16000
+FRAME = RATE * 2 // 50  # 20 ms of 16-bit audio
+
+
+@pytest.mark.parametrize(
+    ("text", "finished"),
+    [
+        ("What is the status of my case?", True),
+        ("Can you repeat that?", True),
+        ("No thanks.", True),
+        ("", True),
+        ("I'm calling about my...", False),
+        ("I need help with my order and...", False),
+        ("I want to talk to", False),
+        ("My case number is", False),
+        ("I was wondering if", False),
+        ("Well, um", False),
+    ],
+)
+def test_a_transcript_reads_as_finished_or_trailing_off(text, finished):
+    assert sounds_finished(text) is finished
+
+
+def speech(voice, *parts: str | float) -> bytes:
+    """Caller speech at the pipeline's 16 kHz: sentences, and pauses given in seconds, then 1.5 s of quiet."""
+    pieces = [np.zeros(RATE // 2, np.int16)]
+    for part in parts:
+        if isinstance(part, float):
+            pieces.append(np.zeros(int(part * RATE), np.int16))
+        else:
+            pcm = np.frombuffer(voice.synthesize(part), np.int16)
+            pcm = pcm[: np.flatnonzero(np.abs(pcm) > 300)[-1] + 800]  # 0.1 s of Piper's own trailing quiet
+            pieces.append(soxr.resample(pcm, 8000, RATE).astype(np.int16))
+    pieces.append(np.zeros(int(1.5 * RATE), np.int16))
+    return np.concatenate(pieces).tobytes()
+
+
+async def turns(whisper, audio: bytes, *, unfinished_secs: float) -> tuple[list, Timings]:
+    """The turn frames the pipeline passes on for ``audio`` sent at the phone's pace."""
+    settings = Settings()
+    vad = create_vad_analyzer(settings.vad)
+    timings = Timings()
+    transcriber = TurnTranscriber(
+        decoder=FittedWindowDecoder(whisper),
+        timings=timings,
+        last_voice=lambda: vad.last_voice,
+        look_secs=settings.turn.look_secs,
+        unfinished_secs=unfinished_secs,
+    )
+    frames = []
+    for i in range(0, len(audio), FRAME):
+        frames += [InputAudioRawFrame(audio=audio[i : i + FRAME], sample_rate=RATE, num_channels=1), SleepFrame(0.02)]
+    down, _ = await run_test(
+        Pipeline([VADProcessor(vad_analyzer=vad), transcriber]),
+        frames_to_send=frames,
+        pipeline_params=PipelineParams(audio_in_sample_rate=RATE),
+    )
+    kinds = (VADUserStartedSpeakingFrame, VADUserStoppedSpeakingFrame, TranscriptionFrame)
+    return [f for f in down if isinstance(f, kinds)], timings
+
+
+def summary(frames: list) -> list[str]:
+    return [f.text if isinstance(f, TranscriptionFrame) else type(f).__name__[3:-5] for f in frames]
+
+
+async def test_a_comma_pause_stays_inside_the_turn(whisper, caller_voice):
+    frames, timings = await turns(
+        whisper, speech(caller_voice, "No thanks,", 0.25, "that's all."), unfinished_secs=0.8
+    )
+    assert summary(frames)[:2] == ["UserStartedSpeaking", "UserStoppedSpeaking"]
+    assert len(frames) == 3, summary(frames)
+    heard = frames[2].text.lower()
+    assert "thanks" in heard and "all" in heard
+
+
+async def test_a_long_silence_ends_the_turn_and_the_next_words_are_a_new_turn(whisper, caller_voice):
+    frames, _ = await turns(
+        whisper, speech(caller_voice, "What is the status of my case?", 1.5, "Goodbye."), unfinished_secs=0.8
+    )
+    assert [type(f) for f in frames] == [
+        VADUserStartedSpeakingFrame,
+        VADUserStoppedSpeakingFrame,
+        TranscriptionFrame,
+    ] * 2, summary(frames)
+    assert "status" in frames[2].text.lower()
+    assert "bye" in frames[5].text.lower()
+
+
+async def test_the_turn_is_transcribed_before_the_vad_ends_it(whisper, caller_voice):
+    frames, timings = await turns(whisper, speech(caller_voice, "Can you repeat that?"), unfinished_secs=0.8)
+    assert summary(frames)[:2] == ["UserStartedSpeaking", "UserStoppedSpeaking"]
+    # The look ran during the silence and its transcript was used: one decode for the turn.
+    assert timings.summary()["stt"]["count"] == 1
+    assert "repeat" in frames[2].text.lower()
+
+
+async def test_words_that_trail_off_hold_the_turn_open_past_the_stop_time(whisper, caller_voice):
+    audio = speech(caller_voice, "I need help with my order and", 0.6, "my refund.")
+    held, _ = await turns(whisper, audio, unfinished_secs=1.0)
+    assert len(held) == 3, summary(held)
+    assert "refund" in held[2].text.lower()
+    # Without the hold, the same audio is cut in two at the VAD's stop.
+    cut, _ = await turns(whisper, audio, unfinished_secs=0.0)
+    assert [type(f) for f in cut].count(TranscriptionFrame) == 2, summary(cut)
