@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 
@@ -9,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from voicebot.config import Settings
+from voicebot.metrics import watch_event_loop
 from voicebot.routes import agent, api, crm, exotel, genesys, phone, plivo, prompts, telnyx, twilio, vonage
 from voicebot.runtime import Runtime
 
@@ -22,7 +24,9 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         runtime.outbox.start()  # also resumes what an earlier run left pending
+        watch = asyncio.create_task(watch_event_loop(runtime.timings))
         yield
+        watch.cancel()
         await runtime.aclose()
 
     app = FastAPI(title="voicebot", lifespan=lifespan, docs_url=None, redoc_url=None)

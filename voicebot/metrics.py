@@ -8,6 +8,7 @@ can ask for the samples since the start of its run.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import deque
@@ -27,7 +28,7 @@ class Timings:
             self._samples.setdefault(name, deque(maxlen=self._window)).append((time.time(), seconds))
 
     def summary(self, since: float = 0.0) -> dict[str, dict[str, Any]]:
-        """Per name: count, p50, p95 and max in milliseconds, over samples taken at or after ``since`` (epoch)."""
+        """Per name: count, p50, p95, p99 and max in milliseconds, over samples taken at or after ``since`` (epoch)."""
         with self._lock:
             values = {name: [s for at, s in samples if at >= since] for name, samples in self._samples.items()}
         return {name: describe_ms([s * 1000 for s in v]) for name, v in sorted(values.items()) if v}
@@ -43,10 +44,26 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def describe_ms(ms: list[float]) -> dict[str, Any]:
-    """count, p50, p95 and max of millisecond values."""
+    """count, p50, p95, p99 and max of millisecond values."""
     return {
         "count": len(ms),
         "p50_ms": round(percentile(ms, 0.5), 1),
         "p95_ms": round(percentile(ms, 0.95), 1),
+        "p99_ms": round(percentile(ms, 0.99), 1),
         "max_ms": round(max(ms), 1),
     }
+
+
+LOOP_TICK_SECS = 0.02
+
+
+async def watch_event_loop(timings: Timings, name: str = "event_loop_lag") -> None:
+    """Record how late the event loop wakes from a 20 ms sleep, until cancelled.
+
+    Every call's audio is paced by sleeps on this loop; a loop that wakes late
+    sends bot audio late, and the caller's playout runs dry.
+    """
+    while True:
+        started = time.perf_counter()
+        await asyncio.sleep(LOOP_TICK_SECS)
+        timings.observe(name, max(0.0, time.perf_counter() - started - LOOP_TICK_SECS))

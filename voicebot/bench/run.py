@@ -23,7 +23,7 @@ import httpx
 
 from voicebot.bench.conversation import bench_call
 from voicebot.bench.server import ServerProcess, Usage
-from voicebot.metrics import describe_ms
+from voicebot.metrics import Timings, describe_ms, watch_event_loop
 from voicebot.pipeline.tts import Voice
 from voicebot.scenarios.line import caller_voice
 from voicebot.scenarios.play import CallObservation, place_call
@@ -57,6 +57,7 @@ class LevelResult:
     cpu_cores: float | None
     peak_rss_mb: float | None
     server_timings: dict[str, Any]
+    client_loop_lag: dict[str, Any]  # the simulated callers' own event loop: late reads look like underruns
     wall_secs: float
 
     def row(self) -> dict[str, Any]:
@@ -78,6 +79,8 @@ class LevelResult:
             "peak_rss_mb": None if self.peak_rss_mb is None else round(self.peak_rss_mb),
             "stt_p50_ms": self.server_timings.get("stt", {}).get("p50_ms"),
             "tts_first_audio_p50_ms": self.server_timings.get("tts_first_audio", {}).get("p50_ms"),
+            "loop_lag_p99_ms": self.server_timings.get("event_loop_lag", {}).get("p99_ms"),
+            "client_loop_lag_p99_ms": self.client_loop_lag.get("p99_ms"),
         }
 
 
@@ -105,9 +108,12 @@ async def run_level(
     started = time.monotonic()
     window = server.measure() if server else contextlib.nullcontext()
     observations: list[CallObservation] = []
+    client = Timings()
+    watch = asyncio.create_task(watch_event_loop(client))
     with window:
         for _ in range(options.rounds):
             observations += await asyncio.gather(*(one(i) for i in range(calls)))
+    watch.cancel()
     wall = time.monotonic() - started
     usage: Usage | None = getattr(window, "usage", None)
     latencies, greetings, premature, unanswered = [], [], 0, 0
@@ -134,6 +140,7 @@ async def run_level(
         cpu_cores=usage.cpu_cores if usage else None,
         peak_rss_mb=usage.peak_rss_mb if usage else None,
         server_timings=await _server_timings(http_url, since) if not is_baseline else {},
+        client_loop_lag=client.summary().get("event_loop_lag", {}),
         wall_secs=round(wall, 1),
     )
 
@@ -195,6 +202,8 @@ COLUMNS = [
     ("peak_rss_mb", "RSS MB", 6),
     ("stt_p50_ms", "stt50", 5),
     ("tts_first_audio_p50_ms", "tts50", 5),
+    ("loop_lag_p99_ms", "lag99", 5),
+    ("client_loop_lag_p99_ms", "clag99", 6),
 ]
 
 

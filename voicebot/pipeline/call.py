@@ -23,7 +23,7 @@ from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.audio.vad_processor import VADProcessor
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.serializers.base_serializer import FrameSerializer
-from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
+from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams
 from pipecat.workers.runner import WorkerRunner
 from starlette.websockets import WebSocketDisconnect
 
@@ -39,6 +39,7 @@ from voicebot.pipeline.conversation import ConversationProcessor
 from voicebot.pipeline.genesys import GenesysMediaSerializer, parse_open, refuse
 from voicebot.pipeline.media_stream import HANDSHAKE_TIMEOUT_SECS, ProtocolError, StartParser, StreamStart, read_start
 from voicebot.pipeline.playback_marks import PlaybackMarks
+from voicebot.pipeline.transport import CallTransport
 from voicebot.pipeline.tts import PiperSpeaker
 from voicebot.pipeline.turns import TurnTranscriber
 from voicebot.pipeline.vad import create_vad_analyzer
@@ -184,7 +185,7 @@ async def _run(
     settings = runtime.settings
     session = CallSession(runtime, call, normalize_ani(ani, settings.telephony.default_region))
     await session.begin()
-    transport = FastAPIWebsocketTransport(
+    transport = CallTransport(
         websocket,
         FastAPIWebsocketParams(
             audio_in_enabled=True,

@@ -31,7 +31,8 @@ async def call(request: Request, call_id: str) -> dict:
 
 @router.get("/api/metrics")
 async def metrics(request: Request, since: float = 0.0) -> dict:
-    """Speech timings per turn (``stt``: transcribing; ``tts_first_audio``: rendering a reply's first sentence)."""
+    """Timings: ``stt`` (transcribing a turn), ``tts_first_audio`` (a reply's first sentence),
+    ``event_loop_lag`` (how late the loop that paces every call's audio wakes), ``turn_resumed_after``."""
     return {"timings": request.app.state.runtime.timings.summary(since)}
 
 
