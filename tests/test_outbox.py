@@ -170,3 +170,27 @@ async def test_unknown_kinds_are_refused_at_once(tmp_path):
     with pytest.raises(ValueError):
         await box.enqueue("nope", {})
     await box.aclose()
+
+
+async def test_server_processes_sharing_one_outbox_deliver_each_item_once(tmp_path):
+    """Two outboxes on one file, as ``voicebot serve --workers 2`` runs them: each item is claimed by one."""
+    delivered: list[int] = []
+
+    async def slow_note(payload):
+        await asyncio.sleep(0.02)
+        delivered.append(payload["n"])
+
+    first = fast_outbox(tmp_path / "o.sqlite3", {"note": slow_note})
+    second = fast_outbox(tmp_path / "o.sqlite3", {"note": slow_note})
+    for n in range(40):
+        await first.enqueue("note", {"n": n})
+    first.start()
+    second.start()
+
+    async def all_done():
+        return (await first.counts()).get("done", 0) == 40
+
+    await until(all_done)
+    assert sorted(delivered) == list(range(40))
+    await first.aclose()
+    await second.aclose()

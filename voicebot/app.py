@@ -9,7 +9,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from voicebot.config import Settings
+from voicebot.config import Settings, load_settings
+from voicebot.events import EventLog
+from voicebot.logs import setup_logging
 from voicebot.metrics import watch_event_loop
 from voicebot.routes import agent, api, crm, exotel, genesys, phone, plivo, prompts, telnyx, twilio, vonage
 from voicebot.runtime import Runtime
@@ -24,9 +26,16 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         runtime.outbox.start()  # also resumes what an earlier run left pending
-        watch = asyncio.create_task(watch_event_loop(runtime.timings))
+        tasks = [asyncio.create_task(watch_event_loop(runtime.timings))]
+        shared = None
+        if settings.server.workers > 1:  # the agent desktop may be connected to another process
+            shared = EventLog(settings.data_dir / "events.sqlite3", runtime.events)
+            tasks.append(asyncio.create_task(shared.follow()))
         yield
-        watch.cancel()
+        for task in tasks:
+            task.cancel()
+        if shared is not None:
+            await shared.aclose()
         await runtime.aclose()
 
     app = FastAPI(title="voicebot", lifespan=lifespan, docs_url=None, redoc_url=None)
@@ -44,3 +53,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(phone.router)
     app.mount("/media", StaticFiles(directory=runtime.media_dir), name="media")
     return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """The app of one ``voicebot serve --workers N`` process, from the settings its parent exported."""
+    settings = load_settings()
+    setup_logging(settings.log_level)
+    return create_app(settings)

@@ -11,24 +11,20 @@ import wave
 from pathlib import Path
 
 from voicebot.config import Settings, load_settings
+from voicebot.logs import setup_logging
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     server = {
         k: v
-        for k, v in {"host": getattr(args, "host", None), "port": getattr(args, "port", None)}.items()
+        for k, v in {
+            "host": getattr(args, "host", None),
+            "port": getattr(args, "port", None),
+            "workers": getattr(args, "workers", None),
+        }.items()
         if v is not None
     }
     return load_settings(args.config, data_dir=args.data_dir, server=server or None)
-
-
-def _setup_logging(level: str) -> None:
-    from loguru import logger as loguru_logger
-
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # pipecat logs through loguru, verbosely (transcripts included) at DEBUG.
-    loguru_logger.remove()
-    loguru_logger.add(sys.stderr, level="DEBUG" if level.upper() == "DEBUG" else "WARNING")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -37,7 +33,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from voicebot.app import create_app
 
     settings = _settings(args)
-    _setup_logging(settings.log_level)
+    setup_logging(settings.log_level)
+    if settings.server.workers > 1:
+        return _serve_workers(args, settings)
     started = time.perf_counter()
     try:
         app = create_app(settings)
@@ -52,6 +50,44 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     uvicorn.run(
         app,
+        host=settings.server.host,
+        port=settings.server.port,
+        log_level=settings.log_level.lower(),
+        ws="websockets-sansio",
+        lifespan="on",
+    )
+    return 0
+
+
+def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
+    """Several server processes on one port, each with its own models, sharing the data directory.
+
+    The parent prepares what must not be raced (the data directory, the demo
+    CRM's first seeding) and hands its settings to the workers through the
+    environment, where each worker reads them again.
+    """
+    import asyncio
+    import os
+
+    import uvicorn
+
+    from voicebot.tools.crm import open_crm
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(open_crm(settings, "").close())
+    if args.config:
+        os.environ["VOICEBOT_CONFIG"] = str(Path(args.config).resolve())
+    os.environ["VOICEBOT_DATA_DIR"] = str(settings.data_dir.resolve())
+    os.environ["VOICEBOT_SERVER__HOST"] = settings.server.host
+    os.environ["VOICEBOT_SERVER__PORT"] = str(settings.server.port)
+    os.environ["VOICEBOT_SERVER__WORKERS"] = str(settings.server.workers)
+    logging.getLogger("voicebot").info(
+        "starting %d workers on http://%s:%d", settings.server.workers, settings.server.host, settings.server.port
+    )
+    uvicorn.run(
+        "voicebot.app:create_app_from_environment",
+        factory=True,
+        workers=settings.server.workers,
         host=settings.server.host,
         port=settings.server.port,
         log_level=settings.log_level.lower(),
@@ -130,7 +166,7 @@ def cmd_call(args: argparse.Namespace) -> int:
 def cmd_test_calls(args: argparse.Namespace) -> int:
     import asyncio
 
-    _setup_logging("WARNING")
+    setup_logging("WARNING")
     from voicebot.scenarios.model import ScenarioError, find_scenarios
     from voicebot.scenarios.run import RunOptions, run_scenarios
 
@@ -156,7 +192,7 @@ def cmd_test_calls(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     import asyncio
 
-    _setup_logging("WARNING")
+    setup_logging("WARNING")
     from voicebot.bench.run import BASELINE_SCRIPT, BenchOptions, run_bench
 
     try:
@@ -172,6 +208,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         rounds=args.rounds,
         baseline=args.baseline,
         url=args.url,
+        workers=args.workers,
         stagger_secs=args.stagger,
         json_path=Path(args.json) if args.json else None,
         plot_path=Path(args.plot) if args.plot else None,
@@ -221,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", parents=[common], help="run the server")
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8080)")
+    serve.add_argument("--workers", type=int, help="server processes, each with its own models (default 1)")
     serve.set_defaults(func=cmd_serve)
 
     crm = sub.add_parser("crm", help="manage the embedded CRM")
@@ -266,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--rounds", type=int, default=1, help="place each level's calls this many times over")
     bench.add_argument("--baseline", action="store_true", help="also run a stock pipecat pipeline, side by side")
     bench.add_argument("--url", help="a running voicebot (ws:// base URL) instead of starting one")
+    bench.add_argument("--workers", type=int, default=1, help="server processes for voicebot (serve --workers)")
     bench.add_argument("--stagger", type=float, default=0.5, help="seconds between call arrivals")
     bench.add_argument("--json", metavar="FILE.json", help="write the results as JSON")
     bench.add_argument("--plot", metavar="FILE.png", help="plot latency against concurrency (voicebot[bench])")

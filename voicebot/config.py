@@ -27,6 +27,9 @@ class _Section(BaseModel):
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = 8080
+    workers: int = Field(
+        default=1, ge=1, description="Server processes; one holds about 24 calls on 2 cores (docs/benchmarks.md)."
+    )
     public_url: str | None = Field(
         default=None,
         description="Base URL Twilio reaches us at (https://bot.example.com). Default: from the request.",

@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 Status = Literal["pending", "done", "parked"]
 
+# An attempt in progress holds its item this long; if its process dies, another (or the next run) retries it.
+CLAIM_SECS = 60.0
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -136,12 +139,24 @@ class Outbox:
         return done
 
     def _due(self, busy: tuple[int, ...]) -> list[OutboxItem]:
-        rows = self._db.execute(
-            "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?"
-            f" AND id NOT IN ({','.join('?' * len(busy))}) ORDER BY id LIMIT 50",
-            (time.time(), *busy),
-        ).fetchall()
-        return [_item(r) for r in rows]
+        """Due items, each claimed for :data:`CLAIM_SECS` so no other server process attempts it too."""
+        now = time.time()
+        with self._db:
+            rows = self._db.execute(
+                "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?"
+                f" AND id NOT IN ({','.join('?' * len(busy))}) ORDER BY id LIMIT 50",
+                (now, *busy),
+            ).fetchall()
+            claimed = [
+                row
+                for row in rows
+                if self._db.execute(
+                    "UPDATE outbox SET next_attempt_at = ?"
+                    " WHERE id = ? AND status = 'pending' AND next_attempt_at <= ?",
+                    (now + CLAIM_SECS, row["id"], now),
+                ).rowcount
+            ]
+        return [_item(r) for r in claimed]
 
     def _seconds_to_next(self, busy: tuple[int, ...]) -> float:
         marks = ",".join("?" * len(busy))

@@ -38,6 +38,7 @@ class BenchOptions:
     rounds: int = 1  # each level's calls are placed this many times over, one round after another
     baseline: bool = False
     url: str | None = None
+    workers: int = 1  # server processes (``voicebot serve --workers``)
     stagger_secs: float = 0.5
     json_path: Path | None = None
     plot_path: Path | None = None
@@ -84,8 +85,9 @@ class LevelResult:
         }
 
 
-def voicebot_server() -> ServerProcess:
+def voicebot_server(workers: int = 1) -> ServerProcess:
     command = ["{python}", "-m", "voicebot", "serve", "--port", "{port}", "--data-dir", "{data_dir}"]
+    command += ["--workers", str(workers)]
     return ServerProcess("voicebot", command, {"VOICEBOT_LOG_LEVEL": "WARNING"})
 
 
@@ -166,7 +168,7 @@ async def run_bench(options: BenchOptions, out: Callable[[str], None] = print) -
             )
             out(_line(results[-1].row()))
     else:
-        servers = [voicebot_server] + ([baseline_server] if options.baseline else [])
+        servers = [lambda: voicebot_server(options.workers)] + ([baseline_server] if options.baseline else [])
         for calls in options.levels:
             for make in servers:
                 with make() as server:  # a fresh process per level: its RSS and caches start alike

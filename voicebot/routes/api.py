@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict
 
 from fastapi import APIRouter, HTTPException, Request
@@ -12,7 +13,12 @@ router = APIRouter()
 @router.get("/healthz")
 async def healthz(request: Request) -> dict:
     runtime = request.app.state.runtime
-    return {"status": "ok", "crm": runtime.crm.name, "model_load_secs": round(runtime.model_load_secs, 2)}
+    return {
+        "status": "ok",
+        "crm": runtime.crm.name,
+        "model_load_secs": round(runtime.model_load_secs, 2),
+        "pid": os.getpid(),  # which server process answered (``serve --workers``)
+    }
 
 
 @router.get("/api/calls")
