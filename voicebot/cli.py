@@ -9,6 +9,7 @@ import sys
 import time
 import wave
 from pathlib import Path
+from typing import Any
 
 from voicebot.config import Settings, load_settings
 from voicebot.logs import setup_logging
@@ -28,8 +29,6 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from voicebot.app import create_app
 
     settings = _settings(args)
@@ -48,6 +47,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings.server.host,
         settings.server.port,
     )
+    _uvicorn(app, settings)
+    return 0
+
+
+def _uvicorn(app: Any, settings: Settings, **options: Any) -> None:
+    import uvicorn
+
     uvicorn.run(
         app,
         host=settings.server.host,
@@ -55,8 +61,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level=settings.log_level.lower(),
         ws="websockets-sansio",
         lifespan="on",
+        **options,
     )
-    return 0
 
 
 def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
@@ -68,8 +74,6 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
     """
     import asyncio
     import os
-
-    import uvicorn
 
     from voicebot.tools.crm import open_crm
 
@@ -84,16 +88,7 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
     logging.getLogger("voicebot").info(
         "starting %d workers on http://%s:%d", settings.server.workers, settings.server.host, settings.server.port
     )
-    uvicorn.run(
-        "voicebot.app:create_app_from_environment",
-        factory=True,
-        workers=settings.server.workers,
-        host=settings.server.host,
-        port=settings.server.port,
-        log_level=settings.log_level.lower(),
-        ws="websockets-sansio",
-        lifespan="on",
-    )
+    _uvicorn("voicebot.app:create_app_from_environment", settings, factory=True, workers=settings.server.workers)
     return 0
 
 
