@@ -15,6 +15,7 @@ from voicebot.logs import setup_logging
 from voicebot.metrics import watch_event_loop
 from voicebot.routes import agent, api, crm, exotel, genesys, phone, plivo, prompts, telnyx, twilio, vonage
 from voicebot.runtime import Runtime
+from voicebot.shutdown import install_drain
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +27,14 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         runtime.outbox.start()  # also resumes what an earlier run left pending
+        release_sigterm = install_drain(runtime, settings.limits.drain_secs)
         tasks = [asyncio.create_task(watch_event_loop(runtime.timings))]
         shared = None
         if settings.server.workers > 1:  # the agent desktop may be connected to another process
             shared = EventLog(settings.data_dir / "events.sqlite3", runtime.events)
             tasks.append(asyncio.create_task(shared.follow()))
         yield
+        release_sigterm()
         for task in tasks:
             task.cancel()
         if shared is not None:

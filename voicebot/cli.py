@@ -60,6 +60,7 @@ def _uvicorn(app: Any, settings: Settings, **options: Any) -> None:
         port=settings.server.port,
         log_level=settings.log_level.lower(),
         ws="websockets-sansio",
+        ws_max_size=settings.limits.max_message_bytes,
         lifespan="on",
         **options,
     )

@@ -113,6 +113,20 @@ class VADSettings(_Section):
     webrtc_aggressiveness: int = Field(default=2, ge=0, le=3)
 
 
+class LimitsSettings(_Section):
+    max_calls: int = Field(
+        default=32, ge=1, description="Calls at once per server process; more are refused and go to an agent."
+    )
+    max_call_secs: int = Field(default=1800, ge=10, description="A call this long is handed to an agent.")
+    idle_secs: float = Field(default=20.0, gt=0, description="A media stream silent (no messages) this long ends.")
+    drain_secs: float = Field(
+        default=30.0, ge=0, description="On SIGTERM, how long calls in progress may go on before an agent takes them."
+    )
+    max_message_bytes: int = Field(
+        default=65536, ge=1024, description="Larger websocket messages end their call (close code 1009)."
+    )
+
+
 class TurnSettings(_Section):
     look_secs: float = Field(
         default=0.2, description="Silence after which the turn so far is transcribed, ahead of its end."
@@ -225,6 +239,7 @@ class Settings(_Section):
     dialogue: DialogueSettings = DialogueSettings()
     vad: VADSettings = VADSettings()
     turn: TurnSettings = TurnSettings()
+    limits: LimitsSettings = LimitsSettings()
     stt: STTSettings = STTSettings()
     tts: TTSSettings = TTSSettings()
     crm: CRMSettings = CRMSettings()

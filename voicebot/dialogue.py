@@ -51,6 +51,14 @@ AGENT = "Sure."
 KEYPAD = "You can also press 1 for an agent, 2 if you are all set, or 9 to hear your case again."
 
 
+HandOverReason = Literal["max_duration", "server_shutdown"]
+HAND_OVER: dict[HandOverReason, str] = {
+    "max_duration": "I'm sorry, this call has gone on for a long time, so I'm connecting you to an agent now. "
+    "One moment please.",
+    "server_shutdown": "I'm sorry, I have to hand you over to an agent now. One moment please.",
+}
+
+
 def case_sentence(case: Case) -> str:
     return f"Your latest {case.kind} is {case.number}: {case.title}. Its status is {case.status}."
 
@@ -118,6 +126,10 @@ class CallFlow:
                 self._default_action,
             )
         return Reply(f"Are you still there? {MENU} {KEYPAD}")
+
+    def on_hand_over(self, reason: HandOverReason) -> Reply:
+        """The server lets go of the call for its own reason: the caller goes to an agent, told why."""
+        return self._transfer(HAND_OVER[reason], reason, self._default_action)
 
     async def _on_intent(self, match: IntentMatch) -> Reply:
         self.silences = 0

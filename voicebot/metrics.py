@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from typing import Any
 
 WINDOW = 20_000  # samples kept per name
@@ -32,6 +32,22 @@ class Timings:
         with self._lock:
             values = {name: [s for at, s in samples if at >= since] for name, samples in self._samples.items()}
         return {name: describe_ms([s * 1000 for s in v]) for name, v in sorted(values.items()) if v}
+
+
+class Counters:
+    """Things a server process counts: calls refused at capacity, calls ended by a limit."""
+
+    def __init__(self):
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def add(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            self._counts[name] += n
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(sorted(self._counts.items()))
 
 
 def percentile(values: list[float], q: float) -> float:

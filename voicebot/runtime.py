@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from voicebot.config import Settings
 from voicebot.events import CallEvents
 from voicebot.intents import IntentRouter
-from voicebot.metrics import Timings
+from voicebot.metrics import Counters, Timings
 from voicebot.outbox import Outbox
 from voicebot.pipeline.stt import Decoder, create_decoder
 from voicebot.pipeline.tts import Voice
@@ -55,6 +56,10 @@ class Runtime:
     media_dir: Path
     model_load_secs: float
     timings: Timings
+    counters: Counters
+    active_calls: int = 0
+    draining: bool = False  # SIGTERM came: no new calls
+    hand_over: dict[str, Callable[[str], Awaitable[None]]] = field(default_factory=dict)  # call id -> hand to agent
 
     @classmethod
     def start(cls, settings: Settings, public_url: str) -> Runtime:
@@ -108,6 +113,7 @@ class Runtime:
             media_dir=settings.media_dir or default_media_dir(),
             model_load_secs=load_secs,
             timings=Timings(),
+            counters=Counters(),
         )
 
     async def aclose(self) -> None:

@@ -36,8 +36,10 @@ from voicebot.pipeline.call_control import (
     TwilioCallControl,
 )
 from voicebot.pipeline.conversation import ConversationProcessor
+from voicebot.pipeline.frames import HandOverFrame
 from voicebot.pipeline.genesys import GenesysMediaSerializer, parse_open, refuse
 from voicebot.pipeline.media_stream import HANDSHAKE_TIMEOUT_SECS, ProtocolError, StartParser, StreamStart, read_start
+from voicebot.pipeline.media_watch import MediaIdleWatch
 from voicebot.pipeline.playback_marks import PlaybackMarks
 from voicebot.pipeline.transport import CallTransport
 from voicebot.pipeline.tts import PiperSpeaker
@@ -53,6 +55,7 @@ log = logging.getLogger(__name__)
 
 WHISPER_RATE = 16000
 POLICY_VIOLATION = 1008
+TRY_AGAIN_LATER = 1013
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
 
 
@@ -114,25 +117,32 @@ async def run_stream_call(websocket: WebSocket, runtime: Runtime, stream: MediaS
         return
     except WebSocketDisconnect:
         return
-    serializer = stream.serializer(start)
-    call = CallInfo(
-        id=start.call_id,
-        platform=stream.platform,
-        stream_id=start.stream_id,
-        dialed=start.dialed or None,
-        started_at=utcnow(),
-    )
-    await _run(
-        websocket,
-        runtime,
-        call,
-        start.caller,
-        serializer,
-        stream.control(runtime, start),
-        serializer.mark_message,
-        [PlaybackMarks()] if stream.playback_marks else [],
-        stream.out_chunk_ms,
-    )
+    if not _admit(runtime, stream.platform, start.call_id):
+        # Twilio then asks /twilio/after-stream, which sends a call without a record to an agent.
+        await websocket.close(TRY_AGAIN_LATER, "over capacity")
+        return
+    try:
+        serializer = stream.serializer(start)
+        call = CallInfo(
+            id=start.call_id,
+            platform=stream.platform,
+            stream_id=start.stream_id,
+            dialed=start.dialed or None,
+            started_at=utcnow(),
+        )
+        await _run(
+            websocket,
+            runtime,
+            call,
+            start.caller,
+            serializer,
+            stream.control(runtime, start),
+            serializer.mark_message,
+            [PlaybackMarks()] if stream.playback_marks else [],
+            stream.out_chunk_ms,
+        )
+    finally:
+        runtime.active_calls -= 1
 
 
 async def run_genesys_call(websocket: WebSocket, runtime: Runtime) -> None:
@@ -149,26 +159,32 @@ async def run_genesys_call(websocket: WebSocket, runtime: Runtime) -> None:
         return
     except WebSocketDisconnect:
         return
-    serializer = GenesysMediaSerializer()
-    reply = await serializer.deserialize(text)  # "opened", sent before any audio flows
-    await websocket.send_text(json.dumps(reply.message))
-    call = CallInfo(
-        id=opened.conversation_id,
-        platform="genesys",
-        stream_id=opened.session_id,
-        dialed=opened.dnis or None,
-        started_at=utcnow(),
-    )
-    await _run(
-        websocket,
-        runtime,
-        call,
-        opened.ani,
-        serializer,
-        GenesysCallControl(serializer),
-        serializer.mark_message,
-        [PlaybackMarks()],
-    )
+    if not _admit(runtime, "genesys", opened.conversation_id):
+        await refuse(websocket, opened.session_id, "over capacity")
+        return
+    try:
+        serializer = GenesysMediaSerializer()
+        reply = await serializer.deserialize(text)  # "opened", sent before any audio flows
+        await websocket.send_text(json.dumps(reply.message))
+        call = CallInfo(
+            id=opened.conversation_id,
+            platform="genesys",
+            stream_id=opened.session_id,
+            dialed=opened.dnis or None,
+            started_at=utcnow(),
+        )
+        await _run(
+            websocket,
+            runtime,
+            call,
+            opened.ani,
+            serializer,
+            GenesysCallControl(serializer),
+            serializer.mark_message,
+            [PlaybackMarks()],
+        )
+    finally:
+        runtime.active_calls -= 1
 
 
 async def _run(
@@ -194,12 +210,14 @@ async def _run(
             serializer=serializer,
             audio_out_end_silence_secs=0,
             audio_out_10ms_chunks=out_chunk_ms // 10,
+            session_timeout=settings.limits.max_call_secs,
         ),
     )
     vad = create_vad_analyzer(settings.vad)
     pipeline = Pipeline(
         [
             transport.input(),
+            MediaIdleWatch(settings.limits.idle_secs),
             VADProcessor(vad_analyzer=vad),
             TurnTranscriber(
                 decoder=runtime.decoder,
@@ -230,16 +248,37 @@ async def _run(
         await session.abandon("caller_hung_up")
         await worker.cancel()
 
+    async def hand_over(reason: str) -> None:
+        await worker.queue_frame(HandOverFrame(reason=reason))
+
+    @transport.event_handler("on_session_timeout")
+    async def on_time_limit(_transport, _client):
+        await hand_over("max_duration")
+
     runner = WorkerRunner(handle_sigint=False)
     await runner.add_workers(worker)
+    runtime.hand_over[call.id] = hand_over
     try:
         await runner.run()
     except Exception:
         log.exception("call %s: pipeline failed", call.id)
         await session.fail("pipeline_error")
     finally:
+        runtime.hand_over.pop(call.id, None)
         if session.outcome is None:
             await session.abandon("stream_closed")
+
+
+def _admit(runtime: Runtime, platform: str, call_id: str) -> bool:
+    """Count the call in, or refuse it: ``limits.max_calls`` in progress, or shutting down (the caller decrements)."""
+    limit = runtime.settings.limits.max_calls
+    if runtime.draining or runtime.active_calls >= limit:
+        runtime.counters.add("calls_refused")
+        why = "shutting down" if runtime.draining else f"{limit} calls in progress (limits.max_calls)"
+        log.warning("%s call %s refused: %s", platform, call_id, why)
+        return False
+    runtime.active_calls += 1
+    return True
 
 
 def _session_id(text: str) -> str:

@@ -32,6 +32,7 @@ from voicebot.dialogue import CallFlow, Next, Reply
 from voicebot.pipeline.call_control import CallControl
 from voicebot.pipeline.frames import (
     CallerHungUpFrame,
+    HandOverFrame,
     MarkEchoFrame,
     PrepareSpeechFrame,
     ProtocolViolationFrame,
@@ -88,6 +89,8 @@ class ConversationProcessor(FrameProcessor):
             await self._on_mark(frame.mark)
         elif isinstance(frame, CallerHungUpFrame):
             await self._on_hang_up(frame)
+        elif isinstance(frame, HandOverFrame):
+            await self._on_hand_over(frame.reason)
         elif isinstance(frame, ProtocolViolationFrame):
             await self._session.fail(f"protocol_error: {frame.reason}")
             await self._control.violated(self, self._session, frame.reason)
@@ -173,6 +176,15 @@ class ConversationProcessor(FrameProcessor):
             return
         await self._session.record_event("silence", seconds=self._silence_timeout)
         await self._say(self._flow.on_silence())
+
+    async def _on_hand_over(self, reason: str):
+        if self._flow is None or self._flow.finished:
+            return
+        self._session.runtime.counters.add(f"calls_handed_over_{reason}")
+        await self._session.record_event("hand_over", reason=reason)
+        async with self._lock:
+            await self._interrupt_prompt(reason)
+            await self._say(self._flow.on_hand_over(reason))
 
     async def _on_hang_up(self, frame: CallerHungUpFrame):
         await self._session.abandon("caller_hung_up")

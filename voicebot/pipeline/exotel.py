@@ -17,6 +17,7 @@ from voicebot.pipeline.media_stream import (
     GuardedStream,
     ProtocolError,
     StreamStart,
+    media_format,
     required,
     start_object,
     text_params,
@@ -29,13 +30,7 @@ def parse_start(message: dict[str, Any]) -> StreamStart | None:
     start = start_object(message)
     if start is None:
         return None
-    media_format = start.get("media_format") or {}
-    if not isinstance(media_format, dict):
-        raise ProtocolError("media_format is not an object")
-    try:
-        rate = int(media_format.get("sample_rate", 8000))
-    except (TypeError, ValueError):
-        raise ProtocolError(f"unsupported sample rate {media_format.get('sample_rate')!r}") from None
+    _, rate = media_format(start, "media_format")
     if rate not in RATES:
         raise ProtocolError(f"unsupported sample rate {rate} (8000, 16000 or 24000)")
     return StreamStart(

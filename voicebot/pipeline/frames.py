@@ -45,3 +45,10 @@ class PrepareSpeechFrame(DataFrame):
     """Render the first sentence of each of ``texts`` now, so whichever is said next starts at once."""
 
     texts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class HandOverFrame(SystemFrame):
+    """Hand the call to an agent for the server's own reason: ``max_duration`` or ``server_shutdown``."""
+
+    reason: str = "max_duration"

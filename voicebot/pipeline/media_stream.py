@@ -83,6 +83,18 @@ def start_object(message: dict[str, Any], passed_over: tuple[str, ...] = ("conne
     return start
 
 
+def media_format(start: dict[str, Any], key: str) -> tuple[dict[str, Any], int]:
+    """A start's media format object (absent means the platform's default) and its sample rate (default 8000)."""
+    value = start.get(key) or {}
+    if not isinstance(value, dict):
+        raise ProtocolError(f"{key} is not an object")
+    rate = value.get("sampleRate", value.get("sample_rate", 8000))
+    try:
+        return value, int(rate)
+    except (TypeError, ValueError, OverflowError):
+        raise ProtocolError(f"unsupported sample rate {rate!r}") from None
+
+
 def text_params(value: Any, what: str) -> dict[str, str]:
     """A platform's custom parameters as strings (absent means none)."""
     if value in (None, ""):
@@ -137,7 +149,8 @@ class GuardedStream(SkipsBadMessages):
     inbound_tracks: tuple[str, ...] = ("inbound", "inbound_track")
 
     def mark_echo_name(self, message: dict[str, Any]) -> Any:
-        return (message.get("mark") or {}).get("name")
+        mark = message.get("mark")
+        return mark.get("name") if isinstance(mark, dict) else None
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
         if isinstance(data, bytes):
@@ -153,7 +166,9 @@ class GuardedStream(SkipsBadMessages):
             return None
         if event == self.mark_echo_event:
             name = self.mark_echo_name(message)
-            return MarkEchoFrame(mark=str(name)) if name else self._skip(f"{event} without a name")
+            if not isinstance(name, (str, int)) or isinstance(name, bool) or name == "":
+                return self._skip(f"{event} without a name")
+            return MarkEchoFrame(mark=str(name))
         if event in self.stop_events:
             return CallerHungUpFrame(reason=str(event))
         if event == "media":

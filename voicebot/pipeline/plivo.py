@@ -15,7 +15,14 @@ from typing import Any
 
 from pipecat.serializers.plivo import PlivoFrameSerializer
 
-from voicebot.pipeline.media_stream import GuardedStream, ProtocolError, StreamStart, required, start_object
+from voicebot.pipeline.media_stream import (
+    GuardedStream,
+    ProtocolError,
+    StreamStart,
+    media_format,
+    required,
+    start_object,
+)
 
 
 def extra_headers(value: Any) -> dict[str, str]:
@@ -36,11 +43,9 @@ def extra_headers(value: Any) -> dict[str, str]:
 def parse_start(message: dict[str, Any]) -> StreamStart | None:
     start = start_object(message, passed_over=())
     assert start is not None
-    media_format = start.get("mediaFormat") or {}
-    if media_format and (
-        media_format.get("encoding") not in (None, "audio/x-mulaw") or int(media_format.get("sampleRate", 8000)) != 8000
-    ):
-        raise ProtocolError(f"unsupported media format {media_format} (audio/x-mulaw at 8 kHz)")
+    fmt, rate = media_format(start, "mediaFormat")
+    if fmt.get("encoding") not in (None, "audio/x-mulaw") or rate != 8000:
+        raise ProtocolError(f"unsupported media format {fmt} (audio/x-mulaw at 8 kHz)")
     headers = extra_headers(message.get("extra_headers", start.get("extra_headers")))
     return StreamStart(
         call_id=required(start, "callId", "start event"),

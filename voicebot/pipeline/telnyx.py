@@ -17,6 +17,7 @@ from voicebot.pipeline.media_stream import (
     GuardedStream,
     ProtocolError,
     StreamStart,
+    media_format,
     required,
     start_object,
     text_params,
@@ -32,12 +33,10 @@ def parse_start(message: dict[str, Any]) -> StreamStart | None:
     stream_id = message.get("stream_id") or start.get("stream_id")
     if not isinstance(stream_id, str) or not stream_id:
         raise ProtocolError("start event without stream_id")
-    media_format = start.get("media_format") or {}
-    if not isinstance(media_format, dict):
-        raise ProtocolError("media_format is not an object")
-    encoding = str(media_format.get("encoding", "PCMU")).upper()
-    if encoding not in ENCODINGS or int(media_format.get("sample_rate", 8000)) != 8000:
-        raise ProtocolError(f"unsupported media format {media_format} (PCMU or PCMA at 8 kHz)")
+    fmt, rate = media_format(start, "media_format")
+    encoding = str(fmt.get("encoding", "PCMU")).upper()
+    if encoding not in ENCODINGS or rate != 8000:
+        raise ProtocolError(f"unsupported media format {fmt} (PCMU or PCMA at 8 kHz)")
     return StreamStart(
         call_id=required(start, "call_control_id", "start event"),
         stream_id=stream_id,

@@ -16,6 +16,7 @@ from voicebot.pipeline.media_stream import (
     GuardedStream,
     ProtocolError,
     StreamStart,
+    media_format,
     required,
     start_object,
     text_params,
@@ -31,11 +32,9 @@ def parse_start(message: dict[str, Any]) -> StreamStart | None:
     if not isinstance(stream_sid, str) or not stream_sid:
         raise ProtocolError("start event without streamSid")
     call_sid = required(start, "callSid", "start event")
-    media_format = start.get("mediaFormat") or {}
-    if media_format and (
-        media_format.get("encoding") not in (None, "audio/x-mulaw") or int(media_format.get("sampleRate", 8000)) != 8000
-    ):
-        raise ProtocolError(f"unsupported media format {media_format}")
+    fmt, rate = media_format(start, "mediaFormat")
+    if fmt.get("encoding") not in (None, "audio/x-mulaw") or rate != 8000:
+        raise ProtocolError(f"unsupported media format {fmt}")
     params = text_params(start.get("customParameters"), "customParameters")
     return StreamStart(
         call_id=call_sid,

@@ -38,8 +38,14 @@ async def call(request: Request, call_id: str) -> dict:
 @router.get("/api/metrics")
 async def metrics(request: Request, since: float = 0.0) -> dict:
     """Timings: ``stt`` (transcribing a turn), ``tts_first_audio`` (a reply's first sentence),
-    ``event_loop_lag`` (how late the loop that paces every call's audio wakes), ``turn_resumed_after``."""
-    return {"timings": request.app.state.runtime.timings.summary(since)}
+    ``event_loop_lag`` (how late the loop that paces every call's audio wakes), ``turn_resumed_after``;
+    counters (``calls_refused``, ``calls_handed_over_<reason>``) and the calls in progress."""
+    runtime = request.app.state.runtime
+    return {
+        "timings": runtime.timings.summary(since),
+        "counters": runtime.counters.snapshot(),
+        "active_calls": runtime.active_calls,
+    }
 
 
 @router.get("/api/outbox")

@@ -1,0 +1,107 @@
+"""Limits: calls beyond capacity are refused to an agent, and no call holds its place forever.
+
+One server with small limits (two calls at once, 20 s calls, 2 s of media silence,
+4 KB messages); each test is what a platform would see at one limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+import websockets
+
+from tests.e2e.conftest import start_server, stop_server
+from voicebot.caller import TwilioCaller
+
+pytestmark = pytest.mark.e2e
+
+JANE = "+14155552671"
+
+
+@pytest.fixture(scope="module")
+def tight(tmp_path_factory):
+    proc, log, urls = start_server(
+        tmp_path_factory.mktemp("voicebot-limits"),
+        {
+            "VOICEBOT_LIMITS__MAX_CALLS": "2",
+            "VOICEBOT_LIMITS__MAX_CALL_SECS": "20",
+            "VOICEBOT_LIMITS__IDLE_SECS": "2",
+            "VOICEBOT_LIMITS__MAX_MESSAGE_BYTES": "4096",
+        },
+    )
+    yield urls
+    stop_server(proc, log)
+
+
+def record(server, call_id: str) -> dict:
+    return httpx.get(f"{server['http']}/api/calls/{call_id}").json()
+
+
+def twilio_start(call_sid: str) -> str:
+    return json.dumps(
+        {
+            "event": "start",
+            "sequenceNumber": "1",
+            "streamSid": f"MZ{call_sid[2:]}",
+            "start": {
+                "callSid": call_sid,
+                "streamSid": f"MZ{call_sid[2:]}",
+                "accountSid": "AC00000000000000000000000000000000",
+                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+                "customParameters": {"from": JANE, "to": "+18005550100"},
+            },
+        }
+    )
+
+
+async def test_a_call_beyond_capacity_is_refused_and_the_others_go_on(tight):
+    async with TwilioCaller(tight["ws"], caller=JANE) as first, TwilioCaller(tight["ws"], caller=JANE) as second:
+        await first.wait_for_prompts(1)
+        async with websockets.connect(tight["ws"]) as third:
+            await third.send(twilio_start("CA" + "3" * 32))
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(third.recv(), 5)
+        assert closed.value.rcvd.code == 1013 and closed.value.rcvd.reason == "over capacity"
+        await second.wait_for_prompts(1)  # the calls in progress carry on
+        metrics = httpx.get(f"{tight['http']}/api/metrics").json()
+        assert metrics["counters"]["calls_refused"] == 1 and metrics["active_calls"] == 2
+    # Twilio then asks what next: a call the bot never took goes to an agent, not a hang-up.
+    twiml = httpx.post(f"{tight['http']}/twilio/after-stream", data={"CallSid": "CA" + "3" * 32}).text
+    assert "<Enqueue" in twiml or "<Dial" in twiml
+
+
+async def test_a_stream_that_stops_sending_media_is_ended(tight):
+    call_sid = "CA" + "4" * 32
+    async with websockets.connect(tight["ws"]) as ws:
+        await ws.send(twilio_start(call_sid))  # then nothing: a half-open stream
+        with pytest.raises(websockets.ConnectionClosed):
+            async with asyncio.timeout(15):
+                while True:
+                    await ws.recv()
+    await asyncio.sleep(0.5)
+    call = record(tight, call_sid)
+    assert call["outcome"] == "error"
+    assert call["outcome_reason"] == "protocol_error: no media for 2 s"
+
+
+async def test_a_call_that_runs_too_long_is_handed_to_an_agent(tight):
+    async with TwilioCaller(tight["ws"], caller=JANE) as call:
+        await call.wait_closed(timeout=45)  # Jane listens and never answers
+    data = record(tight, call.call_sid)
+    assert data["outcome"] == "transferred" and data["outcome_reason"] == "max_duration"
+    assert any(t["text"].startswith("I'm sorry, this call has gone on") for t in data["turns"])
+
+
+async def test_an_oversized_message_ends_that_call_not_the_server(tight):
+    async with websockets.connect(tight["ws"]) as ws:
+        await ws.send(twilio_start("CA" + "5" * 32))
+        await ws.send(json.dumps({"event": "media", "media": {"payload": "A" * 8000}}))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            async with asyncio.timeout(10):
+                while True:
+                    await ws.recv()
+    assert closed.value.rcvd.code == 1009
+    assert httpx.get(f"{tight['http']}/healthz").status_code == 200
