@@ -88,7 +88,7 @@ def summary(frames: list) -> list[str]:
 
 
 async def test_a_comma_pause_stays_inside_the_turn(whisper, caller_voice):
-    frames, timings = await turns(whisper, speech(caller_voice, "No thanks,", 0.25, "that's all."), unfinished_secs=0.8)
+    frames, _ = await turns(whisper, speech(caller_voice, "No thanks,", 0.25, "that's all."), unfinished_secs=0.8)
     assert summary(frames)[:2] == ["UserStartedSpeaking", "UserStoppedSpeaking"]
     assert len(frames) == 3, summary(frames)
     heard = frames[2].text.lower()

@@ -121,7 +121,7 @@ class ConversationProcessor(FrameProcessor):
             await self._interrupt_prompt("speech")
 
     def _on_caller_stopped(self, silence_secs: float):
-        # The stop comes ``silence_secs`` after the last word (the VAD's stop time, or the turn gate's hold).
+        # The stop comes ``silence_secs`` after the last word (the turn processor measures it).
         self._speech_ended = time.perf_counter() - silence_secs
         ended = datetime.now(UTC) - timedelta(seconds=silence_secs)
         self._speech_ended_iso = ended.isoformat(timespec="milliseconds")
