@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from voicebot.access import OperatorAccess, is_local
 from voicebot.config import Settings, load_settings
 from voicebot.events import EventLog
 from voicebot.logs import setup_logging
@@ -55,7 +56,21 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(agent.router)
     app.include_router(phone.router)
     app.mount("/media", StaticFiles(directory=runtime.media_dir), name="media")
+    app.add_middleware(OperatorAccess, token=settings.access.token)
+    _warn_about_open_doors(settings)
     return app
+
+
+def _warn_about_open_doors(settings: Settings) -> None:
+    """Bound to a reachable address without secrets, the guarded ways in refuse everyone: say which key opens them."""
+    if is_local(settings.server.host, {}) or settings.server.host == "localhost":
+        return
+    if settings.access.token is None:
+        log.warning("access.token is not set: /agent, /phone, /api and /crm answer local clients only")
+    if settings.access.media_secret is None:
+        log.warning("access.media_secret is not set: media streams are accepted from local clients only")
+    if settings.genesys.api_key is None:
+        log.warning("genesys.api_key is not set: AudioConnector accepts local clients only")
 
 
 def create_app_from_environment() -> FastAPI:

@@ -129,6 +129,14 @@ def cmd_crm(args: argparse.Namespace) -> int:
     return 0
 
 
+def _call_tokens(args: argparse.Namespace) -> dict[str, str]:
+    """Tokens for a server that has secrets: given on the command line, else ``VOICEBOT_ACCESS__*``."""
+    access = load_settings().access
+    media = args.media_token or (access.media_secret.get_secret_value() if access.media_secret else "")
+    api = args.api_token or (access.token.get_secret_value() if access.token else "")
+    return {"media_token": media, "api_token": api}
+
+
 def cmd_call(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -142,6 +150,7 @@ def cmd_call(args: argparse.Namespace) -> int:
         record=Path(args.record) if args.record else None,
         dtmf=args.dtmf or "",
         timeout=args.timeout,
+        **_call_tokens(args),
     )
     if options.play is not None and not options.play.is_file():
         print(f"voicebot call: no such file: {options.play}", file=sys.stderr)
@@ -283,6 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--record", metavar="OUT.wav", help="save both sides: caller left, bot right")
     call.add_argument("--dtmf", help="with --play: digits to press after it")
     call.add_argument("--timeout", type=float, default=120.0, help="hang up after this many seconds")
+    call.add_argument("--media-token", help="the server's access.media_secret (default: from the environment)")
+    call.add_argument("--api-token", help="the server's access.token, to show the call record (default: environment)")
     call.set_defaults(func=cmd_call)
 
     test_calls = sub.add_parser("test-calls", help="place scripted calls and check what the bot did")

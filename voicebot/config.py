@@ -212,9 +212,14 @@ class GenesysSettings(_Section):
     )
 
 
-class AgentDesktopSettings(_Section):
+class AccessSettings(_Section):
     token: SecretStr | None = Field(
-        default=None, description="Required by /agent when set; unset, only loopback clients may open it."
+        default=None,
+        description="Required by /agent, /phone, /api/* and /crm/*; unset, only local clients may use them.",
+    )
+    media_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs per-call media-stream tokens; unset, only local clients may open a media stream.",
     )
 
 
@@ -245,7 +250,7 @@ class Settings(_Section):
     crm: CRMSettings = CRMSettings()
     screen_pop: ScreenPopSettings = ScreenPopSettings()
     outbox: OutboxSettings = OutboxSettings()
-    agent: AgentDesktopSettings = AgentDesktopSettings()
+    access: AccessSettings = AccessSettings()
 
     @property
     def crm_path(self) -> Path:

@@ -1,15 +1,35 @@
-"""Process logging: the standard library's, with pipecat's loguru output kept quiet unless debugging."""
+"""Process logging: the standard library's, with pipecat's loguru output kept quiet unless debugging.
+
+Request lines are logged by uvicorn with their query strings, where a token
+(``/agent?token=``, a media stream's ``?token=``) or a caller's number and name
+(``/crm/cases/new?phone=``) may be; :class:`RedactQueries` blanks those values.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
+
+REDACTED_PARAMS = ("token", "phone", "customer_name", "From", "To", "Caller")
+_QUERY_VALUE = re.compile(rf"([?&](?:{'|'.join(REDACTED_PARAMS)})=)[^&\s\"']*")
+
+
+class RedactQueries(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _QUERY_VALUE.sub(r"\1***", message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
 
 
 def setup_logging(level: str) -> None:
     from loguru import logger as loguru_logger
 
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in ("uvicorn.access", "uvicorn.error"):  # filters survive uvicorn's own logging config
+        logging.getLogger(name).addFilter(RedactQueries())
     # pipecat logs through loguru, verbosely (transcripts included) at DEBUG.
     loguru_logger.remove()
     loguru_logger.add(sys.stderr, level="DEBUG" if level.upper() == "DEBUG" else "WARNING")

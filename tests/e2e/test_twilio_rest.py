@@ -33,7 +33,7 @@ def rest_server(tmp_path_factory, twilio, webhook):
             "VOICEBOT_TWILIO__AUTH_TOKEN": AUTH_TOKEN,
             "VOICEBOT_TWILIO__API_BASE_URL": twilio.url,
             "VOICEBOT_TRANSFER__PRIORITY_TARGET": "priority",
-            "VOICEBOT_AGENT__TOKEN": "agent-desk-token",
+            "VOICEBOT_ACCESS__TOKEN": "agent-desk-token",
             "VOICEBOT_SCREEN_POP__WEBHOOK_URL": webhook.url,
             "VOICEBOT_SCREEN_POP__WEBHOOK_SECRET": WEBHOOK_SECRET,
         },

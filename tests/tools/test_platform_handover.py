@@ -8,7 +8,7 @@ from voicebot.config import TransferSettings
 from voicebot.tools.plivo_xml import after_stream_xml, answer_xml
 from voicebot.tools.screen_pop import TransferTarget
 from voicebot.tools.telnyx_api import client_state
-from voicebot.tools.vonage_api import transfer_ncco
+from voicebot.tools.vonage_api import answer_ncco, transfer_ncco
 
 BASE = "https://bot.example.com"
 
@@ -28,6 +28,13 @@ def test_plivo_dials_numbers_and_sip_users_and_queues_into_a_conference():
 def test_plivo_answer_is_well_formed_for_odd_numbers():
     root = ET.fromstring(answer_xml(BASE, "wss://bot.example.com", 'a"b&', "<to>"))
     assert root.find("Stream").get("extraHeaders") == 'from=a"b&,to=<to>'
+
+
+def test_plivo_and_vonage_answers_hand_the_stream_its_call_token():
+    root = ET.fromstring(answer_xml(BASE, "wss://bot.example.com", "+14155552671", "+1800", {"token": "abc"}))
+    assert root.find("Stream").get("extraHeaders") == "from=+14155552671,to=+1800,token=abc"
+    [connect] = answer_ncco(BASE, "wss://bot.example.com", "+14155552671", "+1800", "uuid-1", {"token": "abc"})
+    assert connect["endpoint"][0]["headers"]["token"] == "abc"
 
 
 def test_vonage_transfers_to_a_phone_a_sip_uri_with_the_pop_or_a_queue_conversation():

@@ -24,6 +24,14 @@ def test_connect_passes_the_caller_number_as_a_stream_parameter():
     assert "<Pause" not in xml
 
 
+def test_connect_hands_the_stream_its_call_token():
+    import xml.etree.ElementTree as ET
+
+    xml = connect_twiml(BASE, "wss://x", "+14155552671", "+18005550100", {"token": "abc123"})
+    params = {p.get("name"): p.get("value") for p in ET.fromstring(xml).iter("Parameter")}
+    assert params == {"from": "+14155552671", "to": "+18005550100", "token": "abc123"}
+
+
 def twiml(outcome, transfer, settings):
     return after_stream_twiml(after_stream_target(outcome, transfer, settings), settings, BASE)
 

@@ -60,7 +60,8 @@ class PhoneCaller:
 
     def __init__(self, url: str, wire: Wire):
         self.wire = wire
-        self.url = url if url.rstrip("/").endswith(wire.path) else url.rstrip("/") + wire.path
+        self.stream_url = url if url.rstrip("/").endswith(wire.path) else url.rstrip("/") + wire.path
+        self.url = self.stream_url + wire.url_query  # may carry a token: print stream_url
         self.utterances: list[BotUtterance] = [BotUtterance()]
         self.marks_echoed: list[str] = []
         self.clears = 0
@@ -272,16 +273,24 @@ class PhoneCaller:
         await asyncio.wait_for(self.closed.wait(), timeout)
 
 
-def TwilioCaller(url: str, caller: str = "+14155552671", dialed: str = "+18005550100", call_sid: str | None = None):
+def TwilioCaller(
+    url: str,
+    caller: str = "+14155552671",
+    dialed: str = "+18005550100",
+    call_sid: str | None = None,
+    token: str = "",
+):
     """A caller on Twilio Media Streams (the default platform)."""
-    wire = TwilioWire(caller=caller, dialed=dialed)
+    wire = TwilioWire(caller=caller, dialed=dialed, token=token)
     if call_sid:
         wire.call_id = call_sid
     return PhoneCaller(url, wire)
 
 
-def caller_for(platform: str, url: str, caller: str = "+14155552671", dialed: str = "+18005550100") -> PhoneCaller:
-    return PhoneCaller(url, WIRES[platform](caller=caller, dialed=dialed))
+def caller_for(
+    platform: str, url: str, caller: str = "+14155552671", dialed: str = "+18005550100", token: str = ""
+) -> PhoneCaller:
+    return PhoneCaller(url, WIRES[platform](caller=caller, dialed=dialed, token=token))
 
 
 def http_base(ws_url: str) -> str:

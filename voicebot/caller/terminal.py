@@ -43,6 +43,8 @@ class CallOptions:
     record: Path | None = None
     dtmf: str = ""
     timeout: float = 120.0
+    media_token: str = ""  # access.media_secret of a server that has one
+    api_token: str = ""  # access.token, to read the call record from /api
 
 
 class StereoRecorder:
@@ -158,7 +160,7 @@ def outcome_lines(record: dict[str, Any] | None) -> list[str]:
 async def place_call(options: CallOptions, out: Callable[[str], None] = print) -> dict[str, Any] | None:
     """One call, start to finish; returns the server's call record."""
     loop = asyncio.get_running_loop()
-    call = caller_for(options.platform, options.url, caller=options.ani)
+    call = caller_for(options.platform, options.url, caller=options.ani, token=options.media_token)
     recorder = StereoRecorder(options.record) if options.record else None
     caller_audio = read_wav_8k(options.play) if options.play else None
     device = None if caller_audio is not None else SoundDevice(call, loop)
@@ -170,11 +172,12 @@ async def place_call(options: CallOptions, out: Callable[[str], None] = print) -
     try:
         await call.__aenter__()
     except (OSError, websockets.InvalidURI, websockets.InvalidHandshake) as exc:
-        raise CallError(f"cannot reach voicebot at {call.url}: {exc}") from None
-    out(f"calling {call.url} as {mask_phone(options.ani)} over {options.platform} (call {call.call_sid})")
+        raise CallError(f"cannot reach voicebot at {call.stream_url}: {exc}") from None
+    out(f"calling {call.stream_url} as {mask_phone(options.ani)} over {options.platform} (call {call.call_sid})")
     transcript = Transcript(http, call.call_sid, out)
     try:
-        async with httpx.AsyncClient(timeout=2.0) as client:
+        auth = {"Authorization": f"Bearer {options.api_token}"} if options.api_token else {}
+        async with httpx.AsyncClient(timeout=2.0, headers=auth) as client:
             poller = asyncio.create_task(_poll(transcript, client, call))
             if device:
                 with device:

@@ -14,6 +14,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import soxr
@@ -48,9 +49,15 @@ class Wire:
     dialed: str = "+18005550100"
     call_id: str = field(default_factory=lambda: "CA" + uuid.uuid4().hex)
     stream_id: str = field(default_factory=lambda: "MZ" + uuid.uuid4().hex)
+    token: str = ""  # the server's media token for this call, or its access.media_secret
     path = "/twilio/media"
     platform = "twilio"
     echoes_marks = True
+    token_in_url = False  # Twilio's stream URL takes no query: the token is a <Parameter>
+
+    @property
+    def url_query(self) -> str:
+        return f"?token={quote(self.token)}" if self.token and self.token_in_url else ""
 
     def __post_init__(self) -> None:
         self._seq = 0
@@ -72,7 +79,11 @@ class Wire:
                         "streamSid": self.stream_id,
                         "callSid": self.call_id,
                         "tracks": ["inbound"],
-                        "customParameters": {"from": self.caller, "to": self.dialed},
+                        "customParameters": {
+                            "from": self.caller,
+                            "to": self.dialed,
+                            **({"token": self.token} if self.token else {}),
+                        },
                         "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": RATE, "channels": 1},
                     },
                 }
@@ -134,6 +145,7 @@ class TelnyxWire(Wire):
     """Telnyx media streaming, bidirectional RTP mode with PCMU."""
 
     path = "/telnyx/media"
+    token_in_url = True
     platform = "telnyx"
 
     def __post_init__(self) -> None:
@@ -186,6 +198,7 @@ class PlivoWire(Wire):
     """Plivo ``<Stream bidirectional>``: the numbers arrive as ``extra_headers``; no ``stop``, the socket closes."""
 
     path = "/plivo/media"
+    token_in_url = True
     platform = "plivo"
 
     def __post_init__(self) -> None:
@@ -247,6 +260,7 @@ class ExotelWire(Wire):
     """Exotel Voicebot applet: base64 16-bit PCM at 8 kHz in ``media`` both ways."""
 
     path = "/exotel/media"
+    token_in_url = True
     platform = "exotel"
 
     def _json(self, message: dict[str, Any]) -> str:
@@ -298,6 +312,7 @@ class VonageWire(Wire):
     """Vonage Voice API websocket: binary 16 kHz linear PCM, JSON events; no marks, no ``stop``."""
 
     path = "/vonage/media"
+    token_in_url = True
     platform = "vonage"
     echoes_marks = False
     wire_rate = 16000

@@ -27,6 +27,7 @@ from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams
 from pipecat.workers.runner import WorkerRunner
 from starlette.websockets import WebSocketDisconnect
 
+from voicebot.access import media_allowed
 from voicebot.pipeline import exotel, plivo, telnyx, twilio, vonage
 from voicebot.pipeline.call_control import (
     CallControl,
@@ -116,6 +117,11 @@ async def run_stream_call(websocket: WebSocket, runtime: Runtime, stream: MediaS
         await websocket.close(POLICY_VIOLATION, reason[:120])
         return
     except WebSocketDisconnect:
+        return
+    if not _authorised(websocket, runtime, start):
+        runtime.counters.add("calls_unauthorised")
+        log.warning("%s media stream refused: no valid token for its call (access.media_secret)", stream.platform)
+        await websocket.close(POLICY_VIOLATION, "unauthorised")
         return
     if not _admit(runtime, stream.platform, start.call_id):
         # Twilio then asks /twilio/after-stream, which sends a call without a record to an agent.
@@ -267,6 +273,13 @@ async def _run(
         runtime.hand_over.pop(call.id, None)
         if session.outcome is None:
             await session.abandon("stream_closed")
+
+
+def _authorised(websocket: WebSocket, runtime: Runtime, start: StreamStart) -> bool:
+    """The call's token from the start message's parameters or the stream URL (see :mod:`voicebot.access`)."""
+    given = start.parameters.get("token") or websocket.query_params.get("token", "")
+    client = websocket.client.host if websocket.client else None
+    return media_allowed(runtime.settings.access.media_secret, start.call_id, given, client, websocket.headers)
 
 
 def _admit(runtime: Runtime, platform: str, call_id: str) -> bool:

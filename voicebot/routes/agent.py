@@ -7,36 +7,21 @@ import json
 from collections.abc import AsyncIterator
 from importlib import resources
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
-from voicebot.routes.access import allowed
-
-router = APIRouter(prefix="/agent")
+router = APIRouter(prefix="/agent")  # behind voicebot.access.OperatorAccess
 
 KEEPALIVE_SECS = 15.0
 
 
-def require_agent(request: Request) -> None:
-    """A configured token is required from everyone; without one, only loopback clients get in."""
-    token = request.app.state.runtime.settings.agent.token
-    given = request.query_params.get("token") or request.headers.get("authorization", "").removeprefix("Bearer ")
-    if allowed(token, given, request.client.host if request.client else None):
-        return
-    if token is not None:
-        raise HTTPException(401, "agent desktop token required")
-    raise HTTPException(403, "set agent.token to open the agent desktop from another machine")
-
-
 @router.get("", response_class=HTMLResponse)
-async def desktop(request: Request) -> str:
-    require_agent(request)
+async def desktop() -> str:
     return resources.files("voicebot.static").joinpath("agent.html").read_text()
 
 
 @router.get("/events")
 async def events(request: Request) -> StreamingResponse:
-    require_agent(request)
     live = request.app.state.runtime.events
 
     async def stream() -> AsyncIterator[str]:

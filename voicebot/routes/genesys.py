@@ -6,17 +6,18 @@ import logging
 
 from fastapi import APIRouter, WebSocket
 
+from voicebot.access import allowed
 from voicebot.pipeline.call import POLICY_VIOLATION, run_genesys_call
-from voicebot.routes.access import allowed
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/genesys")
 
 
 def _authorised(websocket: WebSocket) -> bool:
-    """The configured X-API-KEY is required; without one, only loopback clients may connect."""
+    """The configured X-API-KEY is required; without one, only local clients may connect."""
     key = websocket.app.state.runtime.settings.genesys.api_key
-    return allowed(key, websocket.headers.get("x-api-key", ""), websocket.client.host if websocket.client else None)
+    client = websocket.client.host if websocket.client else None
+    return allowed(key, websocket.headers.get("x-api-key", ""), client, websocket.headers)
 
 
 @router.websocket("/audioconnector")

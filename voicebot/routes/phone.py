@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import uuid
 from importlib import resources
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from voicebot.routes.agent import require_agent
+from voicebot.access import stream_parameters
 
-router = APIRouter()
+router = APIRouter(prefix="/phone")  # behind voicebot.access.OperatorAccess, like the agent desktop
 
 
-@router.get("/phone", response_class=HTMLResponse)
-async def phone(request: Request) -> str:
-    """Same access as the agent desktop: the configured token, or loopback only."""
-    require_agent(request)
+@router.get("", response_class=HTMLResponse)
+async def phone() -> str:
     return resources.files("voicebot.static").joinpath("phone.html").read_text()
+
+
+@router.post("/ticket")
+async def ticket(request: Request) -> dict:
+    """A call id and the media token for it: what Twilio's webhook answer would give a real call."""
+    call_sid = "CA" + uuid.uuid4().hex
+    secret = request.app.state.runtime.settings.access.media_secret
+    return {"call_sid": call_sid, "parameters": stream_parameters(secret, call_sid)}

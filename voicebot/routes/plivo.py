@@ -7,6 +7,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import Response
 
+from voicebot.access import stream_parameters
 from voicebot.pipeline.call import STREAMS, run_stream_call
 from voicebot.routes.public import public_url, ws_url
 from voicebot.tools.plivo_xml import after_stream_xml, answer_xml, hold_xml
@@ -31,7 +32,8 @@ def _xml(body: str) -> Response:
 async def answer(request: Request) -> Response:
     params = await _params(request)
     base = public_url(request)
-    return _xml(answer_xml(base, ws_url(base), params.get("From", ""), params.get("To", "")))
+    token = stream_parameters(request.app.state.runtime.settings.access.media_secret, params.get("CallUUID", ""))
+    return _xml(answer_xml(base, ws_url(base), params.get("From", ""), params.get("To", ""), token))
 
 
 @router.api_route("/after-stream", methods=["GET", "POST"])

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import Response
 
+from voicebot.access import stream_parameters
 from voicebot.pipeline.call import POLICY_VIOLATION, STREAMS, run_stream_call
 from voicebot.routes.public import public_url, ws_url
 from voicebot.tools.telnyx_api import TelnyxAPIError
@@ -33,9 +35,10 @@ async def webhook(request: Request) -> Response:
         log.error(NOT_CONFIGURED)
         return Response(NOT_CONFIGURED, status_code=503)
     try:
-        await runtime.telnyx.answer_with_stream(
-            payload["call_control_id"], ws_url(public_url(request)) + "/telnyx/media"
-        )
+        call_id = payload["call_control_id"]
+        token = stream_parameters(runtime.settings.access.media_secret, str(call_id))
+        stream_url = ws_url(public_url(request)) + "/telnyx/media" + (f"?{urlencode(token)}" if token else "")
+        await runtime.telnyx.answer_with_stream(call_id, stream_url)
     except (KeyError, TelnyxAPIError) as exc:
         log.error("telnyx: could not answer a call: %s", exc)
         return Response(status_code=502)

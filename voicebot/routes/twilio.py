@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, HTTPException, Request, WebSocket
 from fastapi.responses import Response
 
+from voicebot.access import stream_parameters
 from voicebot.pipeline.call import STREAMS, run_stream_call
 from voicebot.routes.public import public_url, ws_url
 from voicebot.tools.transfer import after_stream_twiml, connect_twiml, handover_for, hold_twiml
@@ -38,7 +39,8 @@ def _twiml(body: str) -> Response:
 async def voice(request: Request) -> Response:
     form = await _form(request)
     base = public_url(request)
-    return _twiml(connect_twiml(base, ws_url(base), form.get("From", ""), form.get("To", "")))
+    token = stream_parameters(request.app.state.runtime.settings.access.media_secret, form.get("CallSid", ""))
+    return _twiml(connect_twiml(base, ws_url(base), form.get("From", ""), form.get("To", ""), token))
 
 
 @router.post("/after-stream")

@@ -7,6 +7,7 @@ import logging
 from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
 
+from voicebot.access import stream_parameters
 from voicebot.pipeline.call import POLICY_VIOLATION, STREAMS, run_stream_call
 from voicebot.routes.public import public_url, ws_url
 from voicebot.tools.vonage_api import answer_ncco
@@ -41,7 +42,9 @@ async def answer(request: Request) -> Response:
     if not params.get("uuid"):
         return JSONResponse({"error": "the answer request has no uuid"}, status_code=400)
     base = public_url(request)
-    return JSONResponse(answer_ncco(base, ws_url(base), params.get("from", ""), params.get("to", ""), params["uuid"]))
+    token = stream_parameters(request.app.state.runtime.settings.access.media_secret, params["uuid"])
+    caller, dialed = params.get("from", ""), params.get("to", "")
+    return JSONResponse(answer_ncco(base, ws_url(base), caller, dialed, params["uuid"], token))
 
 
 @router.api_route("/event", methods=["GET", "POST"])

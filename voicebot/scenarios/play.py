@@ -122,7 +122,7 @@ async def place_call(
     except TimeoutError:
         observation.problem = f"the call was still going after {call.timeout_secs:g} s; the caller hung up"
     except (OSError, websockets.InvalidURI, websockets.InvalidHandshake) as exc:
-        observation.problem = f"cannot reach voicebot at {phone.url}: {exc}"
+        observation.problem = f"cannot reach voicebot at {phone.stream_url}: {exc}"
         return observation
     observation.duration_secs = time.perf_counter() - started
     observation.underruns = sum(u.underruns for u in phone.utterances)

@@ -7,6 +7,7 @@ the agent, puts the caller in a queue conference with hold music, or hangs up.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from xml.sax.saxutils import escape, quoteattr
 
 from voicebot.config import TransferSettings
@@ -17,8 +18,11 @@ def _response(*elements: str) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n<Response>' + "".join(elements) + "</Response>"
 
 
-def answer_xml(public_url: str, public_ws_url: str, caller: str, dialed: str) -> str:
-    headers = f"from={caller},to={dialed}"
+def answer_xml(
+    public_url: str, public_ws_url: str, caller: str, dialed: str, extra: Mapping[str, str] | None = None
+) -> str:
+    """Stream the call to the bot; caller, dialed number and ``extra`` arrive as the start's ``extra_headers``."""
+    headers = ",".join(f"{k}={v}" for k, v in {"from": caller, "to": dialed, **(extra or {})}.items())
     return _response(
         '<Stream bidirectional="true" keepCallAlive="true" contentType="audio/x-mulaw;rate=8000" '
         f"extraHeaders={quoteattr(headers)}>{escape(public_ws_url + '/plivo/media')}</Stream>",

@@ -10,6 +10,7 @@ to do next. With them, the live call is updated with the transfer TwiML at once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
@@ -36,14 +37,16 @@ def _response(*verbs: str) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n<Response>' + "".join(verbs) + "</Response>"
 
 
-def connect_twiml(public_url: str, public_ws_url: str, caller: str, dialed: str) -> str:
-    """The voice webhook's answer: stream the call to the bot, then ask what's next."""
+def connect_twiml(
+    public_url: str, public_ws_url: str, caller: str, dialed: str, extra: Mapping[str, str] | None = None
+) -> str:
+    """The voice webhook's answer: stream the call to the bot (with ``extra`` parameters), then ask what's next."""
+    parameters = {"from": caller, "to": dialed, **(extra or {})}
     return _response(
         f"<Connect action={quoteattr(public_url + '/twilio/after-stream')}>"
         f"<Stream url={quoteattr(public_ws_url + '/twilio/media')}>"
-        f'<Parameter name="from" value={quoteattr(caller)}/>'
-        f'<Parameter name="to" value={quoteattr(dialed)}/>'
-        "</Stream></Connect>"
+        + "".join(f"<Parameter name={quoteattr(k)} value={quoteattr(v)}/>" for k, v in parameters.items())
+        + "</Stream></Connect>"
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -28,7 +29,14 @@ class VonageAPIError(PlatformAPIError):
     pass
 
 
-def answer_ncco(public_url: str, public_ws_url: str, caller: str, dialed: str, call_uuid: str) -> list[dict[str, Any]]:
+def answer_ncco(
+    public_url: str,
+    public_ws_url: str,
+    caller: str,
+    dialed: str,
+    call_uuid: str,
+    extra: Mapping[str, str] | None = None,
+) -> list[dict[str, Any]]:
     """Connect the caller to the bot's websocket; the headers become the ``websocket:connected`` message."""
     return [
         {
@@ -40,7 +48,7 @@ def answer_ncco(public_url: str, public_ws_url: str, caller: str, dialed: str, c
                     "type": "websocket",
                     "uri": public_ws_url + "/vonage/media",
                     "content-type": f"audio/l16;rate={AUDIO_RATE}",
-                    "headers": {"from": caller, "to": dialed, "call_uuid": call_uuid},
+                    "headers": {"from": caller, "to": dialed, "call_uuid": call_uuid, **(extra or {})},
                 }
             ],
         }
