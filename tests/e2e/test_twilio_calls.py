@@ -20,7 +20,7 @@ import pytest
 from tests.e2e.conftest import WEBHOOK_SECRET
 from voicebot.caller import TwilioCaller
 from voicebot.scenarios.hearing import matches, says, spoken_digits, transcribe_8k
-from voicebot.tools.screen_pop import SIGNATURE_HEADER, verify
+from voicebot.tools.screen_pop import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 pytestmark = pytest.mark.e2e
 
@@ -47,7 +47,8 @@ def after_stream(server, call_id: str) -> str:
 
 def screen_pop(webhook, call_id: str) -> dict:
     [request] = webhook.pops_for(call_id)
-    assert verify(request["body"], WEBHOOK_SECRET, request["headers"][SIGNATURE_HEADER])
+    headers = request["headers"]
+    assert verify(request["body"], WEBHOOK_SECRET, headers[SIGNATURE_HEADER], headers[TIMESTAMP_HEADER])
     pop = json.loads(request["body"])
     jsonschema.validate(pop, SCHEMA)
     return pop

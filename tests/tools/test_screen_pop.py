@@ -16,6 +16,7 @@ from voicebot.tools.local_crm import LocalCRM
 from voicebot.tools.lookup import CallerContext
 from voicebot.tools.screen_pop import (
     SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
     CallInfo,
     ScreenPopWebhook,
     TransferTarget,
@@ -85,13 +86,22 @@ def test_schema_rejects_a_pop_without_action(tmp_path):
         jsonschema.validate(payload, SCHEMA)
 
 
-def test_signature_is_hmac_sha256_of_the_body():
+def test_signature_is_hmac_sha256_of_the_timestamp_and_the_body():
     import hashlib
     import hmac
 
-    assert sign(b"{}", "k") == "sha256=" + hmac.new(b"k", b"{}", hashlib.sha256).hexdigest()
-    assert verify(b"{}", "k", sign(b"{}", "k"))
-    assert not verify(b"{ }", "k", sign(b"{}", "k"))
+    assert sign(b"{}", "k", 1700000000) == "sha256=" + hmac.new(b"k", b"1700000000.{}", hashlib.sha256).hexdigest()
+    signature = sign(b"{}", "k", 1700000000)
+    assert verify(b"{}", "k", signature, "1700000000", now=1700000010)
+    assert not verify(b"{ }", "k", signature, "1700000000", now=1700000010)  # another body
+    assert not verify(b"{}", "k", signature, "1700000001", now=1700000010)  # another time
+
+
+def test_a_replayed_pop_is_refused_once_it_is_old():
+    signature = sign(b"{}", "k", 1700000000)
+    assert verify(b"{}", "k", signature, "1700000000", now=1700000000 + 300)
+    assert not verify(b"{}", "k", signature, "1700000000", now=1700000000 + 301)
+    assert not verify(b"{}", "k", signature, "not-a-time")
 
 
 async def test_webhook_post_is_signed_and_raises_on_failure():
@@ -100,7 +110,10 @@ async def test_webhook_post_is_signed_and_raises_on_failure():
     with pytest.raises(RuntimeError, match="503"):
         await webhook.post({"id": "p1"})
     await webhook.post({"id": "p1"})
-    assert all(verify(r["body"], "s3cret", r["headers"][SIGNATURE_HEADER]) for r in receiver.requests)
+    assert all(
+        verify(r["body"], "s3cret", r["headers"][SIGNATURE_HEADER], r["headers"][TIMESTAMP_HEADER])
+        for r in receiver.requests
+    )
     await webhook.aclose()
     receiver.close()
 

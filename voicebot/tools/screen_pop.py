@@ -2,8 +2,9 @@
 
 The payload is versioned (``voicebot.screen_pop/v1``) and published as a JSON
 Schema in :file:`voicebot/schemas/screen_pop.v1.json`. Delivery is an HTTP POST
-signed with HMAC-SHA256 of the body, sent through the durable outbox so a slow
-or failing receiver never holds up a call and never loses a pop.
+signed with HMAC-SHA256 over the send time and the body (so a captured request
+cannot be replayed later), sent through the durable outbox so a slow or failing
+receiver never holds up a call and never loses a pop.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 import uuid
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -24,6 +26,8 @@ from voicebot.tools.lookup import CallerContext
 
 SCHEMA_ID = "voicebot.screen_pop/v1"
 SIGNATURE_HEADER = "X-Voicebot-Signature"
+TIMESTAMP_HEADER = "X-Voicebot-Timestamp"
+TOLERANCE_SECS = 300  # how old a signed request a receiver should accept
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,12 +145,22 @@ def build_screen_pop(
     }
 
 
-def sign(body: bytes, secret: str) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def sign(body: bytes, secret: str, timestamp: int) -> str:
+    """HMAC-SHA256 of ``<timestamp>.<body>``: the signature vouches for when the pop was sent, too."""
+    return "sha256=" + hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
-def verify(body: bytes, secret: str, header: str) -> bool:
-    return hmac.compare_digest(sign(body, secret), header)
+def verify(
+    body: bytes, secret: str, signature: str, timestamp: str, now: float | None = None, tolerance=TOLERANCE_SECS
+) -> bool:
+    """The receiver's check (the README has it standalone): signed by us, and recently."""
+    try:
+        sent = int(timestamp)
+    except (TypeError, ValueError):
+        return False
+    if abs((time.time() if now is None else now) - sent) > tolerance:
+        return False
+    return hmac.compare_digest(sign(body, secret, sent).encode(), signature.encode())
 
 
 class ScreenPopWebhook:
@@ -166,8 +180,10 @@ class ScreenPopWebhook:
         assert self.url
         body = json.dumps(payload, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json", "User-Agent": "voicebot"}
-        if self.secret:
-            headers[SIGNATURE_HEADER] = sign(body, self.secret)
+        if self.secret:  # each attempt is signed afresh, so an outbox retry is never "too old"
+            timestamp = int(time.time())
+            headers[TIMESTAMP_HEADER] = str(timestamp)
+            headers[SIGNATURE_HEADER] = sign(body, self.secret, timestamp)
         response = await self._client.post(self.url, content=body, headers=headers)
         if response.status_code >= 300:
             message = f"screen pop {payload.get('id')}: webhook answered {response.status_code}"
