@@ -30,15 +30,16 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from voicebot.app import create_app
+    from voicebot.pipeline.model_files import ModelFileError
 
     settings = _settings(args)
     setup_logging(settings.log_level)
-    if settings.server.workers > 1:
-        return _serve_workers(args, settings)
     started = time.perf_counter()
     try:
+        if settings.server.workers > 1:
+            return _serve_workers(args, settings)
         app = create_app(settings)
-    except FileNotFoundError as exc:
+    except ModelFileError as exc:
         print(f"voicebot: {exc}", file=sys.stderr)
         return 2
     logging.getLogger("voicebot").info(
@@ -76,8 +77,13 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
     import os
 
+    from voicebot.pipeline.stt import create_decoder
+    from voicebot.pipeline.tts import Voice
     from voicebot.tools.crm import open_crm
 
+    # A worker that cannot load its models would be restarted forever: check them once, here.
+    create_decoder(settings.stt)
+    Voice.from_settings(settings.tts)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     asyncio.run(open_crm(settings, "").close())
     if args.config:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from voicebot.bench.wer import edit_distance, over_the_phone, words
+from voicebot.pipeline.model_files import ModelFileError
 from voicebot.pipeline.stt import FittedWindowDecoder, OpenAIWhisperDecoder, default_model_path
 from voicebot.pipeline.whisper_checkpoint import openai_state, read_ct2, write_checkpoint
 
@@ -46,5 +47,5 @@ def test_both_engines_transcribe_the_same_call_audio(tmp_path, whisper, caller_v
 
 
 def test_a_missing_checkpoint_names_the_setting_and_the_fix(tmp_path):
-    with pytest.raises(FileNotFoundError, match="stt.openai_checkpoint: .* voicebot models openai-whisper"):
+    with pytest.raises(ModelFileError, match="stt.openai_checkpoint: .* voicebot models openai-whisper"):
         OpenAIWhisperDecoder(tmp_path / "nope.pt", cpu_threads=1)

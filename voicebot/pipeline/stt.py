@@ -11,6 +11,7 @@ from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_suppressed_tokens
 
 from voicebot.config import STTSettings
+from voicebot.pipeline.model_files import ModelFileError, loading
 
 
 def default_model_path() -> Path:
@@ -23,15 +24,16 @@ def load_whisper(settings: STTSettings) -> WhisperModel:
     """Load the CTranslate2 Whisper model named by ``stt.model`` (default: bundled tiny.en)."""
     path = Path(settings.model) if settings.model else default_model_path()
     if not (path / "model.bin").is_file():
-        raise FileNotFoundError(f"stt.model: no CTranslate2 Whisper model (model.bin) in {path}")
-    return WhisperModel(
-        str(path),
-        device="cpu",
-        compute_type=settings.compute_type,
-        cpu_threads=settings.cpu_threads,
-        num_workers=settings.num_workers,
-        local_files_only=True,
-    )
+        raise ModelFileError("stt.model", path, "no CTranslate2 Whisper model (model.bin) in this directory")
+    with loading("stt.model", path):
+        return WhisperModel(
+            str(path),
+            device="cpu",
+            compute_type=settings.compute_type,
+            cpu_threads=settings.cpu_threads,
+            num_workers=settings.num_workers,
+            local_files_only=True,
+        )
 
 
 WINDOW_FRAMES = 3000  # Whisper's 30 s window, in log-mel frames (100 a second)
@@ -132,12 +134,14 @@ class OpenAIWhisperDecoder:
                 "stt.engine = openai-whisper needs the package: pip install 'voicebot[openai-whisper]'"
             ) from None
         if not checkpoint.is_file():
-            raise FileNotFoundError(
-                f"stt.openai_checkpoint: no openai-whisper checkpoint at {checkpoint}"
-                " (build one from the bundled model with: voicebot models openai-whisper)"
+            raise ModelFileError(
+                "stt.openai_checkpoint",
+                checkpoint,
+                "no openai-whisper checkpoint (build one from the bundled model with: voicebot models openai-whisper)",
             )
         torch.set_num_threads(cpu_threads)
-        self._model = whisper.load_model(str(checkpoint), device="cpu")
+        with loading("stt.openai_checkpoint", checkpoint):
+            self._model = whisper.load_model(str(checkpoint), device="cpu")
         self._beam_size = beam_size
 
     def transcribe(self, samples: np.ndarray) -> Pieces:

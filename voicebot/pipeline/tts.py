@@ -26,6 +26,7 @@ from piper import PiperVoice, SynthesisConfig
 from voicebot.config import TTSSettings
 from voicebot.metrics import Timings
 from voicebot.pipeline.frames import PrepareSpeechFrame, SpeakFrame
+from voicebot.pipeline.model_files import ModelFileError, loading
 from voicebot.pipeline.speech_text import speakable, split_sentences
 
 
@@ -53,9 +54,11 @@ class Voice:
         cache_size: int = 256,
     ):
         self.path = Path(path)
-        if not self.path.is_file() or not Path(f"{self.path}.json").is_file():
-            raise FileNotFoundError(f"tts.voice: Piper voice {self.path} (and its .onnx.json) not found")
-        self._voice = PiperVoice.load(self.path)
+        for needed in (self.path, Path(f"{self.path}.json")):
+            if not needed.is_file():
+                raise ModelFileError("tts.voice", needed, "Piper voice file not found (the .onnx and its .onnx.json)")
+        with loading("tts.voice", self.path):
+            self._voice = PiperVoice.load(self.path)
         self._config = SynthesisConfig(length_scale=length_scale, noise_scale=noise_scale)
         self.sample_rate = sample_rate
         self._cache: OrderedDict[str, bytes] = OrderedDict()
