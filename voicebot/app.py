@@ -14,6 +14,7 @@ from voicebot.config import Settings, load_settings
 from voicebot.events import EventLog
 from voicebot.logs import setup_logging
 from voicebot.metrics import watch_event_loop
+from voicebot.recovery import close_interrupted_calls
 from voicebot.routes import agent, api, crm, exotel, genesys, phone, plivo, prompts, telnyx, twilio, vonage
 from voicebot.runtime import Runtime
 from voicebot.shutdown import install_drain
@@ -27,6 +28,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        if settings.server.workers == 1:  # with workers, their parent did this before they started
+            await close_interrupted_calls(runtime.store, runtime.outbox)
         runtime.outbox.start()  # also resumes what an earlier run left pending
         release_sigterm = install_drain(runtime, settings.limits.drain_secs)
         tasks = [asyncio.create_task(watch_event_loop(runtime.timings))]

@@ -79,6 +79,7 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
 
     from voicebot.pipeline.stt import create_decoder
     from voicebot.pipeline.tts import Voice
+    from voicebot.recovery import recover_data_dir
     from voicebot.tools.crm import open_crm
 
     # A worker that cannot load its models would be restarted forever: check them once, here.
@@ -86,6 +87,7 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
     Voice.from_settings(settings.tts)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     asyncio.run(open_crm(settings, "").close())
+    asyncio.run(recover_data_dir(settings))
     if args.config:
         os.environ["VOICEBOT_CONFIG"] = str(Path(args.config).resolve())
     os.environ["VOICEBOT_DATA_DIR"] = str(settings.data_dir.resolve())

@@ -178,6 +178,13 @@ class CallStore:
     async def get(self, call_id: str) -> CallRecord | None:
         return await self._sql.run(self._get, call_id)
 
+    async def unfinished(self) -> list[CallRecord]:
+        """Calls without an outcome: in progress, or cut off when a server process died."""
+        ids = await self._sql.run(
+            lambda: [r[0] for r in self._db.execute("SELECT id FROM calls WHERE outcome IS NULL")]
+        )
+        return [record for call_id in ids if (record := await self.get(call_id)) is not None]
+
     async def recent(self, limit: int = 50) -> list[dict[str, Any]]:
         return await self._sql.run(self._recent, limit)
 
