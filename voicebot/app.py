@@ -15,6 +15,7 @@ from voicebot.events import EventLog
 from voicebot.logs import setup_logging
 from voicebot.metrics import watch_event_loop
 from voicebot.recovery import close_interrupted_calls
+from voicebot.retention import purge_daily
 from voicebot.routes import agent, api, crm, exotel, genesys, phone, plivo, prompts, telnyx, twilio, vonage
 from voicebot.runtime import Runtime
 from voicebot.shutdown import install_drain
@@ -32,7 +33,10 @@ def create_app(settings: Settings) -> FastAPI:
             await close_interrupted_calls(runtime.store, runtime.outbox)
         runtime.outbox.start()  # also resumes what an earlier run left pending
         release_sigterm = install_drain(runtime, settings.limits.drain_secs)
-        tasks = [asyncio.create_task(watch_event_loop(runtime.timings))]
+        tasks = [
+            asyncio.create_task(watch_event_loop(runtime.timings)),
+            asyncio.create_task(purge_daily(runtime.store, runtime.outbox, settings.retention.days)),
+        ]
         shared = None
         if settings.server.workers > 1:  # the agent desktop may be connected to another process
             shared = EventLog(settings.data_dir / "events.sqlite3", runtime.events)

@@ -255,6 +255,33 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_purge(args: argparse.Namespace) -> int:
+    """Delete call content older than the retention period now (the server also does it daily)."""
+    import asyncio
+
+    from voicebot.outbox import Outbox
+    from voicebot.records import CallStore
+    from voicebot.retention import purge
+
+    settings = _settings(args)
+    days = settings.retention.days if args.days is None else args.days
+    if days < 1:
+        print("voicebot purge: --days must be at least 1", file=sys.stderr)
+        return 2
+
+    async def run() -> tuple[int, int]:
+        store, outbox = CallStore(settings.calls_path), Outbox(settings.outbox_path, {})
+        try:
+            return (await purge(store, outbox, days)).counts
+        finally:
+            store.close()
+            await outbox.aclose()
+
+    calls, items = asyncio.run(run())
+    print(f"deleted {calls} calls (with their transcripts) and {items} delivered outbox items over {days} days old")
+    return 0
+
+
 def cmd_config_show(args: argparse.Namespace) -> int:
     print(json.dumps(_settings(args).masked(), indent=2))
     return 0
@@ -333,6 +360,10 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--source", help="CTranslate2 Whisper directory (default: the bundled tiny.en)")
     convert.add_argument("--out", help="checkpoint file (default: ~/.cache/whisper/tiny.en.pt)")
     models.set_defaults(func=cmd_models)
+
+    purge = sub.add_parser("purge", parents=[common], help="delete call records older than retention.days now")
+    purge.add_argument("--days", type=int, help="keep this many days instead of retention.days")
+    purge.set_defaults(func=cmd_purge)
 
     config = sub.add_parser("config", help="configuration")
     config_sub = config.add_subparsers(dest="config_command", required=True)

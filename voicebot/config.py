@@ -127,6 +127,14 @@ class LimitsSettings(_Section):
     )
 
 
+class RetentionSettings(_Section):
+    days: int = Field(
+        default=30,
+        ge=1,
+        description="Call records (transcripts, pops) and delivered notes older than this are deleted.",
+    )
+
+
 class TurnSettings(_Section):
     look_secs: float = Field(
         default=0.2, description="Silence after which the turn so far is transcribed, ahead of its end."
@@ -245,6 +253,7 @@ class Settings(_Section):
     vad: VADSettings = VADSettings()
     turn: TurnSettings = TurnSettings()
     limits: LimitsSettings = LimitsSettings()
+    retention: RetentionSettings = RetentionSettings()
     stt: STTSettings = STTSettings()
     tts: TTSSettings = TTSSettings()
     crm: CRMSettings = CRMSettings()

@@ -3,6 +3,8 @@
 Request lines are logged by uvicorn with their query strings, where a token
 (``/agent?token=``, a media stream's ``?token=``) or a caller's number and name
 (``/crm/cases/new?phone=``) may be; :class:`RedactQueries` blanks those values.
+httpx would log every CRM request URL at INFO, and a look-up's URL holds the
+caller's number, so it logs warnings only (our CRM clients log failures masked).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ def setup_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for name in ("uvicorn.access", "uvicorn.error"):  # filters survive uvicorn's own logging config
         logging.getLogger(name).addFilter(RedactQueries())
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     # pipecat logs through loguru, verbosely (transcripts included) at DEBUG.
     loguru_logger.remove()
     loguru_logger.add(sys.stderr, level="DEBUG" if level.upper() == "DEBUG" else "WARNING")

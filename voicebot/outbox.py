@@ -76,11 +76,14 @@ class Outbox:
         max_attempts: int = 12,
         backoff_base_secs: float = 1.0,
         backoff_max_secs: float = 300.0,
+        kinds: tuple[str, ...] = (),
     ):
+        """``kinds`` lets an outbox without ``handlers`` store items for another process to deliver."""
         self._sql = SQLiteWorker(path, _SCHEMA, name="outbox")
         self.path = self._sql.path
         self._db = self._sql.db
         self.handlers = handlers
+        self.kinds = frozenset(kinds or handlers)
         self.max_attempts = max_attempts
         self.backoff_base_secs = backoff_base_secs
         self.backoff_max_secs = backoff_max_secs
@@ -93,7 +96,7 @@ class Outbox:
 
     async def enqueue(self, kind: str, payload: dict[str, Any]) -> int:
         """Store the item (durably, before any attempt) and wake the worker."""
-        if kind not in self.handlers:
+        if kind not in self.kinds:
             raise ValueError(f"no outbox handler for {kind!r}")
         item_id = await self._sql.run(self._insert, kind, json.dumps(payload, default=str))
         self._wake.set()
@@ -238,6 +241,17 @@ class Outbox:
                 (time.time(), utcnow(), item_id),
             )
             return cur.rowcount > 0
+
+    async def purge(self, before: str) -> int:
+        """Delete delivered items last updated before ``before`` (ISO time); pending and parked ones stay."""
+        return await self._sql.run(self._purge, before)
+
+    def _purge(self, before: str) -> int:
+        self._db.execute("PRAGMA secure_delete = ON")
+        with self._db:
+            deleted = self._db.execute("DELETE FROM outbox WHERE status = 'done' AND updated_at < ?", (before,))
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return deleted.rowcount
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Wait (bounded) for attempts under way, e.g. at shutdown."""

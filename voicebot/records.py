@@ -180,10 +180,25 @@ class CallStore:
 
     async def unfinished(self) -> list[CallRecord]:
         """Calls without an outcome: in progress, or cut off when a server process died."""
-        ids = await self._sql.run(
-            lambda: [r[0] for r in self._db.execute("SELECT id FROM calls WHERE outcome IS NULL")]
-        )
+        ids = await self._sql.run(self._unfinished_ids)
         return [record for call_id in ids if (record := await self.get(call_id)) is not None]
+
+    def _unfinished_ids(self) -> list[str]:
+        return [row[0] for row in self._db.execute("SELECT id FROM calls WHERE outcome IS NULL ORDER BY started_at")]
+
+    async def purge(self, before: str) -> int:
+        """Delete finished calls started before ``before`` (ISO time) with their turns and events; returns calls."""
+        return await self._sql.run(self._purge, before)
+
+    def _purge(self, before: str) -> int:
+        self._db.execute("PRAGMA secure_delete = ON")  # overwrite, so no transcript lingers in free pages
+        old = "SELECT id FROM calls WHERE started_at < ? AND outcome IS NOT NULL"
+        with self._db:
+            self._db.execute(f"DELETE FROM turns WHERE call_id IN ({old})", (before,))
+            self._db.execute(f"DELETE FROM events WHERE call_id IN ({old})", (before,))
+            deleted = self._db.execute(old.replace("SELECT id", "DELETE"), (before,)).rowcount
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # nor in the write-ahead log
+        return deleted
 
     async def recent(self, limit: int = 50) -> list[dict[str, Any]]:
         return await self._sql.run(self._recent, limit)

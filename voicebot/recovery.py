@@ -36,7 +36,7 @@ async def close_interrupted_calls(store: CallStore, outbox: Outbox) -> int:
 
 async def recover_data_dir(settings: Settings) -> int:
     """The same, on the data directory itself: for ``serve --workers``, whose parent runs no calls."""
-    store, outbox = CallStore(settings.calls_path), Outbox(settings.outbox_path, {})
+    store, outbox = CallStore(settings.calls_path), Outbox(settings.outbox_path, {}, kinds=("crm_note",))
     try:
         return await close_interrupted_calls(store, outbox)
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import asdict
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from tests.standins.zendesk import API_TOKEN, EMAIL, Zendesk
 from tests.test_outbox import until
 from voicebot.config import load_settings
+from voicebot.logs import setup_logging
 from voicebot.outbox import Outbox
 from voicebot.tools.ani import normalize_ani
 from voicebot.tools.crm import CallNote, open_crm
@@ -43,6 +45,17 @@ async def crm(zendesk):
     crm = open_crm(settings(zendesk), "")
     yield crm
     await crm.close()
+
+
+async def test_a_look_up_logs_neither_the_number_nor_the_name(zendesk, crm, caplog):
+    setup_logging("INFO")
+    caplog.set_level(logging.INFO)
+    zendesk.add_user("Jane Doe", "+1 (415) 555-2671")
+    assert (await look_up_caller(crm, normalize_ani(JANE), 1.5)).customer.name == "Jane Doe"
+    zendesk.fail_next(503, 3)
+    await look_up_caller(crm, normalize_ani(JANE), 1.5)
+    assert caplog.records  # the failure was logged...
+    assert "4155552671" not in caplog.text and "2671" not in caplog.text and "Jane" not in caplog.text  # ...masked
 
 
 async def test_caller_found_by_phone_with_latest_unresolved_ticket(zendesk, crm):
