@@ -105,3 +105,35 @@ async def test_an_oversized_message_ends_that_call_not_the_server(tight):
                     await ws.recv()
     assert closed.value.rcvd.code == 1009
     assert httpx.get(f"{tight['http']}/healthz").status_code == 200
+
+
+def flood_message(n: int) -> str:
+    """Junk of every kind a broken or hostile peer might stream: bad JSON, unknown events, undecodable media."""
+    kinds = [
+        "{not json",
+        json.dumps({"event": "surprise", "n": n}),
+        json.dumps({"event": "media", "sequenceNumber": str(10**30 + n), "media": {"payload": "@@not base64@@"}}),
+        json.dumps({"event": "media", "media": {"payload": 12}}),
+        json.dumps([n]),
+        json.dumps({"event": "dtmf", "dtmf": "9"}),
+    ]
+    return kinds[n % len(kinds)]
+
+
+async def test_a_flood_of_junk_is_skipped_and_neither_that_call_nor_another_falls_over(tight):
+    call_sid = "CA" + "7" * 32
+    async with websockets.connect(tight["ws"]) as ws:
+        await ws.send(twilio_start(call_sid))
+        async with TwilioCaller(tight["ws"], caller=JANE) as other:
+            for n in range(5000):  # as fast as the socket takes them
+                await ws.send(flood_message(n))
+            await other.wait_for_prompts(1)  # the other call is greeted meanwhile
+            assert httpx.get(f"{tight['http']}/healthz").status_code == 200
+            await ws.send(json.dumps({"event": "stop", "streamSid": f"MZ{call_sid[2:]}", "stop": {}}))
+            await asyncio.sleep(1.0)
+    flooded = record(tight, call_sid)
+    assert flooded["outcome"] == "abandoned"  # alive to the end, when the caller hung up
+    log = tight["log"].read_text()
+    assert (
+        "skipped message #4100" in log and "Traceback" not in log
+    )  # 5 of the 6 kinds are skipped; unknown events pass

@@ -15,11 +15,10 @@ fresh ones per property (docs/reliability.md has the figures).
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from pipecat.frames.frames import Frame
 
@@ -27,12 +26,6 @@ from voicebot.caller.wires import WIRES
 from voicebot.pipeline import exotel, plivo, telnyx, twilio, vonage
 from voicebot.pipeline.genesys import GenesysMediaSerializer, parse_open
 from voicebot.pipeline.media_stream import ProtocolError
-
-settings.register_profile(
-    "ci", max_examples=200, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.register_profile("full", max_examples=2_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 JANE = "+14155552671"
 MODULES = {"twilio": twilio, "telnyx": telnyx, "plivo": plivo, "exotel": exotel, "vonage": vonage}

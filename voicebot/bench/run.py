@@ -85,10 +85,10 @@ class LevelResult:
         }
 
 
-def voicebot_server(workers: int = 1) -> ServerProcess:
+def voicebot_server(workers: int = 1, env: dict[str, str] | None = None) -> ServerProcess:
     command = ["{python}", "-m", "voicebot", "serve", "--port", "{port}", "--data-dir", "{data_dir}"]
     command += ["--workers", str(workers)]
-    return ServerProcess("voicebot", command, {"VOICEBOT_LOG_LEVEL": "WARNING"})
+    return ServerProcess("voicebot", command, {"VOICEBOT_LOG_LEVEL": "WARNING", **(env or {})})
 
 
 def baseline_server() -> ServerProcess:

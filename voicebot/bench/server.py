@@ -48,6 +48,26 @@ def cpu_secs(pids: list[int]) -> float:
     return total / CLOCK_TICKS
 
 
+def open_fds(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            total += len(os.listdir(f"/proc/{pid}/fd"))
+        except OSError:
+            continue
+    return total
+
+
+def thread_count(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            total += len(os.listdir(f"/proc/{pid}/task"))
+        except OSError:
+            continue
+    return total
+
+
 def rss_bytes(pids: list[int]) -> int:
     total = 0
     for pid in pids:
@@ -111,6 +131,11 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
         self._tmp.cleanup()
+
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None
+        return self._proc.pid
 
     def measure(self) -> _Window:
         """A window over which CPU time and peak RSS are taken (``with server.measure() as usage:``)."""

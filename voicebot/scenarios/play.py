@@ -63,6 +63,7 @@ class CallObservation:
     duration_secs: float = 0.0
     underruns: int = 0  # times the caller's playout of bot audio ran dry mid-prompt
     underrun_secs: float = 0.0
+    close_code: int | None = None  # how the server ended the stream (1013: refused, over capacity)
 
 
 def script(call: Call) -> list[Turn]:
@@ -125,6 +126,7 @@ async def place_call(
         observation.problem = f"cannot reach voicebot at {phone.stream_url}: {exc}"
         return observation
     observation.duration_secs = time.perf_counter() - started
+    observation.close_code = phone.close_code
     observation.underruns = sum(u.underruns for u in phone.utterances)
     observation.underrun_secs = sum(u.underrun_secs for u in phone.utterances)
     if http is not None:
