@@ -20,5 +20,15 @@ def test_tokens_and_caller_details_in_query_strings_are_blanked():
     assert "4155552671" not in line and "Jane" not in line
 
 
+def test_uvicorn_access_lines_still_format():
+    from uvicorn.logging import AccessFormatter
+
+    args = ("127.0.0.1:5", "GET", "/agent?token=s3cret", "1.1", 200)
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d', args, None)
+    RedactQueries().filter(record)
+    line = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s').format(record)
+    assert "s3cret" not in line and "/agent?token=***" in line
+
+
 def test_other_lines_are_left_alone():
     assert logged("models loaded in %.2fs", 1.5) == "models loaded in 1.50s"

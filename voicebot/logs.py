@@ -18,12 +18,18 @@ _QUERY_VALUE = re.compile(rf"([?&](?:{'|'.join(REDACTED_PARAMS)})=)[^&\s\"']*")
 
 
 class RedactQueries(logging.Filter):
+    """Redacts the record's arguments one by one: uvicorn's access formatter unpacks them again."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        redacted = _QUERY_VALUE.sub(r"\1***", message)
-        if redacted != message:
-            record.msg, record.args = redacted, None
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(_redact(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.msg, str) and not record.args:
+            record.msg = _redact(record.msg)
         return True
+
+
+def _redact(text: str) -> str:
+    return _QUERY_VALUE.sub(r"\1***", text)
 
 
 def setup_logging(level: str) -> None:

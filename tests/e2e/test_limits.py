@@ -7,6 +7,7 @@ One server with small limits (two calls at once, 20 s calls, 2 s of media silenc
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 
 import httpx
@@ -120,6 +121,13 @@ def flood_message(n: int) -> str:
     return kinds[n % len(kinds)]
 
 
+async def line_silence(ws) -> None:
+    silence = base64.b64encode(b"\xff" * 160).decode()  # 20 ms of mu-law silence
+    while True:
+        await ws.send(json.dumps({"event": "media", "media": {"track": "inbound", "payload": silence}}))
+        await asyncio.sleep(0.02)
+
+
 async def test_a_flood_of_junk_is_skipped_and_neither_that_call_nor_another_falls_over(tight):
     call_sid = "CA" + "7" * 32
     async with websockets.connect(tight["ws"]) as ws:
@@ -127,8 +135,10 @@ async def test_a_flood_of_junk_is_skipped_and_neither_that_call_nor_another_fall
         async with TwilioCaller(tight["ws"], caller=JANE) as other:
             for n in range(5000):  # as fast as the socket takes them
                 await ws.send(flood_message(n))
+            line = asyncio.create_task(line_silence(ws))  # then a line that is quiet, not dead (idle_secs is 2)
             await other.wait_for_prompts(1)  # the other call is greeted meanwhile
             assert httpx.get(f"{tight['http']}/healthz").status_code == 200
+            line.cancel()
             await ws.send(json.dumps({"event": "stop", "streamSid": f"MZ{call_sid[2:]}", "stop": {}}))
             await asyncio.sleep(1.0)
     flooded = record(tight, call_sid)
