@@ -241,3 +241,19 @@ async def test_screen_pop_urls_open_the_case_the_contact_or_a_prefilled_new_case
     new = crm.new_case_url(match.customer, normalize_ani(JANE))
     assert new.startswith(f"{base}&etn=incident&extraqs=")
     assert f"customerid%3D{jane}" in new and "customeridtype%3Dcontact" in new and "customeridname%3DJane%2BDoe" in new
+
+
+GARBAGE = [
+    "<html><body>Service Unavailable</body></html>",
+    [],
+    {"value": "nope"},
+    {"value": [{"contactid": None, "fullname": 5}]},
+    None,
+]
+
+
+@pytest.mark.parametrize("body", GARBAGE)
+async def test_a_garbage_answer_is_an_unavailable_crm_not_a_crash(dataverse, crm, body):
+    dataverse.fail_next(200, 10, body=body)
+    context = await look_up_caller(crm, normalize_ani("+14155552671"), 1.5)
+    assert context.customer is None and context.crm_status in ("unavailable", "not_found"), context

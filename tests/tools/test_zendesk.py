@@ -232,3 +232,21 @@ async def test_concurrent_look_ups_do_not_interfere(zendesk, crm):
         zendesk.add_user(f"User {i}", f"+1415555010{i}")
     matches = await asyncio.gather(*(crm.find_customer(normalize_ani(f"+1415555010{i}")) for i in range(5)))
     assert [m.customer.name for m in matches] == [f"User {i}" for i in range(5)]
+
+
+GARBAGE = [
+    "<html><body>Service Unavailable</body></html>",  # a proxy's error page, as a JSON string
+    [],
+    {"results": "nope"},
+    {"results": [{"id": None, "phone": 5}]},
+    {"users": [{"id": 1}], "count": "many"},
+    None,  # an empty 200
+]
+
+
+@pytest.mark.parametrize("body", GARBAGE)
+async def test_a_garbage_answer_is_an_unavailable_crm_not_a_crash(zendesk, crm, body):
+    zendesk.add_user("Jane Doe", "+1 (415) 555-2671")
+    zendesk.fail_next(200, 10, body=body)
+    context = await look_up_caller(crm, normalize_ani(JANE), 1.5)
+    assert context.customer is None and context.crm_status in ("unavailable", "not_found"), context

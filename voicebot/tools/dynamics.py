@@ -159,7 +159,7 @@ class DynamicsCRM:
                 "$top": "10",
             }
         )
-        rows = (await self.api.request("GET", f"contacts?{query}")).json().get("value", [])
+        rows = (await self.api.request("GET", f"contacts?{query}")).json()["value"]
         matches = [r for r in rows if any(same_number(r.get(c) or "", caller, self.region) for c in columns)]
         if not matches:
             return None
@@ -180,7 +180,7 @@ class DynamicsCRM:
                 "$top": "10",
             }
         )
-        rows = (await self.api.request("GET", f"incidents?{query}")).json().get("value", [])
+        rows = (await self.api.request("GET", f"incidents?{query}")).json()["value"]
         if self.settings.cases == "prefer_active":
             rows = sorted(rows, key=lambda r: r.get("statecode") != 0)  # stable: newest active first
         return self._case(rows[0], customer.id) if rows else None

@@ -57,7 +57,7 @@ class ZendeskCRM:
         response = await self.api.request(
             "GET", "/api/v2/search.json", params={"query": f"type:user phone:*{caller.national}"}
         )
-        users = [r for r in response.json().get("results", []) if r.get("result_type", "user") == "user"]
+        users = [r for r in response.json()["results"] if r.get("result_type", "user") == "user"]
         matches = [u for u in users if same_number(u.get("phone") or "", caller, self.region)]
         if not matches:
             return None
@@ -70,7 +70,7 @@ class ZendeskCRM:
             f"/api/v2/users/{int(customer.id)}/tickets/requested.json",
             params={"sort_by": "created_at", "sort_order": "desc"},
         )
-        tickets = [t for t in response.json().get("tickets", []) if t.get("status") in UNRESOLVED]
+        tickets = [t for t in response.json()["tickets"] if t.get("status") in UNRESOLVED]
         tickets.sort(key=lambda t: t.get("created_at") or "", reverse=True)
         return self._case(tickets[0], customer.id) if tickets else None
 
