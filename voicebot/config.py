@@ -8,6 +8,8 @@ drop the section (``VOICEBOT_DATA_DIR``).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
 import tomllib
@@ -15,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 ENV_PREFIX = "VOICEBOT_"
 
@@ -72,7 +74,28 @@ class TelnyxSettings(_Section):
     api_key: SecretStr | None = Field(
         default=None, description="Call Control API key: required to answer, transfer and hang up Telnyx calls."
     )
+    public_key: str | None = Field(
+        default=None, description="The account's Ed25519 public key (base64): verifies telnyx-signature-ed25519."
+    )
+
+    @field_validator("public_key")
+    @classmethod
+    def _an_ed25519_key(cls, value: str | None) -> str | None:
+        try:
+            ok = value is None or len(base64.b64decode(value, validate=True)) == 32
+        except binascii.Error:
+            ok = False
+        if not ok:
+            raise ValueError("must be the base64 of a 32-byte Ed25519 public key (Telnyx portal, Public Key)")
+        return value
+
     api_base_url: str = "https://api.telnyx.com"
+
+
+class PlivoSettings(_Section):
+    auth_token: SecretStr | None = Field(
+        default=None, description="The account's auth token: verifies X-Plivo-Signature-V3 on /plivo/* webhooks."
+    )
 
 
 class VonageSettings(_Section):
@@ -248,6 +271,7 @@ class Settings(_Section):
     twilio: TwilioSettings = TwilioSettings()
     genesys: GenesysSettings = GenesysSettings()
     telnyx: TelnyxSettings = TelnyxSettings()
+    plivo: PlivoSettings = PlivoSettings()
     vonage: VonageSettings = VonageSettings()
     dialogue: DialogueSettings = DialogueSettings()
     vad: VADSettings = VADSettings()

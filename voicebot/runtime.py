@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from voicebot.config import Settings
 from voicebot.events import CallEvents
 from voicebot.intents import IntentRouter
@@ -23,6 +25,7 @@ from voicebot.records import CallStore
 from voicebot.tools.crm import CRM, CallNote, open_crm
 from voicebot.tools.screen_pop import ScreenPopWebhook
 from voicebot.tools.telnyx_api import TelnyxCalls
+from voicebot.tools.telnyx_signature import public_key
 from voicebot.tools.transfer import TwilioHandover
 from voicebot.tools.twilio_api import TwilioCalls
 from voicebot.tools.vonage_api import VonageCalls
@@ -50,6 +53,7 @@ class Runtime:
     outbox: Outbox
     handover: TwilioHandover
     telnyx: TelnyxCalls | None
+    telnyx_public_key: Ed25519PublicKey | None
     vonage: VonageCalls | None
     events: CallEvents
     public_url: str
@@ -105,6 +109,7 @@ class Runtime:
                 public_url,
             ),
             telnyx=TelnyxCalls(settings.telnyx, settings.transfer) if settings.telnyx.api_key else None,
+            telnyx_public_key=public_key(settings.telnyx.public_key) if settings.telnyx.public_key else None,
             vonage=(
                 VonageCalls(settings.vonage, settings.transfer, public_url) if settings.vonage.rest_enabled else None
             ),

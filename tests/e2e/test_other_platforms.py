@@ -11,10 +11,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
 
 import httpx
 import pytest
 import websockets
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from tests.e2e.conftest import WEBHOOK_SECRET, start_server, stop_server
 from tests.e2e.test_twilio_calls import record, screen_pop
@@ -22,10 +25,33 @@ from tests.standins.telnyx import API_KEY, TelnyxCallControl
 from tests.standins.vonage import APPLICATION_ID, VonageVoiceAPI, new_key_pair
 from voicebot.caller import caller_for
 from voicebot.scenarios.hearing import says, transcribe_8k
+from voicebot.tools import plivo_signature
 
 pytestmark = pytest.mark.e2e
 
 JANE = "+14155552671"
+PUBLIC_URL = "https://bot.example.com"
+TELNYX_SIGNER = Ed25519PrivateKey.generate()  # Telnyx's key; the server has only the public half
+TELNYX_PUBLIC_KEY = base64.b64encode(TELNYX_SIGNER.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
+PLIVO_AUTH_TOKEN = "plivo-auth-token"
+
+
+def telnyx_webhook(server, event: dict, timestamp: int | None = None, signer=TELNYX_SIGNER) -> httpx.Response:
+    """POST an event as Telnyx does: signed over ``timestamp|body`` with Ed25519."""
+    body = json.dumps(event).encode()
+    sent = str(int(time.time()) if timestamp is None else timestamp)
+    signature = base64.b64encode(signer.sign(sent.encode() + b"|" + body)).decode()
+    headers = {"Content-Type": "application/json", "telnyx-signature-ed25519": signature, "telnyx-timestamp": sent}
+    return httpx.post(server["http"] + "/telnyx/webhook", content=body, headers=headers)
+
+
+def plivo_request(server, method: str, path: str, form: dict | None = None, token=PLIVO_AUTH_TOKEN, **kw):
+    """A Plivo callback, signed (V3) for the public URL Plivo was given."""
+    fields = {k: [v] for k, v in (form or {}).items()}
+    nonce = "41298761"
+    signature = plivo_signature.signature(token, method, PUBLIC_URL + path, fields, nonce)
+    headers = {plivo_signature.SIGNATURE_HEADER: signature, plivo_signature.NONCE_HEADER: nonce}
+    return httpx.request(method, server["http"] + path, data=form, headers=headers, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +75,10 @@ def platforms_server(tmp_path_factory, telnyx, vonage, webhook):
     proc, log, urls = start_server(
         tmp_path_factory.mktemp("voicebot-platforms"),
         {
-            "VOICEBOT_SERVER__PUBLIC_URL": "https://bot.example.com",
+            "VOICEBOT_SERVER__PUBLIC_URL": PUBLIC_URL,
             "VOICEBOT_TELNYX__API_KEY": API_KEY,
+            "VOICEBOT_TELNYX__PUBLIC_KEY": TELNYX_PUBLIC_KEY,
+            "VOICEBOT_PLIVO__AUTH_TOKEN": PLIVO_AUTH_TOKEN,
             "VOICEBOT_TELNYX__API_BASE_URL": telnyx.url,
             "VOICEBOT_VONAGE__APPLICATION_ID": APPLICATION_ID,
             "VOICEBOT_VONAGE__PRIVATE_KEY": vonage.private_key,
@@ -86,13 +114,13 @@ def test_telnyx_call_initiated_is_answered_onto_the_media_stream(platforms_serve
             "payload": {"call_control_id": "v3:answer-me", "direction": "incoming", "from": JANE, "to": "+18005550100"},
         }
     }
-    assert httpx.post(platforms_server["http"] + "/telnyx/webhook", json=event).status_code == 200
+    assert telnyx_webhook(platforms_server, event).status_code == 200
     [(action, body)] = telnyx.for_call("v3:answer-me")
     assert action == "answer"
     assert body["stream_url"] == "wss://bot.example.com/telnyx/media"
     assert body["stream_bidirectional_mode"] == "rtp" and body["stream_bidirectional_codec"] == "PCMU"
     hangup = {"data": {"event_type": "call.hangup", "payload": {"call_control_id": "v3:answer-me"}}}
-    assert httpx.post(platforms_server["http"] + "/telnyx/webhook", json=hangup).status_code == 200
+    assert telnyx_webhook(platforms_server, hangup).status_code == 200
     assert len(telnyx.for_call("v3:answer-me")) == 1
 
 
@@ -114,13 +142,29 @@ async def test_telnyx_goodbye_hangs_up_by_call_control(platforms_server, telnyx,
     assert record(platforms_server, call.call_sid)["outcome"] == "completed"
 
 
+def test_telnyx_webhooks_not_signed_by_telnyx_are_refused(platforms_server, telnyx):
+    event = {
+        "data": {"event_type": "call.initiated", "payload": {"call_control_id": "v3:forged", "direction": "incoming"}}
+    }
+    assert httpx.post(platforms_server["http"] + "/telnyx/webhook", json=event).status_code == 403  # unsigned
+    assert telnyx_webhook(platforms_server, event, signer=Ed25519PrivateKey.generate()).status_code == 403
+    assert telnyx_webhook(platforms_server, event, timestamp=int(time.time()) - 600).status_code == 403  # replayed
+    assert telnyx.for_call("v3:forged") == []  # nothing was answered
+
+
 # -- Plivo -----------------------------------------------------------------------------------
 
 
+def test_plivo_callbacks_not_signed_by_plivo_are_refused(platforms_server):
+    form = {"CallUUID": "x", "From": JANE, "To": "1800"}
+    assert httpx.post(platforms_server["http"] + "/plivo/answer", data=form).status_code == 403
+    assert plivo_request(platforms_server, "POST", "/plivo/answer", form, token="not-the-token").status_code == 403
+    assert plivo_request(platforms_server, "POST", "/plivo/answer", form).status_code == 200  # the genuine one
+    assert httpx.get(platforms_server["http"] + "/plivo/hold").status_code == 403
+
+
 def test_plivo_answer_streams_the_call_then_redirects(platforms_server):
-    response = httpx.post(
-        platforms_server["http"] + "/plivo/answer", data={"CallUUID": "x", "From": JANE, "To": "1800"}
-    )
+    response = plivo_request(platforms_server, "POST", "/plivo/answer", {"CallUUID": "x", "From": JANE, "To": "1800"})
     xml = response.text
     assert response.status_code == 200
     assert 'bidirectional="true" keepCallAlive="true"' in xml and f'extraHeaders="from={JANE},to=1800"' in xml
@@ -131,9 +175,9 @@ def test_plivo_answer_streams_the_call_then_redirects(platforms_server):
 async def test_plivo_caller_is_put_through_by_the_after_stream_xml(platforms_server, webhook, whisper):
     call, _ = await greeted_then_press(platforms_server, "plivo", whisper, "1")
     assert call.marks_echoed, "the greeting's checkpoint came back as playedStream"
-    xml = httpx.post(platforms_server["http"] + "/plivo/after-stream", data={"CallUUID": call.call_sid}).text
+    xml = plivo_request(platforms_server, "POST", "/plivo/after-stream", {"CallUUID": call.call_sid}).text
     assert '<Conference waitSound="https://bot.example.com/plivo/hold"' in xml and ">support</Conference>" in xml
-    hold = httpx.get(platforms_server["http"] + "/plivo/hold").text
+    hold = plivo_request(platforms_server, "GET", "/plivo/hold").text
     assert "/media/hold-music.wav</Play>" in hold and "/prompts/hold.wav</Play>" in hold
     pop = screen_pop(webhook, call.call_sid)
     assert pop["call"]["platform"] == "plivo" and pop["customer"]["name"] == "Jane Doe"
@@ -141,7 +185,7 @@ async def test_plivo_caller_is_put_through_by_the_after_stream_xml(platforms_ser
 
 async def test_plivo_goodbye_hangs_up(platforms_server, whisper):
     call, _ = await greeted_then_press(platforms_server, "plivo", whisper, "2")
-    xml = httpx.post(platforms_server["http"] + "/plivo/after-stream", data={"CallUUID": call.call_sid}).text
+    xml = plivo_request(platforms_server, "POST", "/plivo/after-stream", {"CallUUID": call.call_sid}).text
     assert "<Hangup/>" in xml
 
 

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,45 +38,36 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
-def cpu_secs(pids: list[int]) -> float:
+def _summed(pids: list[int], measure: Callable[[int], int]) -> int:
+    """``measure`` over the processes still there (one may exit between listing and reading)."""
     total = 0
     for pid in pids:
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += measure(pid)
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / CLOCK_TICKS
+    return total
+
+
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime
+
+
+def cpu_secs(pids: list[int]) -> float:
+    return _summed(pids, _cpu_ticks) / CLOCK_TICKS
 
 
 def open_fds(pids: list[int]) -> int:
-    total = 0
-    for pid in pids:
-        try:
-            total += len(os.listdir(f"/proc/{pid}/fd"))
-        except OSError:
-            continue
-    return total
+    return _summed(pids, lambda pid: len(os.listdir(f"/proc/{pid}/fd")))
 
 
 def thread_count(pids: list[int]) -> int:
-    total = 0
-    for pid in pids:
-        try:
-            total += len(os.listdir(f"/proc/{pid}/task"))
-        except OSError:
-            continue
-    return total
+    return _summed(pids, lambda pid: len(os.listdir(f"/proc/{pid}/task")))
 
 
 def rss_bytes(pids: list[int]) -> int:
-    total = 0
-    for pid in pids:
-        try:
-            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_BYTES
-        except OSError:
-            continue
-    return total
+    return _summed(pids, lambda pid: int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_BYTES)
 
 
 @dataclass

@@ -44,7 +44,7 @@ async def new_case_form(request: Request, phone: str = "", customer_id: str = ""
 @router.post("/cases")
 async def create_case(request: Request):
     crm = _local(request)
-    form = dict(parse_qsl((await request.body()).decode()))
+    form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
     missing = [k for k in ("name", "phone", "title", "number") if not form.get(k)]
     if missing:
         raise HTTPException(422, f"missing: {', '.join(missing)}")

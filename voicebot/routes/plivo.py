@@ -2,25 +2,39 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
+import logging
+from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Request, WebSocket
+from fastapi import APIRouter, HTTPException, Request, WebSocket
 from fastapi.responses import Response
 
 from voicebot.access import stream_parameters
 from voicebot.pipeline.call import STREAMS, run_stream_call
 from voicebot.routes.public import public_url, ws_url
+from voicebot.tools.plivo_signature import NONCE_HEADER, SIGNATURE_HEADER, valid_signature
 from voicebot.tools.plivo_xml import after_stream_xml, answer_xml, hold_xml
 from voicebot.tools.transfer import handover_for
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/plivo")
 
 
 async def _params(request: Request) -> dict[str, str]:
-    """Plivo sends its parameters as a form (POST) or a query string (GET)."""
+    """Plivo sends its parameters as a form (POST) or a query string (GET), signed when an auth token is set."""
+    form = parse_qs((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+    token = request.app.state.runtime.settings.plivo.auth_token
+    if token is not None:
+        url = public_url(request) + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        fields = form if request.method == "POST" else {}
+        nonce = request.headers.get(NONCE_HEADER, "")
+        if not valid_signature(
+            token.get_secret_value(), request.method, url, fields, nonce, request.headers.get(SIGNATURE_HEADER)
+        ):
+            log.warning("rejected %s %s: bad or missing %s", request.method, request.url.path, SIGNATURE_HEADER)
+            raise HTTPException(403, "invalid Plivo signature")
     params = dict(request.query_params)
     if request.method == "POST":
-        params.update(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+        params.update({key: values[-1] for key, values in form.items()})
     return params
 
 
@@ -46,6 +60,7 @@ async def after_stream(request: Request) -> Response:
 
 @router.api_route("/hold", methods=["GET", "POST"])
 async def hold(request: Request) -> Response:
+    await _params(request)
     return _xml(hold_xml(public_url(request)))
 
 

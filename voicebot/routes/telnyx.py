@@ -12,6 +12,7 @@ from voicebot.access import stream_parameters
 from voicebot.pipeline.call import POLICY_VIOLATION, STREAMS, run_stream_call
 from voicebot.routes.public import public_url, ws_url
 from voicebot.tools.telnyx_api import TelnyxAPIError
+from voicebot.tools.telnyx_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, valid_signature
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/telnyx")
@@ -23,6 +24,12 @@ NOT_CONFIGURED = "telnyx.api_key is not configured: Telnyx calls cannot be answe
 async def webhook(request: Request) -> Response:
     """``call.initiated`` for an incoming call: answer it with a bidirectional stream to ``/telnyx/media``."""
     runtime = request.app.state.runtime
+    key = runtime.telnyx_public_key
+    if key is not None and not valid_signature(
+        key, await request.body(), request.headers.get(SIGNATURE_HEADER), request.headers.get(TIMESTAMP_HEADER)
+    ):
+        log.warning("telnyx: rejected a webhook: bad, missing or stale %s", SIGNATURE_HEADER)
+        return Response("invalid Telnyx signature", status_code=403)
     try:
         event = await request.json()
         data = event["data"]
