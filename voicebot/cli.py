@@ -137,12 +137,11 @@ def cmd_crm(args: argparse.Namespace) -> int:
     return 0
 
 
-def _call_tokens(args: argparse.Namespace) -> dict[str, str]:
+def _server_tokens(args: argparse.Namespace):
     """Tokens for a server that has secrets: given on the command line, else ``VOICEBOT_ACCESS__*``."""
-    access = load_settings().access
-    media = args.media_token or (access.media_secret.get_secret_value() if access.media_secret else "")
-    api = args.api_token or (access.token.get_secret_value() if access.token else "")
-    return {"media_token": media, "api_token": api}
+    from voicebot.caller.tokens import ServerTokens
+
+    return ServerTokens.from_settings(load_settings().access, args.media_token, args.api_token)
 
 
 def cmd_call(args: argparse.Namespace) -> int:
@@ -158,7 +157,7 @@ def cmd_call(args: argparse.Namespace) -> int:
         record=Path(args.record) if args.record else None,
         dtmf=args.dtmf or "",
         timeout=args.timeout,
-        **_call_tokens(args),
+        tokens=_server_tokens(args),
     )
     if options.play is not None and not options.play.is_file():
         print(f"voicebot call: no such file: {options.play}", file=sys.stderr)
@@ -193,6 +192,7 @@ def cmd_test_calls(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         junit=Path(args.junit) if args.junit else None,
         config=args.config,
+        tokens=_server_tokens(args),
     )
     try:
         reports = asyncio.run(run_scenarios(files, options))
@@ -225,6 +225,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         stagger_secs=args.stagger,
         json_path=Path(args.json) if args.json else None,
         plot_path=Path(args.plot) if args.plot else None,
+        tokens=_server_tokens(args),
     )
     try:
         asyncio.run(run_bench(options))
@@ -291,6 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", type=Path, help="TOML configuration file (or VOICEBOT_CONFIG)")
     common.add_argument("--data-dir", type=Path, help="where SQLite files live (default ./voicebot-data)")
+    tokens = argparse.ArgumentParser(add_help=False)
+    tokens.add_argument(
+        "--media-token", help="the server's access.media_secret (default: VOICEBOT_ACCESS__MEDIA_SECRET)"
+    )
+    tokens.add_argument("--api-token", help="the server's access.token, for /api (default: VOICEBOT_ACCESS__TOKEN)")
 
     parser = argparse.ArgumentParser(prog="voicebot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -319,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from voicebot.caller.wires import WIRES
 
-    call = sub.add_parser("call", help="call a running voicebot from the microphone or a WAV file")
+    call = sub.add_parser("call", parents=[tokens], help="call a running voicebot from the microphone or a WAV file")
     call.add_argument("--url", default="ws://127.0.0.1:8080", help="the server (ws:// or wss:// base URL)")
     call.add_argument("--ani", default="+14155552671", help="your caller number (demo: Jane Doe)")
     call.add_argument("--platform", choices=sorted(WIRES), default="twilio", help="media-stream protocol")
@@ -327,11 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--record", metavar="OUT.wav", help="save both sides: caller left, bot right")
     call.add_argument("--dtmf", help="with --play: digits to press after it")
     call.add_argument("--timeout", type=float, default=120.0, help="hang up after this many seconds")
-    call.add_argument("--media-token", help="the server's access.media_secret (default: from the environment)")
-    call.add_argument("--api-token", help="the server's access.token, to show the call record (default: environment)")
     call.set_defaults(func=cmd_call)
 
-    test_calls = sub.add_parser("test-calls", help="place scripted calls and check what the bot did")
+    test_calls = sub.add_parser("test-calls", parents=[tokens], help="place scripted calls and check what the bot did")
     test_calls.add_argument(
         "paths", nargs="+", metavar="SCENARIOS", help="scenario files (YAML) or directories of them"
     )
@@ -341,7 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
     test_calls.add_argument("--config", type=Path, help="settings for the in-process server (TOML)")
     test_calls.set_defaults(func=cmd_test_calls)
 
-    bench = sub.add_parser("bench", help="reply latency and capacity under concurrent simulated calls")
+    bench = sub.add_parser(
+        "bench", parents=[tokens], help="reply latency and capacity under concurrent simulated calls"
+    )
     bench.add_argument("--calls", default="1", help="concurrent calls; several levels as 1,8,24")
     bench.add_argument("--rounds", type=int, default=1, help="place each level's calls this many times over")
     bench.add_argument("--baseline", action="store_true", help="also run a stock pipecat pipeline, side by side")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import subprocess
+import sys
 
 import httpx
 import pytest
@@ -36,8 +38,7 @@ def guarded(tmp_path_factory):
     yield urls
     stop_server(proc, log)
     logged = urls["log"].read_text()
-    assert "token=***" in logged  # the requests with tokens were logged, without them
-    assert TOKEN not in logged and MEDIA_SECRET not in logged
+    assert TOKEN not in logged and MEDIA_SECRET not in logged  # though requests and streams carried both
 
 
 @pytest.mark.parametrize("path", OPERATOR_PATHS)
@@ -56,6 +57,17 @@ def test_a_token_in_the_address_opens_the_pages_it_links_to(guarded):
         assert TOKEN not in cookie  # derived from the token, not the token
         assert browser.get("/crm/cases/new").status_code == 200  # the cookie alone
     assert httpx.get(guarded["http"] + "/crm/cases/new", cookies={"voicebot_token": "forged"}).status_code == 401
+
+
+async def test_requests_with_tokens_are_logged_without_them(guarded):
+    httpx.get(guarded["http"] + "/agent", params={"token": TOKEN})
+    base = guarded["ws"].removesuffix("/twilio/media")
+    async with caller_for("plivo", base, caller=JANE, token=MEDIA_SECRET) as call:
+        await call.wait_for_prompts(1)
+    await asyncio.sleep(0.2)
+    logged = guarded["log"].read_text()
+    assert '"GET /agent?token=*** HTTP/1.1" 200' in logged and "/plivo/media?token=***" in logged
+    assert TOKEN not in logged and MEDIA_SECRET not in logged
 
 
 def test_the_health_check_stays_open_for_load_balancers(guarded):
@@ -130,3 +142,26 @@ async def test_without_a_media_secret_a_proxied_media_stream_is_refused(server):
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), 5)
     assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1008, "unauthorised")
+
+
+def test_test_calls_against_a_guarded_server_present_its_tokens(guarded, tmp_path):
+    scenario = tmp_path / "keypad.yaml"
+    scenario.write_text(
+        "calls:\n"
+        "  - name: keypad goodbye\n"
+        '    ani: "+14155552671"\n'
+        "    turns:\n"
+        '      - dtmf: "2"\n'
+        "        intent: goodbye\n"
+        "    expect:\n"
+        "      outcome: completed\n"
+    )
+    url = guarded["ws"].removesuffix("/twilio/media")
+    command = [sys.executable, "-m", "voicebot", "test-calls", str(scenario), "--url", url]
+    without = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert without.returncode == 1  # refused: no media token
+    given = subprocess.run(
+        [*command, "--media-token", MEDIA_SECRET, "--api-token", TOKEN], capture_output=True, text=True, timeout=300
+    )
+    assert given.returncode == 0, given.stdout + given.stderr
+    assert "1 calls: 1 passed" in given.stdout or "1 call: 1 passed" in given.stdout

@@ -23,6 +23,7 @@ import httpx
 
 from voicebot.bench.conversation import bench_call
 from voicebot.bench.server import ServerProcess, Usage
+from voicebot.caller.tokens import ServerTokens
 from voicebot.metrics import Timings, describe_ms, watch_event_loop
 from voicebot.pipeline.tts import Voice
 from voicebot.scenarios.line import caller_voice
@@ -42,6 +43,7 @@ class BenchOptions:
     stagger_secs: float = 0.5
     json_path: Path | None = None
     plot_path: Path | None = None
+    tokens: ServerTokens = ServerTokens()  # for a server at ``url`` that has secrets
 
 
 @dataclass
@@ -104,7 +106,13 @@ async def run_level(
     async def one(i: int) -> CallObservation:
         await asyncio.sleep(i * options.stagger_secs)
         return await place_call(
-            bench_call(i), ws_url, None, voice, linger_secs=LINGER_SECS, prompts_end_on_pause=is_baseline
+            bench_call(i),
+            ws_url,
+            None,
+            voice,
+            linger_secs=LINGER_SECS,
+            prompts_end_on_pause=is_baseline,
+            tokens=options.tokens,
         )
 
     started = time.monotonic()
@@ -141,15 +149,15 @@ async def run_level(
         failed_calls=sum(o.problem is not None for o in observations),
         cpu_cores=usage.cpu_cores if usage else None,
         peak_rss_mb=usage.peak_rss_mb if usage else None,
-        server_timings=await _server_timings(http_url, since) if not is_baseline else {},
+        server_timings=await _server_timings(http_url, since, options.tokens) if not is_baseline else {},
         client_loop_lag=client.summary().get("event_loop_lag", {}),
         wall_secs=round(wall, 1),
     )
 
 
-async def _server_timings(http_url: str, since: float) -> dict[str, Any]:
+async def _server_timings(http_url: str, since: float, tokens: ServerTokens) -> dict[str, Any]:
     try:
-        async with httpx.AsyncClient(timeout=5) as client:
+        async with httpx.AsyncClient(timeout=5, headers=tokens.api_headers) as client:
             response = await client.get(f"{http_url}/api/metrics", params={"since": since})
         return response.json().get("timings", {}) if response.status_code == 200 else {}
     except httpx.HTTPError:

@@ -24,6 +24,7 @@ import numpy as np
 import websockets
 
 from voicebot.caller import FRAME_BYTES, RATE, PhoneCaller, caller_for, http_base, read_wav_8k
+from voicebot.caller.tokens import ServerTokens
 from voicebot.tools.ani import mask_phone
 
 POLL_SECS = 0.5
@@ -43,8 +44,7 @@ class CallOptions:
     record: Path | None = None
     dtmf: str = ""
     timeout: float = 120.0
-    media_token: str = ""  # access.media_secret of a server that has one
-    api_token: str = ""  # access.token, to read the call record from /api
+    tokens: ServerTokens = ServerTokens()  # for a server that has secrets
 
 
 class StereoRecorder:
@@ -160,7 +160,7 @@ def outcome_lines(record: dict[str, Any] | None) -> list[str]:
 async def place_call(options: CallOptions, out: Callable[[str], None] = print) -> dict[str, Any] | None:
     """One call, start to finish; returns the server's call record."""
     loop = asyncio.get_running_loop()
-    call = caller_for(options.platform, options.url, caller=options.ani, token=options.media_token)
+    call = caller_for(options.platform, options.url, caller=options.ani, token=options.tokens.media)
     recorder = StereoRecorder(options.record) if options.record else None
     caller_audio = read_wav_8k(options.play) if options.play else None
     device = None if caller_audio is not None else SoundDevice(call, loop)
@@ -176,8 +176,7 @@ async def place_call(options: CallOptions, out: Callable[[str], None] = print) -
     out(f"calling {call.stream_url} as {mask_phone(options.ani)} over {options.platform} (call {call.call_sid})")
     transcript = Transcript(http, call.call_sid, out)
     try:
-        auth = {"Authorization": f"Bearer {options.api_token}"} if options.api_token else {}
-        async with httpx.AsyncClient(timeout=2.0, headers=auth) as client:
+        async with httpx.AsyncClient(timeout=2.0, headers=options.tokens.api_headers) as client:
             poller = asyncio.create_task(_poll(transcript, client, call))
             if device:
                 with device:

@@ -19,6 +19,7 @@ import httpx
 import websockets
 
 from voicebot.caller import BotUtterance, PhoneCaller, caller_for, loud_samples, read_wav_8k
+from voicebot.caller.tokens import ServerTokens
 from voicebot.pipeline.tts import Voice
 from voicebot.scenarios.line import LineNoise, over_the_line
 from voicebot.scenarios.model import Call, Line, Turn
@@ -95,6 +96,7 @@ async def place_call(
     *,
     linger_secs: float | None = None,
     prompts_end_on_pause: bool = False,
+    tokens: ServerTokens = ServerTokens(),
 ) -> CallObservation:
     """Play ``call`` against the server at ``url`` (ws base) and fetch its record from ``http``.
 
@@ -105,7 +107,7 @@ async def place_call(
     observation = CallObservation(call)
     turns = script(call)
     audio = await asyncio.to_thread(prepare_audio, turns, voice)
-    phone = caller_for(call.platform, url, caller=call.ani or "")
+    phone = caller_for(call.platform, url, caller=call.ani or "", token=tokens.media)
     observation.call_id = phone.call_sid
     phone.prompts_end_on_pause = phone.prompts_end_on_pause or prompts_end_on_pause
     noise = LineNoise(call.line.noise_dbfs, call.line.band_limit) if call.line.noise_dbfs is not None else None
@@ -130,7 +132,7 @@ async def place_call(
     observation.underruns = sum(u.underruns for u in phone.utterances)
     observation.underrun_secs = sum(u.underrun_secs for u in phone.utterances)
     if http is not None:
-        observation.record = await fetch_record(http, observation.call_id)
+        observation.record = await fetch_record(http, observation.call_id, tokens)
     return observation
 
 
@@ -223,11 +225,11 @@ async def _until_into(phone: PhoneCaller, utterance: BotUtterance, ms: int) -> N
     await asyncio.sleep(max(0.0, utterance.first_audio_at + ms / 1000 - time.perf_counter()))
 
 
-async def fetch_record(http: str, call_id: str) -> dict[str, Any] | None:
+async def fetch_record(http: str, call_id: str, tokens: ServerTokens = ServerTokens()) -> dict[str, Any] | None:
     """The server's call record, once it has an outcome (or after a short wait, as it stands)."""
     record = None
     deadline = time.perf_counter() + RECORD_WAIT_SECS
-    async with httpx.AsyncClient(timeout=5.0) as client:
+    async with httpx.AsyncClient(timeout=5.0, headers=tokens.api_headers) as client:
         while True:
             try:
                 response = await client.get(f"{http}/api/calls/{call_id}")

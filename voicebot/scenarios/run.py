@@ -17,6 +17,7 @@ from pathlib import Path
 from faster_whisper import WhisperModel
 
 from voicebot.caller import http_base
+from voicebot.caller.tokens import ServerTokens
 from voicebot.config import STTSettings
 from voicebot.pipeline.stt import load_whisper
 from voicebot.pipeline.tts import Voice
@@ -34,6 +35,7 @@ class RunOptions:
     concurrency: int = 1
     junit: Path | None = None
     config: Path | None = None
+    tokens: ServerTokens = ServerTokens()  # for a server at ``url`` that has secrets
 
 
 @dataclass
@@ -94,7 +96,7 @@ async def _run_files(
 
     async def one(scenario: ScenarioFile, call) -> CallReport:
         async with gate:
-            observation = await place_call(call, ws_url, http_url, listener.voice)
+            observation = await place_call(call, ws_url, http_url, listener.voice, tokens=options.tokens)
         report = await asyncio.to_thread(evaluate, scenario.name, observation, listener.whisper)
         for line in call_lines(report):
             out(line)
