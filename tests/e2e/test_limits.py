@@ -121,20 +121,32 @@ def flood_message(n: int) -> str:
     return kinds[n % len(kinds)]
 
 
+SILENCE_MESSAGE = json.dumps(
+    {"event": "media", "media": {"track": "inbound", "payload": base64.b64encode(b"\xff" * 160).decode()}}
+)  # 20 ms of mu-law silence
+
+
 async def line_silence(ws) -> None:
-    silence = base64.b64encode(b"\xff" * 160).decode()  # 20 ms of mu-law silence
     while True:
-        await ws.send(json.dumps({"event": "media", "media": {"track": "inbound", "payload": silence}}))
+        await ws.send(SILENCE_MESSAGE)
         await asyncio.sleep(0.02)
+
+
+async def no_calls_in_progress(server, timeout: float = 15.0) -> None:
+    """Earlier tests' calls may still be winding down, holding places under max_calls 2."""
+    async with asyncio.timeout(timeout):
+        while httpx.get(f"{server['http']}/api/metrics").json()["active_calls"]:
+            await asyncio.sleep(0.2)
 
 
 async def test_a_flood_of_junk_is_skipped_and_neither_that_call_nor_another_falls_over(tight):
     call_sid = "CA" + "7" * 32
+    await no_calls_in_progress(tight)
     async with websockets.connect(tight["ws"]) as ws:
         await ws.send(twilio_start(call_sid))
         async with TwilioCaller(tight["ws"], caller=JANE) as other:
-            for n in range(5000):  # as fast as the socket takes them
-                await ws.send(flood_message(n))
+            for n in range(5000):  # as fast as the socket takes them, amid the call's own audio
+                await ws.send(flood_message(n) if n % 25 else SILENCE_MESSAGE)
             line = asyncio.create_task(line_silence(ws))  # then a line that is quiet, not dead (idle_secs is 2)
             await other.wait_for_prompts(1)  # the other call is greeted meanwhile
             assert httpx.get(f"{tight['http']}/healthz").status_code == 200
@@ -144,6 +156,5 @@ async def test_a_flood_of_junk_is_skipped_and_neither_that_call_nor_another_fall
     flooded = record(tight, call_sid)
     assert flooded["outcome"] == "abandoned"  # alive to the end, when the caller hung up
     log = tight["log"].read_text()
-    assert (
-        "skipped message #4100" in log and "Traceback" not in log
-    )  # 5 of the 6 kinds are skipped; unknown events pass
+    # 4,000 of the 5,000 are junk of the kinds that are skipped (unknown events are passed over)
+    assert "skipped message #4000" in log and "Traceback" not in log

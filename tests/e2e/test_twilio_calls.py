@@ -31,7 +31,7 @@ SCHEMA = json.loads((Path(__file__).parents[2] / "voicebot/schemas/screen_pop.v1
 
 
 def record(server, call_id: str) -> dict:
-    response = httpx.get(f"{server['http']}/api/calls/{call_id}")
+    response = httpx.get(f"{server['http']}/api/calls/{call_id}", headers=server.get("api_headers", {}))
     assert response.status_code == 200
     return response.json()
 

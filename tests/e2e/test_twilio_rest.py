@@ -38,6 +38,7 @@ def rest_server(tmp_path_factory, twilio, webhook):
             "VOICEBOT_SCREEN_POP__WEBHOOK_SECRET": WEBHOOK_SECRET,
         },
     )
+    urls["api_headers"] = {"Authorization": "Bearer agent-desk-token"}  # access.token guards /api too
     yield urls
     stop_server(proc, log)
 
