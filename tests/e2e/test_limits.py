@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import socket
 
 import httpx
 import pytest
@@ -158,3 +159,27 @@ async def test_a_flood_of_junk_is_skipped_and_neither_that_call_nor_another_fall
     log = tight["log"].read_text()
     # 4,000 of the 5,000 are junk of the kinds that are skipped (unknown events are passed over)
     assert "skipped message #4000" in log and "Traceback" not in log
+
+
+async def test_a_caller_that_never_reads_holds_no_one_else_up_and_is_let_go(tight):
+    """A slow consumer: its socket's receive buffer is tiny and it reads nothing, while it keeps sending audio."""
+    await no_calls_in_progress(tight)
+    call_sid = "CA" + "8" * 32
+    port = int(tight["http"].rsplit(":", 1)[1])
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    sock.connect(("127.0.0.1", port))
+    async with websockets.connect(tight["ws"], sock=sock, max_queue=1) as stuck:
+        await stuck.send(twilio_start(call_sid))
+        line = asyncio.create_task(line_silence(stuck))
+        async with TwilioCaller(tight["ws"], caller=JANE) as other:
+            await other.wait_for_prompts(1)  # greeted as usual meanwhile
+        async with asyncio.timeout(45):  # max_call_secs 20, the apology, a mark that never comes back
+            while not record(tight, call_sid)["outcome"]:
+                await asyncio.sleep(0.5)
+        line.cancel()
+    assert (record(tight, call_sid)["outcome"], record(tight, call_sid)["outcome_reason"]) == (
+        "transferred",
+        "max_duration",
+    )
+    await no_calls_in_progress(tight)  # its place is free again
