@@ -26,9 +26,10 @@ async def close_interrupted_calls(store: CallStore, outbox: Outbox) -> int:
     """Run only while no call is in progress (at start-up, before serving); returns how many were closed."""
     closed = 0
     for record in await store.unfinished():
-        if await store.finish(record.call_id, "error", REASON):
-            await outbox.enqueue("crm_note", asdict(interrupted_note(record)))
-            closed += 1
+        # The note first: killed again in between, the next start notes the call twice rather than never.
+        await outbox.enqueue("crm_note", asdict(interrupted_note(record)))
+        await store.finish(record.call_id, "error", REASON)
+        closed += 1
     if closed:
         log.warning("%d call(s) were cut off when the server stopped; closed and noted", closed)
     return closed
