@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from voicebot.access import stream_parameters
 from voicebot.pipeline.call import STREAMS, run_stream_call
-from voicebot.routes.public import public_url, ws_url
+from voicebot.routes.public import public_url, requested_url, ws_url
 from voicebot.tools.plivo_signature import NONCE_HEADER, SIGNATURE_HEADER, valid_signature
 from voicebot.tools.plivo_xml import after_stream_xml, answer_xml, hold_xml
 from voicebot.tools.transfer import handover_for
@@ -24,7 +24,7 @@ async def _params(request: Request) -> dict[str, str]:
     form = parse_qs((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
     token = request.app.state.runtime.settings.plivo.auth_token
     if token is not None:
-        url = public_url(request) + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        url = requested_url(request)
         fields = form if request.method == "POST" else {}
         nonce = request.headers.get(NONCE_HEADER, "")
         if not valid_signature(

@@ -15,5 +15,10 @@ def public_url(request: Request) -> str:
     return f"{proto}://{host}"
 
 
+def requested_url(request: Request) -> str:
+    """The URL the platform called, as it signed it: our public base, then this request's path and query."""
+    return public_url(request) + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
 def ws_url(http_url: str) -> str:
     return "wss://" + http_url[8:] if http_url.startswith("https://") else "ws://" + http_url.removeprefix("http://")

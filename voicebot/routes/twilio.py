@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from voicebot.access import stream_parameters
 from voicebot.pipeline.call import STREAMS, run_stream_call
-from voicebot.routes.public import public_url, ws_url
+from voicebot.routes.public import public_url, requested_url, ws_url
 from voicebot.tools.transfer import after_stream_twiml, connect_twiml, handover_for, hold_twiml
 from voicebot.tools.twilio_api import SIGNATURE_HEADER, valid_signature
 
@@ -23,7 +23,7 @@ async def _form(request: Request) -> dict[str, str]:
     form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
     token = request.app.state.runtime.settings.twilio.auth_token
     if token is not None:
-        url = public_url(request) + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        url = requested_url(request)
         params = form if request.method == "POST" else {}
         if not valid_signature(url, params, token.get_secret_value(), request.headers.get(SIGNATURE_HEADER)):
             log.warning("rejected %s %s: bad or missing %s", request.method, request.url.path, SIGNATURE_HEADER)
