@@ -109,6 +109,20 @@ async def test_an_oversized_message_ends_that_call_not_the_server(tight):
     assert httpx.get(f"{tight['http']}/healthz").status_code == 200
 
 
+async def test_a_peer_that_hangs_up_before_its_start_costs_nothing(tight):
+    """Hanging up first, or a start cut off by an oversized message, must not leave a server error behind."""
+    logged_before = len(tight["log"].read_text())
+    for n in range(20):
+        async with websockets.connect(tight["ws"]) as ws:
+            if n % 2:  # the start and an oversized message in one write: uvicorn drops both and closes 1009
+                await ws.send(twilio_start("CA" + "6" * 32))
+                await ws.send("x" * 8000)
+    await asyncio.sleep(0.5)
+    assert httpx.get(f"{tight['http']}/healthz").status_code == 200
+    logged = tight["log"].read_text()[logged_before:]
+    assert "Exception in ASGI application" not in logged and "Traceback" not in logged
+
+
 def flood_message(n: int) -> str:
     """Junk of every kind a broken or hostile peer might stream: bad JSON, unknown events, undecodable media."""
     kinds = [

@@ -39,7 +39,14 @@ from voicebot.pipeline.call_control import (
 from voicebot.pipeline.conversation import ConversationProcessor
 from voicebot.pipeline.frames import HandOverFrame
 from voicebot.pipeline.genesys import GenesysMediaSerializer, parse_open, refuse
-from voicebot.pipeline.media_stream import HANDSHAKE_TIMEOUT_SECS, ProtocolError, StartParser, StreamStart, read_start
+from voicebot.pipeline.media_stream import (
+    HANDSHAKE_TIMEOUT_SECS,
+    ProtocolError,
+    StartParser,
+    StreamStart,
+    close_stream,
+    read_start,
+)
 from voicebot.pipeline.media_watch import MediaIdleWatch
 from voicebot.pipeline.playback_marks import PlaybackMarks
 from voicebot.pipeline.transport import CallTransport
@@ -114,18 +121,18 @@ async def run_stream_call(websocket: WebSocket, runtime: Runtime, stream: MediaS
     except (ProtocolError, TimeoutError, KeyError, TypeError, ValueError) as exc:
         reason = str(exc) or type(exc).__name__
         log.warning("%s media stream refused: %s", stream.platform, reason)
-        await websocket.close(POLICY_VIOLATION, reason[:120])
+        await close_stream(websocket, POLICY_VIOLATION, reason[:120])
         return
     except WebSocketDisconnect:
         return
     if not _authorised(websocket, runtime, start):
         runtime.counters.add("calls_unauthorised")
         log.warning("%s media stream refused: no valid token for its call (access.media_secret)", stream.platform)
-        await websocket.close(POLICY_VIOLATION, "unauthorised")
+        await close_stream(websocket, POLICY_VIOLATION, "unauthorised")
         return
     if not _admit(runtime, stream.platform, start.call_id):
         # Twilio then asks /twilio/after-stream, which sends a call without a record to an agent.
-        await websocket.close(TRY_AGAIN_LATER, "over capacity")
+        await close_stream(websocket, TRY_AGAIN_LATER, "over capacity")
         return
     try:
         serializer = stream.serializer(start)

@@ -18,9 +18,10 @@ from typing import Any
 from fastapi import WebSocket
 from pipecat.frames.frames import CancelFrame, EndFrame, Frame, OutputTransportMessageUrgentFrame
 from pipecat.serializers.genesys import GenesysAudioHookSerializer
+from starlette.websockets import WebSocketDisconnect
 
 from voicebot.pipeline.frames import CallerHungUpFrame, ProtocolViolationFrame
-from voicebot.pipeline.media_stream import ProtocolError
+from voicebot.pipeline.media_stream import ProtocolError, close_stream
 from voicebot.pipeline.playback_marks import local_mark
 
 log = logging.getLogger(__name__)
@@ -134,5 +135,6 @@ async def refuse(websocket: WebSocket, session_id: str, reason: str) -> None:
     }
     try:
         await websocket.send_text(json.dumps(message))
-    finally:
-        await websocket.close(1000)
+    except (RuntimeError, WebSocketDisconnect):
+        return  # the peer has gone already; there is no one left to tell
+    await close_stream(websocket, 1000)

@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi import WebSocket
 from pipecat.frames.frames import Frame, OutputTransportMessageFrame, OutputTransportMessageUrgentFrame
+from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from voicebot.pipeline.frames import CallerHungUpFrame, MarkEchoFrame
 
@@ -55,7 +56,7 @@ async def read_start(websocket: WebSocket, parse: StartParser, timeout: float = 
         while True:
             message = await websocket.receive()
             if message.get("type") == "websocket.disconnect":
-                raise ProtocolError("disconnected before the stream started")
+                raise WebSocketDisconnect(message.get("code", 1000), "before the stream started")
             text = message.get("text")
             if text is None:
                 raise ProtocolError("binary frame before the stream started")
@@ -68,6 +69,20 @@ async def read_start(websocket: WebSocket, parse: StartParser, timeout: float = 
             start = parse(data)
             if start is not None:
                 return start
+
+
+async def close_stream(websocket: WebSocket, code: int, reason: str = "") -> None:
+    """Close our side of a refused stream, unless the peer has already closed it.
+
+    A peer may hang up between its last message and our answer; uvicorn then refuses
+    the second close with a RuntimeError, which must not end up as a server error.
+    """
+    if websocket.client_state == WebSocketState.DISCONNECTED:
+        return
+    try:
+        await websocket.close(code, reason)
+    except (RuntimeError, WebSocketDisconnect):
+        log.debug("peer closed the stream before our close (%d %s)", code, reason)
 
 
 def start_object(message: dict[str, Any], passed_over: tuple[str, ...] = ("connected",)) -> dict[str, Any] | None:
