@@ -35,9 +35,11 @@ async def test_two_workers_share_the_port_the_records_and_the_agent_desktop(call
     with voicebot_server(workers=2) as server:
         async with httpx.AsyncClient() as client:
             pids = set()
-            for _ in range(40):
+            for _ in range(200):  # whichever worker wakes first takes a connection: no fixed share
                 async with httpx.AsyncClient() as fresh:  # a new connection each time
                     pids.add((await fresh.get(f"{server.http_url}/healthz")).json()["pid"])
+                if len(pids) == 2:
+                    break
             assert len(pids) == 2, "both workers answer on the one port"
 
             desktops = [([], asyncio.Event()) for _ in range(4)]

@@ -90,7 +90,7 @@ class LevelResult:
 def voicebot_server(workers: int = 1, env: dict[str, str] | None = None) -> ServerProcess:
     command = ["{python}", "-m", "voicebot", "serve", "--port", "{port}", "--data-dir", "{data_dir}"]
     command += ["--workers", str(workers)]
-    return ServerProcess("voicebot", command, {"VOICEBOT_LOG_LEVEL": "WARNING", **(env or {})})
+    return ServerProcess("voicebot", command, {"VOICEBOT_LOG_LEVEL": "WARNING", **(env or {})}, workers=workers)
 
 
 def baseline_server() -> ServerProcess:

@@ -79,8 +79,9 @@ class Usage:
 class ServerProcess:
     """``command`` (with ``{port}`` and ``{data_dir}`` filled in) serving on a loopback port until closed."""
 
-    def __init__(self, name: str, command: list[str], env: dict[str, str] | None = None):
+    def __init__(self, name: str, command: list[str], env: dict[str, str] | None = None, workers: int = 1):
         self.name = name
+        self.workers = workers
         self._command = command
         self._env = env or {}
         self._proc: subprocess.Popen | None = None
@@ -104,16 +105,33 @@ class ServerProcess:
         command = [part.format(port=self.port, data_dir=data_dir, python=sys.executable) for part in self._command]
         log = self.log_path.open("w")
         self._proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self._env})
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self) -> None:
+        """Wait until every worker has answered: one still loading its models would leave the others all the calls.
+
+        Each probe is a new connection, so any worker waiting on the shared socket may take it.
+        """
+        answered: set[int] = set()
         deadline = time.monotonic() + READY_TIMEOUT_SECS
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 raise RuntimeError(f"{self.name} server exited: {self.log_path.read_text()[-2000:]}")
             try:
-                if httpx.get(f"{self.http_url}/healthz", timeout=1).status_code == 200:
-                    return self
+                response = httpx.get(f"{self.http_url}/healthz", timeout=1)
             except httpx.HTTPError:
                 time.sleep(0.3)
-        raise RuntimeError(f"{self.name} server did not become ready in {READY_TIMEOUT_SECS:.0f} s")
+                continue
+            if response.status_code == 200:
+                answered.add(response.json().get("pid", self._proc.pid))
+                if len(answered) >= self.workers:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError(
+            f"{self.name} server did not become ready in {READY_TIMEOUT_SECS:.0f} s"
+            f" ({len(answered)} of {self.workers} workers answered)"
+        )
 
     def __exit__(self, *exc) -> None:
         if self._proc is not None and self._proc.poll() is None:

@@ -178,7 +178,11 @@ async def run_genesys_call(websocket: WebSocket, runtime: Runtime) -> None:
     try:
         serializer = GenesysMediaSerializer()
         reply = await serializer.deserialize(text)  # "opened", sent before any audio flows
-        await websocket.send_text(json.dumps(reply.message))
+        try:
+            await websocket.send_text(json.dumps(reply.message))
+        except (RuntimeError, WebSocketDisconnect):
+            log.info("audioconnector session %s closed before it was opened", opened.session_id)
+            return
         call = CallInfo(
             id=opened.conversation_id,
             platform="genesys",
