@@ -33,6 +33,13 @@ def test_known_caller_is_greeted_by_first_name_with_the_case_and_the_menu():
     assert "agent" in reply.text and "all set" in reply.text
 
 
+def test_the_case_number_ends_its_own_sentence_so_its_last_digit_stands_apart():
+    assert "is CAS-01234. Router drops. Its status is In progress." in flow(known()).greeting().text
+    asked = Case("case-2", "CAS-01235", "Refund when?", "New", "cust-jane", NOW, NOW)
+    context = CallerContext(normalize_ani("+14155552671"), JANE, asked, 1)
+    assert "is CAS-01235. Refund when. Its status is New." in flow(context).greeting().text
+
+
 @pytest.mark.parametrize(
     ("context", "reason"),
     [

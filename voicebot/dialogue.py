@@ -60,7 +60,9 @@ HAND_OVER: dict[HandOverReason, str] = {
 
 
 def case_sentence(case: Case) -> str:
-    return f"Your latest {case.kind} is {case.number}: {case.title}. Its status is {case.status}."
+    """The number ends its own sentence: run on into the title, its last digit was heard as "for"."""
+    title = case.title.strip().rstrip(".!?;:,")
+    return f"Your latest {case.kind} is {case.number}. {title}. Its status is {case.status}."
 
 
 class CallFlow:

@@ -56,6 +56,20 @@ def start_server(data_dir: Path, env: dict[str, str]):
     return proc, log, urls
 
 
+def record(server: dict, call_id: str, timeout: float = 15.0) -> dict:
+    """The call's record once the server has written its outcome (just after the line closes).
+
+    A call still in progress is returned as it stands after ``timeout``.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        response = httpx.get(f"{server['http']}/api/calls/{call_id}", headers=server.get("api_headers", {}))
+        assert response.status_code == 200
+        if response.json()["outcome"] or time.monotonic() > deadline:
+            return response.json()
+        time.sleep(0.1)
+
+
 def stop_server(proc, log) -> None:
     proc.terminate()
     proc.wait(timeout=15)

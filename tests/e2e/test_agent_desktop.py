@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import async_playwright
 
-from tests.e2e.test_twilio_calls import record
+from tests.e2e.conftest import record
 from voicebot.caller import TwilioCaller
 
 pytestmark = pytest.mark.e2e

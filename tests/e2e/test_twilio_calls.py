@@ -17,7 +17,7 @@ import httpx
 import jsonschema
 import pytest
 
-from tests.e2e.conftest import WEBHOOK_SECRET
+from tests.e2e.conftest import WEBHOOK_SECRET, record
 from voicebot.caller import TwilioCaller
 from voicebot.scenarios.hearing import matches, says, spoken_digits, transcribe_8k
 from voicebot.tools.screen_pop import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
@@ -28,12 +28,6 @@ JANE = "+14155552671"  # demo customer with open case CAS-01234
 CARLOS = "+14155550142"  # demo customer with open case CAS-01187
 UNKNOWN = "+12125550123"
 SCHEMA = json.loads((Path(__file__).parents[2] / "voicebot/schemas/screen_pop.v1.json").read_text())
-
-
-def record(server, call_id: str) -> dict:
-    response = httpx.get(f"{server['http']}/api/calls/{call_id}", headers=server.get("api_headers", {}))
-    assert response.status_code == 200
-    return response.json()
 
 
 def after_stream(server, call_id: str) -> str:
@@ -189,7 +183,6 @@ async def test_caller_hanging_up_keeps_everything_said(server, webhook, caller_v
         await call.wait_for_prompts(2)
         await call.hang_up()
 
-    await asyncio.sleep(1.0)
     rec = record(server, call.call_sid)
     assert rec["outcome"] == "abandoned" and rec["outcome_reason"] == "caller_hung_up"
     assert any(t["role"] == "caller" and says(t["text"], "status of my case") for t in rec["turns"])
