@@ -46,6 +46,7 @@ from voicebot.pipeline.media_stream import (
     StreamStart,
     close_stream,
     read_start,
+    send_unless_gone,
 )
 from voicebot.pipeline.media_watch import MediaIdleWatch
 from voicebot.pipeline.playback_marks import PlaybackMarks
@@ -178,9 +179,7 @@ async def run_genesys_call(websocket: WebSocket, runtime: Runtime) -> None:
     try:
         serializer = GenesysMediaSerializer()
         reply = await serializer.deserialize(text)  # "opened", sent before any audio flows
-        try:
-            await websocket.send_text(json.dumps(reply.message))
-        except (RuntimeError, WebSocketDisconnect):
+        if not await send_unless_gone(websocket, json.dumps(reply.message)):
             log.info("audioconnector session %s closed before it was opened", opened.session_id)
             return
         call = CallInfo(

@@ -18,10 +18,9 @@ from typing import Any
 from fastapi import WebSocket
 from pipecat.frames.frames import CancelFrame, EndFrame, Frame, OutputTransportMessageUrgentFrame
 from pipecat.serializers.genesys import GenesysAudioHookSerializer
-from starlette.websockets import WebSocketDisconnect
 
 from voicebot.pipeline.frames import CallerHungUpFrame, ProtocolViolationFrame
-from voicebot.pipeline.media_stream import ProtocolError, close_stream
+from voicebot.pipeline.media_stream import ProtocolError, close_stream, send_unless_gone
 from voicebot.pipeline.playback_marks import local_mark
 
 log = logging.getLogger(__name__)
@@ -133,8 +132,5 @@ async def refuse(websocket: WebSocket, session_id: str, reason: str) -> None:
         "id": session_id,
         "parameters": {"reason": "error", "info": reason},
     }
-    try:
-        await websocket.send_text(json.dumps(message))
-    except (RuntimeError, WebSocketDisconnect):
-        return  # the peer has gone already; there is no one left to tell
-    await close_stream(websocket, 1000)
+    if await send_unless_gone(websocket, json.dumps(message)):
+        await close_stream(websocket, 1000)

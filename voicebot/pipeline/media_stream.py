@@ -19,7 +19,7 @@ from typing import Any
 
 from fastapi import WebSocket
 from pipecat.frames.frames import Frame, OutputTransportMessageFrame, OutputTransportMessageUrgentFrame
-from starlette.websockets import WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocketDisconnect
 
 from voicebot.pipeline.frames import CallerHungUpFrame, MarkEchoFrame
 
@@ -71,17 +71,25 @@ async def read_start(websocket: WebSocket, parse: StartParser, timeout: float = 
                 return start
 
 
-async def close_stream(websocket: WebSocket, code: int, reason: str = "") -> None:
-    """Close our side of a refused stream, unless the peer has already closed it.
+# A peer may hang up between its last message and our answer: uvicorn has then answered
+# its close itself and refuses anything more from us with a RuntimeError.
+PEER_GONE = (RuntimeError, WebSocketDisconnect)
 
-    A peer may hang up between its last message and our answer; uvicorn then refuses
-    the second close with a RuntimeError, which must not end up as a server error.
-    """
-    if websocket.client_state == WebSocketState.DISCONNECTED:
-        return
+
+async def send_unless_gone(websocket: WebSocket, text: str) -> bool:
+    """Send ``text`` on a stream not yet running; False if the peer has already closed it."""
+    try:
+        await websocket.send_text(text)
+    except PEER_GONE:
+        return False
+    return True
+
+
+async def close_stream(websocket: WebSocket, code: int, reason: str = "") -> None:
+    """Close our side of a refused stream, unless the peer has already closed it."""
     try:
         await websocket.close(code, reason)
-    except (RuntimeError, WebSocketDisconnect):
+    except PEER_GONE:
         log.debug("peer closed the stream before our close (%d %s)", code, reason)
 
 
