@@ -45,16 +45,41 @@ def test_a_transcript_reads_as_finished_or_trailing_off(text, finished):
     assert sounds_finished(text) is finished
 
 
-def speech(voice, *parts: str | float) -> bytes:
-    """Caller speech at the pipeline's 16 kHz: sentences, and pauses given in seconds, then 1.5 s of quiet."""
+def take(voice, text: str) -> np.ndarray:
+    """One synthesis of ``text`` at the pipeline's 16 kHz, ending 0.1 s after its last sound."""
+    pcm = np.frombuffer(voice.synthesize(text), np.int16)
+    pcm = pcm[: np.flatnonzero(np.abs(pcm) > 300)[-1] + 800]  # 0.1 s of Piper's own trailing quiet
+    return soxr.resample(pcm, 8000, RATE).astype(np.int16)
+
+
+def trailing_take(voice, whisper, text: str, tries: int = 5) -> np.ndarray:
+    """A take of ``text`` that Whisper hears as trailing off, as the caller meant it.
+
+    Now and then tiny.en hears a last "and" as "again." (once in CI, 0 of 80 takes
+    here); that is a hearing error, not the turn logic these tests are about.
+    """
+    decoder = FittedWindowDecoder(whisper)
+    heard = []
+    for _ in range(tries):
+        pcm = take(voice, text)
+        quiet = np.zeros(RATE, np.int16)
+        samples = np.concatenate([quiet, pcm, quiet]).astype(np.float32) / 32768.0
+        heard.append(" ".join(piece for piece, _ in decoder.transcribe(samples)))
+        if not sounds_finished(heard[-1]):
+            return pcm
+    raise AssertionError(f"Whisper heard no take of {text!r} as trailing off: {heard}")
+
+
+def speech(voice, *parts: str | float | np.ndarray) -> bytes:
+    """Caller speech at the pipeline's 16 kHz: sentences or takes, pauses in seconds, then 1.5 s of quiet."""
     pieces = [np.zeros(RATE // 2, np.int16)]
     for part in parts:
         if isinstance(part, float):
             pieces.append(np.zeros(int(part * RATE), np.int16))
+        elif isinstance(part, str):
+            pieces.append(take(voice, part))
         else:
-            pcm = np.frombuffer(voice.synthesize(part), np.int16)
-            pcm = pcm[: np.flatnonzero(np.abs(pcm) > 300)[-1] + 800]  # 0.1 s of Piper's own trailing quiet
-            pieces.append(soxr.resample(pcm, 8000, RATE).astype(np.int16))
+            pieces.append(part)
     pieces.append(np.zeros(int(1.5 * RATE), np.int16))
     return np.concatenate(pieces).tobytes()
 
@@ -117,7 +142,8 @@ async def test_the_turn_is_transcribed_before_the_vad_ends_it(whisper, caller_vo
 
 
 async def test_words_that_trail_off_hold_the_turn_open_past_the_stop_time(whisper, caller_voice):
-    audio = speech(caller_voice, "I need help with my order and", 0.6, "my refund.")
+    trailing = trailing_take(caller_voice, whisper, "I need help with my order and")
+    audio = speech(caller_voice, trailing, 0.6, "my refund.")
     held, _ = await turns(whisper, audio, unfinished_secs=1.0)
     assert len(held) == 3, summary(held)
     heard = held[2].text.lower().split()
