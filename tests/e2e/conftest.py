@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -10,11 +11,14 @@ import time
 from pathlib import Path
 
 import httpx
+import jsonschema
 import pytest
 
 from tests.http_receiver import HTTPReceiver
+from voicebot.tools.screen_pop import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 WEBHOOK_SECRET = "test-webhook-secret"
+SCREEN_POP_SCHEMA = json.loads((Path(__file__).parents[2] / "voicebot/schemas/screen_pop.v1.json").read_text())
 
 
 def free_port() -> int:
@@ -68,6 +72,16 @@ def record(server: dict, call_id: str, timeout: float = 15.0) -> dict:
         if response.json()["outcome"] or time.monotonic() > deadline:
             return response.json()
         time.sleep(0.1)
+
+
+def screen_pop(webhook, call_id: str) -> dict:
+    """The call's one screen pop as the webhook received it: signed with our secret and valid against the schema."""
+    [request] = webhook.pops_for(call_id)
+    headers = request["headers"]
+    assert verify(request["body"], WEBHOOK_SECRET, headers[SIGNATURE_HEADER], headers[TIMESTAMP_HEADER])
+    pop = json.loads(request["body"])
+    jsonschema.validate(pop, SCREEN_POP_SCHEMA)
+    return pop
 
 
 def stop_server(proc, log) -> None:

@@ -8,9 +8,8 @@ import json
 import pytest
 import websockets
 
-from tests.e2e.conftest import record, start_server, stop_server
+from tests.e2e.conftest import record, screen_pop, start_server, stop_server
 from tests.e2e.genesys_client import GenesysClient
-from tests.e2e.test_twilio_calls import screen_pop
 from voicebot.scenarios.hearing import says, transcribe_8k
 
 pytestmark = pytest.mark.e2e

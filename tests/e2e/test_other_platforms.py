@@ -19,8 +19,7 @@ import websockets
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from tests.e2e.conftest import WEBHOOK_SECRET, record, start_server, stop_server
-from tests.e2e.test_twilio_calls import screen_pop
+from tests.e2e.conftest import WEBHOOK_SECRET, record, screen_pop, start_server, stop_server
 from tests.standins.telnyx import API_KEY, TelnyxCallControl
 from tests.standins.vonage import APPLICATION_ID, VonageVoiceAPI, new_key_pair
 from voicebot.caller import caller_for

@@ -11,23 +11,19 @@ from __future__ import annotations
 import asyncio
 import html
 import json
-from pathlib import Path
 
 import httpx
-import jsonschema
 import pytest
 
-from tests.e2e.conftest import WEBHOOK_SECRET, record
+from tests.e2e.conftest import record, screen_pop
 from voicebot.caller import TwilioCaller
 from voicebot.scenarios.hearing import matches, says, spoken_digits, transcribe_8k
-from voicebot.tools.screen_pop import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 pytestmark = pytest.mark.e2e
 
 JANE = "+14155552671"  # demo customer with open case CAS-01234
 CARLOS = "+14155550142"  # demo customer with open case CAS-01187
 UNKNOWN = "+12125550123"
-SCHEMA = json.loads((Path(__file__).parents[2] / "voicebot/schemas/screen_pop.v1.json").read_text())
 
 
 def after_stream(server, call_id: str) -> str:
@@ -37,15 +33,6 @@ def after_stream(server, call_id: str) -> str:
     )
     assert response.status_code == 200
     return response.text
-
-
-def screen_pop(webhook, call_id: str) -> dict:
-    [request] = webhook.pops_for(call_id)
-    headers = request["headers"]
-    assert verify(request["body"], WEBHOOK_SECRET, headers[SIGNATURE_HEADER], headers[TIMESTAMP_HEADER])
-    pop = json.loads(request["body"])
-    jsonschema.validate(pop, SCHEMA)
-    return pop
 
 
 async def test_known_caller_is_greeted_with_case_and_asks_for_an_agent(server, webhook, whisper, caller_voice):

@@ -5,8 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.e2e.conftest import WEBHOOK_SECRET, record, start_server, stop_server
-from tests.e2e.test_twilio_calls import screen_pop
+from tests.e2e.conftest import WEBHOOK_SECRET, record, screen_pop, start_server, stop_server
 from tests.standins.twilio import ACCOUNT_SID, AUTH_TOKEN, TwilioREST
 from voicebot.caller import TwilioCaller
 from voicebot.scenarios.hearing import says, transcribe_8k

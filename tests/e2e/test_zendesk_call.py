@@ -7,8 +7,7 @@ import json
 
 import pytest
 
-from tests.e2e.conftest import WEBHOOK_SECRET, record, start_server, stop_server
-from tests.e2e.test_twilio_calls import screen_pop
+from tests.e2e.conftest import WEBHOOK_SECRET, record, screen_pop, start_server, stop_server
 from tests.standins.zendesk import API_TOKEN, EMAIL, Zendesk
 from voicebot.caller import TwilioCaller
 from voicebot.scenarios.hearing import says, transcribe_8k

@@ -59,10 +59,10 @@ def trailing_take(voice, whisper, text: str, tries: int = 5) -> np.ndarray:
     here); that is a hearing error, not the turn logic these tests are about.
     """
     decoder = FittedWindowDecoder(whisper)
+    quiet = np.zeros(RATE, np.int16)
     heard = []
     for _ in range(tries):
         pcm = take(voice, text)
-        quiet = np.zeros(RATE, np.int16)
         samples = np.concatenate([quiet, pcm, quiet]).astype(np.float32) / 32768.0
         heard.append(" ".join(piece for piece, _ in decoder.transcribe(samples)))
         if not sounds_finished(heard[-1]):
