@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from voicebot.config import DialogueSettings
-from voicebot.dialogue import CallFlow, Next
+from voicebot.dialogue import MENU, CallFlow, Next, yes_or_no
 from voicebot.intents import IntentRouter
 from voicebot.tools.ani import normalize_ani
 from voicebot.tools.crm import Case, Customer
@@ -94,9 +94,88 @@ async def test_a_new_problem_goes_to_an_agent_with_a_new_case_form():
 async def test_two_misunderstandings_in_a_row_transfer():
     f = flow(known())
     first = await f.on_speech("purple elephant")
-    assert first.next is Next.LISTEN and first.text.startswith("Sorry")
+    assert first.next is Next.LISTEN
     second = await f.on_speech("banana")
     assert second.next is Next.TRANSFER and second.handoff.reason == "not_understood"
+    assert second.branch == "gave_up" and second.handoff.action == "open_case"
+
+
+async def test_a_miss_is_reasked_with_what_the_caller_can_say():
+    reply = await flow(known()).on_speech("um")
+    assert reply.branch == "not_understood" and reply.next is Next.LISTEN
+    assert reply.text.startswith("Sorry, I didn't get that.")
+    assert all(word in reply.text for word in ("agent", "all set", "status", "repeat", "press 1"))
+
+
+def unsure_router() -> IntentRouter:
+    """The bundled table, never confident enough to act: every guess lands in the confirm band."""
+    return IntentRouter(ROUTER.table, threshold=1.001, semantic=ROUTER.semantic)
+
+
+async def test_middling_confidence_asks_to_confirm_and_a_yes_acts_on_the_guess():
+    f = CallFlow(known(), unsure_router(), DialogueSettings())
+    check = await f.on_speech("I'd like to talk to a person")
+    assert check.branch == "confirm" and check.next is Next.LISTEN
+    assert check.text == "Just to check: you'd like to speak to an agent?"
+    assert check.intent.intent is None and check.intent.best == "agent"
+    done = await f.on_speech("Yes, please.")
+    assert done.next is Next.TRANSFER and done.branch == "confirmed"
+    assert done.handoff.reason == "caller_requested_agent" and done.intent.intent == "agent"
+    assert done.intent.heard == "Yes, please."
+
+
+async def test_a_no_to_the_check_reasks_with_the_options_and_counts_as_a_miss():
+    f = CallFlow(known(), unsure_router(), DialogueSettings())
+    await f.on_speech("I'd like to talk to a person")
+    declined = await f.on_speech("no")
+    assert declined.branch == "declined" and declined.next is Next.LISTEN
+    assert "You can say agent" in declined.text and declined.text.endswith(MENU)
+    await f.on_speech("what is the status")  # checked again
+    assert (await f.on_speech("nope")).next is Next.TRANSFER  # the second miss in a row
+
+
+async def test_saying_something_else_after_a_check_is_taken_as_a_new_answer():
+    f = flow(known())
+    f.asked = "confirm"
+    reply = await f.on_speech("no, I want to know the status of my case")
+    assert reply.branch == "act" and reply.intent.intent == "status"
+
+
+@pytest.mark.parametrize(
+    ("said", "next_", "intent"),
+    [("no", Next.HANG_UP, "goodbye"), ("Nope.", Next.HANG_UP, "goodbye"), ("no thank you", Next.HANG_UP, "goodbye"),
+     ("Yes.", Next.TRANSFER, "agent"), ("yeah sure", Next.TRANSFER, "agent"), ("yep", Next.TRANSFER, "agent")],
+)
+async def test_a_bare_yes_or_no_to_agent_or_all_set_is_resolved_by_the_question(said, next_, intent):
+    reply = await flow(known()).on_speech(said)
+    assert reply.next is next_ and reply.intent.intent == intent and reply.branch == "answered"
+
+
+async def test_a_request_the_bot_cannot_handle_is_told_what_it_can_do_and_offered_an_agent():
+    f = flow(known())
+    reply = await f.on_speech("can you book me a taxi to the airport")
+    assert reply.branch == "out_of_scope" and reply.next is Next.LISTEN
+    assert "can't help with that" in reply.text and reply.text.endswith("Would you like an agent?")
+    assert "where your case stands" in reply.text
+    yes = await f.on_speech("yes please")
+    assert yes.next is Next.TRANSFER and yes.handoff.reason == "caller_requested_agent"
+
+
+async def test_a_no_to_the_offered_agent_goes_back_to_the_menu_not_to_goodbye():
+    f = flow(known())
+    await f.on_speech("what time do you close on sundays")
+    reply = await f.on_speech("no")
+    assert reply.next is Next.LISTEN and reply.branch == "answered" and reply.text == f"No problem. {MENU}"
+    assert (await f.on_speech("no")).next is Next.HANG_UP  # now it is the menu's no
+
+
+@pytest.mark.parametrize(
+    ("said", "answer"),
+    [("yes", True), ("Yeah, please.", True), ("that's right", True), ("uh-huh", True), ("No.", False),
+     ("nope, thanks", False), ("not really", False), ("no, I want the status", None), ("the agent", None)],
+)
+def test_yes_or_no_reads_only_bare_answers(said, answer):
+    assert yes_or_no(said) is answer
 
 
 async def test_understanding_resets_the_miss_count():

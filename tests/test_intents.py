@@ -1,4 +1,4 @@
-"""The intent router: table-driven, fuzzy, confident or honest about not understanding."""
+"""The intent router: keywords and meaning from a table, confident or honest about not understanding."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from voicebot.intents import IntentRouter, normalize
+from voicebot.intents import NONE, IntentRouter, normalize
 
 UTTERANCES = Path(__file__).parent / "data" / "utterances.tsv"
 
@@ -93,12 +93,72 @@ def test_a_user_table_extends_the_bundled_one_without_code(tmp_path):
     assert router.route("operator").intent == "agent"  # bundled entries are kept
 
 
+def test_a_new_intent_from_examples_alone_understands_phrasings_it_was_not_given(tmp_path):
+    extra = tmp_path / "intents.toml"
+    extra.write_text(
+        "[intents.billing]\n"
+        'examples = ["I have a question about my bill", "why was I charged so much", "my invoice looks wrong",'
+        ' "there is a payment I do not recognise", "can you explain my statement"]\n'
+    )
+    router = IntentRouter.load(extra)
+    for said in ("I think you overcharged me last month", "what is this charge on my account"):
+        assert router.route(said).intent == "billing", said
+    assert router.route("I want to talk to a person").intent == "agent"
+
+
+def test_out_of_scope_examples_in_a_user_table_teach_what_not_to_understand(tmp_path):
+    said = "I would like to renew my parking permit"
+    extra = tmp_path / "intents.toml"
+    extra.write_text('[out_of_scope]\nexamples = ["renew my parking permit", "parking permits", "apply for a permit"]\n')
+    assert IntentRouter.load(extra).route(said).out_of_scope
+
+
+@pytest.mark.parametrize(
+    ("said", "intent"),
+    [
+        ("could I have a word with a member of your team", "agent"),
+        ("would it be possible to chat with one of your staff", "agent"),
+        ("I reckon that covers everything", "goodbye"),
+        ("brilliant, cheers", "goodbye"),
+        ("has the engineer made any headway", "status"),
+        ("how far along is it", "status"),
+        ("there is a fault on my line", "new_problem"),
+    ],
+)
+def test_paraphrases_without_the_tables_words_are_understood_by_meaning(router, said, intent):
+    assert router.route(said).intent == intent
+
+
+@pytest.mark.parametrize("said", ["what time do you close on sundays", "can you book me a taxi"])
+def test_requests_the_bot_cannot_handle_are_out_of_scope_not_guessed(router, said):
+    match = router.route(said)
+    assert match.intent is None and match.out_of_scope
+    assert match.best is not None and match.confidence < router.threshold
+
+
+def test_the_keyword_router_alone_still_works_without_an_embedder():
+    router = IntentRouter.load(embedder=None)
+    assert router.semantic is None
+    assert router.route("representative please").intent == "agent"
+    assert router.route("purple monkey dishwasher").intent is None
+
+
+def test_the_sentence_encoder_is_loaded_once_per_process(tmp_path):
+    extra = tmp_path / "intents.toml"
+    extra.write_text('[intents.billing]\nexamples = ["a billing question"]\n')
+    assert IntentRouter.load(extra).semantic.embedder is IntentRouter.load().semantic.embedder
+
+
+async def test_understanding_runs_off_the_event_loop_and_agrees_with_route(router):
+    assert (await router.understand("put me through to someone")) == router.route("put me through to someone")
+
+
 def test_normalize_drops_fillers_and_expands_contractions():
     assert normalize("Um, I'm all set!") == "i am all set"
     assert normalize("That’s all.") == "that is all"
 
 
-def test_scores_cover_every_intent(router):
+def test_scores_cover_every_intent_and_none(router):
     match = router.route("representative")
-    assert set(match.scores) == {i.name for i in router.intents}
+    assert set(match.scores) == {i.name for i in router.intents} | {NONE}
     assert Counter(match.scores).most_common(1)[0][0] == "agent"

@@ -9,13 +9,14 @@ their latest case, offer an agent or goodbye, hand over with a screen pop.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Literal
 
 from voicebot.config import DialogueSettings
-from voicebot.intents import IntentMatch, IntentRouter
+from voicebot.intents import NONE, IntentMatch, IntentRouter, normalize
 from voicebot.tools.crm import Case
 from voicebot.tools.lookup import CallerContext
 
@@ -37,18 +38,73 @@ class Handoff:
     action: PopAction
 
 
+Branch = Literal[
+    "act",  # understood well enough to act on
+    "confirm",  # middling confidence: asked "just to check"
+    "confirmed",  # a yes to that check: acted on
+    "declined",  # a no to that check: asked again, saying what the caller can say
+    "answered",  # a bare yes or no resolved by the question just asked
+    "out_of_scope",  # a request the bot cannot handle: told what it can do, offered an agent
+    "not_understood",  # re-asked, saying what the caller can say
+    "gave_up",  # not understood again: handed to an agent
+]
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
     text: str
     next: Next = Next.LISTEN
     handoff: Handoff | None = None
     intent: IntentMatch | None = None
+    branch: Branch | None = None
 
+
+Asked = Literal["menu", "confirm", "offer_agent"]
 
 MENU = "Would you like to speak to an agent, or are you all set?"
 SORRY = "Sorry, I didn't get that."
 AGENT = "Sure."
+OPTIONS = (
+    "You can say agent, or all set. You can also ask for the status of your case, or say repeat to hear it again."
+)
 KEYPAD = "You can also press 1 for an agent, 2 if you are all set, or 9 to hear your case again."
+CANNOT = (
+    "I'm sorry, I can't help with that on this line. I can tell you where your case stands, read it again, "
+    "or connect you to an agent who can help. Would you like an agent?"
+)
+# What "just to check" asks, per intent; a table intent without one is checked by its description.
+CHECKS = {
+    "agent": "you'd like to speak to an agent",
+    "goodbye": "you're all set",
+    "repeat": "you'd like to hear your case again",
+    "status": "you'd like to know where your case stands",
+    "new_problem": "you're calling about a new problem",
+}
+_YES = {
+    "yes", "yeah", "yep", "yup", "yea", "ya", "sure", "correct", "right", "exactly", "absolutely", "definitely",
+    "ok", "okay", "please", "uh huh", "mm hmm", "yes please", "yeah please", "that is right", "that is correct",
+    "of course", "go ahead", "sure thing", "why not", "i would", "i do", "it is", "you got it", "please do",
+}
+_NO = {
+    "no", "nope", "nah", "no thanks", "no thank you", "not really", "not at all", "wrong", "that is wrong",
+    "no it is not", "i do not", "not now", "no no", "negative", "no way", "i would not",
+}
+_WEAK_YES = {"ok", "okay", "please"}  # to "agent, or all set?" these say neither
+_POLITE = {"thanks", "thank", "you", "sir", "madam", "mate", "love", "then", "cheers"}
+_MURMURED_YES = re.compile(r"\W*(uh-?huh|mm-?hmm|mhm)\W*")
+
+
+def yes_or_no(text: str) -> bool | None:
+    """A bare yes or no (with politeness around it); None for anything that says more."""
+    if _MURMURED_YES.fullmatch(text.strip().lower()):
+        return True  # "uh-huh" before the filler "uh" is dropped and leaves "huh", which asks for a repeat
+    words = [w for w in normalize(text).split() if w not in _POLITE]
+    phrase = " ".join(words)
+    if phrase in _YES or (words and all(w in _YES for w in words)):
+        return True
+    if phrase in _NO or (words and all(w in _NO for w in words)):
+        return False
+    return None
 
 
 HandOverReason = Literal["max_duration", "server_shutdown"]
@@ -83,6 +139,8 @@ class CallFlow:
         self.misses = 0
         self.silences = 0
         self.finished = False
+        self.asked: Asked = "menu"  # what the last prompt asked, for a bare yes or no
+        self._checking: IntentMatch | None = None  # the guess a "just to check" asked about
 
     @property
     def _first_name(self) -> str:
@@ -114,9 +172,25 @@ class CallFlow:
         return Reply(f"Hi {self._first_name}, thanks for calling. {case_sentence(self.case)} {MENU}")
 
     async def on_speech(self, text: str) -> Reply:
-        return await self._on_intent(self.router.route(text))
+        match = await self.router.understand(text)
+        answer = yes_or_no(text)
+        asked, checking = self._listen_again()
+        if answer is None or (asked == "menu" and normalize(text) in _WEAK_YES):
+            return await self._on_intent(match)
+        self.silences = 0
+        if asked == "confirm" and checking is not None:
+            if answer:
+                return await self._act(resolved(checking, checking.best, match), "confirmed")
+            return self._miss(match, f"Okay. {OPTIONS} {MENU}", "declined")
+        if answer:
+            return await self._act(resolved(match, "agent", match), "answered")
+        if asked == "offer_agent":
+            self.misses = 0
+            return Reply(f"No problem. {MENU}", intent=resolved(match, None, match), branch="answered")
+        return await self._act(resolved(match, "goodbye", match), "answered")
 
     async def on_dtmf(self, digit: str) -> Reply:
+        self._listen_again()
         return await self._on_intent(self.router.route_dtmf(digit))
 
     def on_silence(self) -> Reply:
@@ -133,18 +207,46 @@ class CallFlow:
         """The server lets go of the call for its own reason: the caller goes to an agent, told why."""
         return self._transfer(HAND_OVER[reason], reason, self._default_action)
 
+    def _listen_again(self) -> tuple[Asked, IntentMatch | None]:
+        """What the last prompt asked; the next prompt asks afresh."""
+        asked, checking = self.asked, self._checking
+        self.asked, self._checking = "menu", None
+        return asked, checking
+
     async def _on_intent(self, match: IntentMatch) -> Reply:
         self.silences = 0
-        if not match.understood:
-            self.misses += 1
-            if self.misses >= self.settings.max_misunderstandings:
-                return self._transfer(
-                    "Sorry, I'm having trouble understanding. Let me connect you to an agent.",
-                    "not_understood",
-                    self._default_action,
-                    match,
-                )
-            return Reply(f"{SORRY} {MENU} {KEYPAD}", intent=match)
+        if match.understood:
+            return await self._act(match, "act")
+        if match.best and match.source == "speech" and match.confidence >= self.settings.confirm_threshold:
+            self.asked, self._checking = "confirm", match
+            return Reply(f"Just to check: {self._check(match.best)}?", intent=match, branch="confirm")
+        if match.out_of_scope:
+            reply = self._miss(match, CANNOT, "out_of_scope")
+            if reply.next is Next.LISTEN:
+                self.asked = "offer_agent"
+            return reply
+        return self._miss(match, f"{SORRY} {OPTIONS} {KEYPAD}", "not_understood")
+
+    def _miss(self, match: IntentMatch, text: str, branch: Branch) -> Reply:
+        """Re-ask, saying what the caller can say; the second miss in a row goes to an agent."""
+        self.misses += 1
+        if self.misses >= self.settings.max_misunderstandings:
+            return self._transfer(
+                "Sorry, I'm having trouble understanding. Let me connect you to an agent.",
+                "not_understood",
+                self._default_action,
+                match,
+                "gave_up",
+            )
+        return Reply(text, intent=match, branch=branch)
+
+    def _check(self, intent: str) -> str:
+        if intent in CHECKS:
+            return CHECKS[intent]
+        description = next((i.description for i in self.router.intents if i.name == intent), "") or intent
+        return f"you mean: {description.rstrip('.').lower()}"
+
+    async def _act(self, match: IntentMatch, branch: Branch) -> Reply:
         self.misses = 0
         match match.intent:
             case "agent":
@@ -153,22 +255,24 @@ class CallFlow:
                     "caller_requested_agent",
                     self._default_action,
                     match,
+                    branch,
                 )
             case "goodbye":
                 self.finished = True
-                return Reply(self._goodbye_text(), Next.HANG_UP, intent=match)
+                return Reply(self._goodbye_text(), Next.HANG_UP, intent=match, branch=branch)
             case "repeat":
-                return Reply(self._repeat_text(), intent=match)
+                return Reply(self._repeat_text(), intent=match, branch=branch)
             case "status":
                 if self._refresh_case is not None:
                     self.case = await self._refresh_case() or self.case
-                return Reply(self._status_text(), intent=match)
+                return Reply(self._status_text(), intent=match, branch=branch)
             case "new_problem":
                 return self._transfer(
                     "Okay. I'll connect you to an agent who can open a new case for that. One moment please.",
                     "new_problem",
                     "new_case_form",
                     match,
+                    branch,
                 )
         # An intent added in the table without a policy here: an agent handles it.
         return self._transfer(
@@ -176,13 +280,14 @@ class CallFlow:
             f"intent:{match.intent}",
             self._default_action,
             match,
+            branch,
         )
 
     def likely_replies(self) -> list[str]:
         """What the bot would say next to the usual answers, as things stand: worth rendering ahead of time."""
         if self.finished:
             return []
-        return [self._status_text(), self._repeat_text(), self._goodbye_text(), AGENT, SORRY]
+        return [self._status_text(), self._repeat_text(), self._goodbye_text(), AGENT, SORRY, OPTIONS, CANNOT]
 
     def _goodbye_text(self) -> str:
         name = f", {self._first_name}" if self._first_name else ""
@@ -204,6 +309,18 @@ class CallFlow:
     def _default_action(self) -> PopAction:
         return "open_case" if self.case is not None else "new_case_form"
 
-    def _transfer(self, text: str, reason: str, action: PopAction, match: IntentMatch | None = None) -> Reply:
+    def _transfer(
+        self,
+        text: str,
+        reason: str,
+        action: PopAction,
+        match: IntentMatch | None = None,
+        branch: Branch | None = None,
+    ) -> Reply:
         self.finished = True
-        return Reply(text, Next.TRANSFER, Handoff(reason, action), match)
+        return Reply(text, Next.TRANSFER, Handoff(reason, action), match, branch)
+
+
+def resolved(match: IntentMatch, intent: str | None, answer: IntentMatch) -> IntentMatch:
+    """What a yes or no meant, given the question: the intent it settles, heard as the answer was."""
+    return replace(match, intent=intent, heard=answer.heard, source=answer.source)

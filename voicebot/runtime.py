@@ -98,7 +98,11 @@ class Runtime:
             settings=settings,
             decoder=decoder,
             voice=voice,
-            router=IntentRouter.load(settings.dialogue.intents_file, settings.dialogue.intent_threshold),
+            router=IntentRouter.load(
+                settings.dialogue.intents_file,
+                settings.dialogue.intent_threshold,
+                None if settings.dialogue.embedder == "none" else settings.dialogue.embedder,
+            ),
             crm=crm,
             store=CallStore(settings.calls_path),
             webhook=webhook,

@@ -117,7 +117,8 @@ class CallSession:
     async def update_turn(self, turn_id: int, **changes: Any) -> None:
         await self.store.update_turn(turn_id, **changes)
 
-    async def record_intent(self, match: IntentMatch) -> None:
+    async def record_intent(self, match: IntentMatch, branch: str | None = None) -> None:
+        """What the caller meant and what the dialogue did about it ("act", "confirm", "out_of_scope", ...)."""
         if match.intent:
             self.intents.append(match.intent)
         await self.store.add_event(
@@ -128,6 +129,8 @@ class CallSession:
                 "confidence": match.confidence,
                 "source": match.source,
                 "heard": match.heard,
+                "best": match.best,
+                "branch": branch,
             },
         )
 

@@ -139,7 +139,7 @@ class ConversationProcessor(FrameProcessor):
             await self._session.add_turn(turn)
             reply = await self._flow.on_speech(text)
             if reply.intent:
-                await self._session.record_intent(reply.intent)
+                await self._session.record_intent(reply.intent, reply.branch)
             await self._say(reply, speech_ended=self._speech_ended)
 
     async def _on_dtmf(self, digit: str):
@@ -151,7 +151,7 @@ class ConversationProcessor(FrameProcessor):
             await self._interrupt_prompt("dtmf")
             reply = await self._flow.on_dtmf(digit)
             if reply.intent:
-                await self._session.record_intent(reply.intent)
+                await self._session.record_intent(reply.intent, reply.branch)
             await self._say(reply, speech_ended=time.perf_counter())
 
     async def _interrupt_prompt(self, cause: str):

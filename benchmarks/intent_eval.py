@@ -1,0 +1,85 @@
+"""How often the bot understands callers: the sealed test part, from text and from speech, per caller voice.
+
+python benchmarks/intent_eval.py                 # sealed test part: text, then speech in every voice
+python benchmarks/intent_eval.py --part dev      # the development part (the only one to tune on)
+python benchmarks/intent_eval.py --part dev --fit   # fit the router's calibration on the development part
+python benchmarks/intent_eval.py --text-only --embedder none   # the keyword router alone, for comparison
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from voicebot.bench.understanding import (
+    caller_voices,
+    expected_calibration_error,
+    fit_calibration,
+    load_labelled,
+    pooled,
+    score_speech,
+    score_text,
+)
+from voicebot.config import STTSettings
+from voicebot.intents import EMBEDDERS, IntentRouter
+from voicebot.metrics import describe_ms
+from voicebot.pipeline.stt import create_decoder
+
+DATA = Path(__file__).resolve().parent / "data" / "intents"
+
+
+def report(score, show_misses: bool) -> None:
+    line = (
+        f"{score.name:28} n={len(score.outcomes):4}  right {score.accuracy:6.1%}  in scope {score.in_scope:6.1%}"
+        f"  out of scope refused {score.out_of_scope_refused:6.1%}"
+    )
+    if score.words:
+        t = describe_ms([s * 1000 for s in score.stt_seconds])
+        line += f"  WER {score.wer:6.2%}  STT p50 {t['p50_ms']} ms"
+    print(line, flush=True)
+    if show_misses:
+        for o in score.misses:
+            print(f"    {o.said.intent:12} -> {o.got:12} {o.confidence:.2f}  {o.said.text!r} heard {o.heard!r}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--part", choices=["dev", "test"], default="test")
+    parser.add_argument("--embedder", choices=[*EMBEDDERS, "none"], default="use-multilingual-v3")
+    parser.add_argument("--text-only", action="store_true")
+    parser.add_argument("--voices", help="comma-separated voice names (default: all)")
+    parser.add_argument("--model", type=Path, help="CTranslate2 Whisper directory (default: bundled tiny.en)")
+    parser.add_argument("--fit", action="store_true", help="fit the calibration (development part only)")
+    parser.add_argument("--show-misses", action="store_true")
+    args = parser.parse_args()
+    if args.fit and args.part != "dev":
+        print("--fit tunes the router: only on --part dev", file=sys.stderr)
+        return 2
+    rows = load_labelled(DATA / f"{args.part}.tsv")
+    started = time.perf_counter()
+    router = IntentRouter.load(embedder=None if args.embedder == "none" else args.embedder)
+    print(f"router: {args.embedder}, loaded in {time.perf_counter() - started:.2f} s; part: {args.part}, {len(rows)} answers")
+    if args.fit:
+        print("fitted:", fit_calibration(router, rows))
+        return 0
+    text = score_text(router, rows)
+    report(text, args.show_misses)
+    print(f"  calibration error (ECE, 5 bins) {expected_calibration_error(text.outcomes):.3f}")
+    if args.text_only:
+        return 0
+    decoder = create_decoder(STTSettings(model=args.model))
+    transcribe = lambda audio: " ".join(t for t, _ in decoder.transcribe(audio)).strip()  # noqa: E731
+    wanted = set(args.voices.split(",")) if args.voices else None
+    scores = []
+    for voice in caller_voices():
+        if wanted is None or voice.name in wanted:
+            scores.append(score_speech(router, rows, voice, transcribe))
+            report(scores[-1], args.show_misses)
+    report(pooled("speech, every voice", scores), False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,229 @@
+"""How well the bot understands callers, from text and from speech heard through a phone line.
+
+The labelled answers live in ``benchmarks/data/intents/``: a development part
+to tune on and a sealed test part to measure on (see their headers). From
+speech, each answer is spoken by several caller voices (the bundled Piper voice
+at several lengths and noise settings, espeak-ng accents at several speeds),
+sent down the telephone line the scenario runner models (8 kHz, 300-3400 Hz,
+mu-law, hiss), transcribed by the default STT path and routed.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import subprocess
+import time
+import wave
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soxr
+
+from voicebot.bench.wer import edit_distance, over_the_phone, words
+from voicebot.intents import NONE, Calibration, IntentRouter, normalize
+from voicebot.pipeline.tts import Voice, default_voice_path
+
+RATE = 8000
+
+
+@dataclass(frozen=True, slots=True)
+class Labelled:
+    intent: str  # NONE for out of scope
+    text: str
+
+
+def load_labelled(path: Path) -> list[Labelled]:
+    rows = []
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            intent, text = line.split("\t")
+            rows.append(Labelled(intent.strip(), text.strip()))
+    return rows
+
+
+@dataclass
+class Outcome:
+    said: Labelled
+    heard: str
+    got: str  # NONE when not understood
+    confidence: float
+
+    @property
+    def right(self) -> bool:
+        return self.got == self.said.intent
+
+
+@dataclass
+class Score:
+    """Accuracy over every answer, and its two halves: in-scope answers understood, out-of-scope refused."""
+
+    name: str
+    outcomes: list[Outcome] = field(default_factory=list)
+    word_errors: int = 0
+    words: int = 0
+    stt_seconds: list[float] = field(default_factory=list)
+
+    @property
+    def accuracy(self) -> float:
+        return sum(o.right for o in self.outcomes) / max(len(self.outcomes), 1)
+
+    @property
+    def in_scope(self) -> float:
+        rows = [o for o in self.outcomes if o.said.intent != NONE]
+        return sum(o.right for o in rows) / max(len(rows), 1)
+
+    @property
+    def out_of_scope_refused(self) -> float:
+        rows = [o for o in self.outcomes if o.said.intent == NONE]
+        return sum(o.right for o in rows) / max(len(rows), 1)
+
+    @property
+    def wer(self) -> float:
+        return self.word_errors / max(self.words, 1)
+
+    @property
+    def misses(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.right]
+
+    def confusion(self) -> Counter[tuple[str, str]]:
+        return Counter((o.said.intent, o.got) for o in self.misses)
+
+
+def route(router: IntentRouter, said: Labelled, heard: str) -> Outcome:
+    match = router.route(heard)
+    return Outcome(said, heard, match.intent or NONE, match.confidence)
+
+
+def score_text(router: IntentRouter, rows: Sequence[Labelled], name: str = "text") -> Score:
+    return Score(name, [route(router, row, row.text) for row in rows])
+
+
+# -- caller voices -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallerVoice:
+    """One way of saying the answers: a synthesiser, its settings, and the line it is heard through."""
+
+    name: str
+    speak: Callable[[str], bytes]  # text -> 16-bit PCM at 8 kHz
+    noise_dbfs: float | None = -45.0
+
+
+class PiperCaller:
+    def __init__(self, length_scale: float, noise_scale: float):
+        self._voice = Voice(
+            default_voice_path(), length_scale=length_scale, noise_scale=noise_scale, sample_rate=RATE, cache_size=0
+        )
+
+    def __call__(self, text: str) -> bytes:
+        return self._voice.synthesize(text)
+
+
+@dataclass(frozen=True)
+class EspeakCaller:
+    """espeak-ng (Debian's package): formant voices in several accents, unlike any voice the bot was tuned on."""
+
+    voice: str
+    speed: int  # words a minute
+
+    def __call__(self, text: str) -> bytes:
+        wav = subprocess.run(
+            ["espeak-ng", "-v", self.voice, "-s", str(self.speed), "--stdout", text],
+            capture_output=True,
+            check=True,
+        ).stdout
+        with wave.open(io.BytesIO(wav)) as w:
+            rate, pcm = w.getframerate(), w.readframes(w.getnframes())
+        samples = np.frombuffer(pcm, dtype=np.int16).astype(np.float32)
+        resampled = soxr.resample(samples, rate, RATE)
+        return np.clip(resampled, -32768, 32767).astype(np.int16).tobytes()
+
+
+def caller_voices() -> list[CallerVoice]:
+    """Four Piper deliveries and six espeak-ng accents and speeds, each with its own line noise."""
+    return [
+        CallerVoice("piper-1.0", PiperCaller(1.0, 0.667), -45.0),
+        CallerVoice("piper-1.2-varied", PiperCaller(1.2, 0.8), -40.0),
+        CallerVoice("piper-0.85-fast", PiperCaller(0.85, 0.5), -45.0),
+        CallerVoice("piper-1.4-slow", PiperCaller(1.4, 1.0), None),
+        CallerVoice("espeak-en-us-175", EspeakCaller("en-us", 175), -45.0),
+        CallerVoice("espeak-en-gb-150", EspeakCaller("en-gb", 150), -40.0),
+        CallerVoice("espeak-en-gb-x-rp-190", EspeakCaller("en-gb-x-rp", 190), -45.0),
+        CallerVoice("espeak-en-029-160", EspeakCaller("en-029", 160), -45.0),
+        CallerVoice("espeak-en-gb-scotland-140", EspeakCaller("en-gb-scotland", 140), None),
+        CallerVoice("espeak-en-us-nyc-210", EspeakCaller("en-us-nyc", 210), -40.0),
+    ]
+
+
+Transcribe = Callable[[np.ndarray], str]
+
+
+def score_speech(
+    router: IntentRouter, rows: Sequence[Labelled], voice: CallerVoice, transcribe: Transcribe
+) -> Score:
+    score = Score(voice.name)
+    for row in rows:
+        audio = over_the_phone(voice.speak(row.text), voice.noise_dbfs)
+        started = time.perf_counter()
+        heard = transcribe(audio)
+        score.stt_seconds.append(time.perf_counter() - started)
+        score.outcomes.append(route(router, row, heard))
+        reference = words(row.text)
+        score.words += len(reference)
+        score.word_errors += edit_distance(reference, words(heard))
+    return score
+
+
+def pooled(name: str, scores: Sequence[Score]) -> Score:
+    total = Score(name)
+    for s in scores:
+        total.outcomes += s.outcomes
+        total.word_errors += s.word_errors
+        total.words += s.words
+        total.stt_seconds += s.stt_seconds
+    return total
+
+
+# -- calibration (development part only) ---------------------------------------
+
+
+def fit_calibration(router: IntentRouter, rows: Sequence[Labelled]) -> Calibration:
+    """Logistic curve of "the best intent is right" against its blended score, by Newton's method."""
+    xs, ys = [], []
+    for row in rows:
+        blend = router.blend(row.text, normalize(row.text))
+        best = max(blend, key=blend.__getitem__)
+        if best == NONE:
+            xs.append(blend[NONE])
+            ys.append(float(row.intent == NONE))
+        else:
+            xs.append(blend[best])
+            ys.append(float(row.intent == best))
+    x = np.array(xs)
+    y = np.array(ys)
+    a, b = 1.0, 0.0
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-(a * x + b)))
+        w = p * (1 - p) + 1e-9
+        grad = np.array([np.sum((p - y) * x), np.sum(p - y)])
+        hess = np.array([[np.sum(w * x * x), np.sum(w * x)], [np.sum(w * x), np.sum(w)]]) + 1e-6 * np.eye(2)
+        a, b = np.array([a, b]) - np.linalg.solve(hess, grad)
+    return Calibration(round(float(a), 2), round(float(b), 2))
+
+
+def expected_calibration_error(outcomes: Sequence[Outcome], bins: int = 5) -> float:
+    """How far stated confidence is from observed accuracy, over answers the router claimed to understand."""
+    claimed = [o for o in outcomes if o.got != NONE]
+    total = 0.0
+    for k in range(bins):
+        low, high = k / bins, (k + 1) / bins
+        inside = [o for o in claimed if low <= o.confidence < high or (k == bins - 1 and o.confidence == 1.0)]
+        if inside:
+            gap = abs(np.mean([o.confidence for o in inside]) - np.mean([o.right for o in inside]))
+            total += gap * len(inside) / max(len(claimed), 1)
+    return 0.0 if math.isnan(total) else total

@@ -1,0 +1,128 @@
+"""The intent router: keywords and meaning together, with a confidence the dialogue can act on.
+
+The fuzzy matcher is sure of the words the table names ("agent", "bye") even
+when Whisper mangles them; the semantic matcher understands paraphrases and
+knows what is out of scope. Their scores are blended per intent, and the blend
+of the best intent becomes a calibrated confidence: a logistic curve fitted on
+the development part of the evaluation set (``benchmarks/intent_eval.py
+--fit``), so that 0.8 means right about four times in five. The dialogue acts
+above ``dialogue.intent_threshold``, asks to confirm above
+``dialogue.confirm_threshold``, and re-asks below it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from voicebot.intents.fuzzy import FuzzyMatcher
+from voicebot.intents.semantic import NONE, SemanticMatcher, shared_embedder
+from voicebot.intents.table import Intent, IntentTable, normalize
+
+Source = Literal["speech", "dtmf"]
+
+
+@dataclass(frozen=True, slots=True)
+class IntentMatch:
+    """The router's answer: ``intent`` is None when not understood; ``best`` is the likeliest intent all the same."""
+
+    intent: str | None
+    confidence: float
+    source: Source
+    heard: str
+    best: str | None = None
+    out_of_scope: bool = False  # confidently none of the intents: a request the bot cannot handle
+    scores: dict[str, float] = field(default_factory=dict, compare=False)
+
+    @property
+    def understood(self) -> bool:
+        return self.intent is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """confidence = sigmoid(slope * blend + offset); fitted on the development part only."""
+
+    slope: float = 20.96
+    offset: float = -9.43
+
+    def __call__(self, blend: float) -> float:
+        return 1 / (1 + math.exp(-(self.slope * blend + self.offset)))
+
+
+SEMANTIC_WEIGHT = 0.5  # of the blend; the fuzzy score has the rest (chosen on the development part)
+
+
+class IntentRouter:
+    """Scores an utterance against every intent and keeps the best if it is confident."""
+
+    def __init__(
+        self,
+        table: IntentTable,
+        threshold: float = 0.7,
+        semantic: SemanticMatcher | None = None,
+        calibration: Calibration = Calibration(),
+    ):
+        self.table = table
+        self.threshold = threshold
+        self.semantic = semantic
+        self.calibration = calibration
+        self._fuzzy = FuzzyMatcher(table)
+        self._dtmf = {d: i.name for i in table.intents for d in i.dtmf}
+
+    @property
+    def intents(self) -> tuple[Intent, ...]:
+        return self.table.intents
+
+    @classmethod
+    def load(
+        cls, extra: Path | None = None, threshold: float = 0.7, embedder: str | None = "use-multilingual-v3"
+    ) -> IntentRouter:
+        """The bundled table with ``extra`` merged over it; ``embedder=None`` routes on keywords alone."""
+        table = IntentTable.load(extra)
+        semantic = SemanticMatcher(table, shared_embedder(embedder)) if embedder else None
+        return cls(table, threshold, semantic)
+
+    def route_dtmf(self, digit: str) -> IntentMatch:
+        intent = self._dtmf.get(digit)
+        return IntentMatch(intent, 1.0 if intent else 0.0, "dtmf", digit, intent)
+
+    async def understand(self, text: str) -> IntentMatch:
+        """:meth:`route` off the event loop: the embedding is CPU work."""
+        if self.semantic is None:
+            return self.route(text)
+        return await asyncio.to_thread(self.route, text)
+
+    def route(self, text: str) -> IntentMatch:
+        """Blocking; :meth:`understand` is the call path's way in."""
+        words = normalize(text)
+        if not words:
+            return IntentMatch(None, 0.0, "speech", text)
+        blend = self.blend(text, words)
+        best = max(blend, key=blend.__getitem__)
+        if best == NONE:
+            runner_up = max((name for name in blend if name != NONE), key=blend.__getitem__)
+            confidence = round(min(self._confidence(blend[runner_up]), self.threshold - 0.001), 3)
+            out_of_scope = self._confidence(blend[NONE]) >= self.threshold
+            return IntentMatch(None, confidence, "speech", text, runner_up, out_of_scope, blend)
+        confidence = round(self._confidence(blend[best]), 3)
+        intent = best if confidence >= self.threshold else None
+        return IntentMatch(intent, confidence, "speech", text, best, scores=blend)
+
+    def _confidence(self, blend: float) -> float:
+        """Keywords alone keep their raw similarity as the confidence; the blend is calibrated."""
+        return self.calibration(blend) if self.semantic is not None else blend
+
+    def blend(self, text: str, words: str) -> dict[str, float]:
+        """Per intent (and :data:`NONE` with a semantic matcher): the scores the confidence is read from."""
+        fuzzy = self._fuzzy.scores(words)
+        if self.semantic is None:
+            return fuzzy
+        meaning = self.semantic.scores(text)
+        blend = {name: SEMANTIC_WEIGHT * meaning.get(name, 0.0) + (1 - SEMANTIC_WEIGHT) * f for name, f in fuzzy.items()}
+        if NONE in meaning:
+            blend[NONE] = SEMANTIC_WEIGHT * meaning[NONE] + (1 - SEMANTIC_WEIGHT) * (1 - max(fuzzy.values()))
+        return blend
