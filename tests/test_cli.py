@@ -1,6 +1,12 @@
 """The voicebot command: manage the embedded CRM and show the configuration."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 
 from voicebot.cli import main
 
@@ -78,3 +84,46 @@ def test_config_show_masks_secrets(monkeypatch, capsys):
     shown = json.loads(out)
     assert code == 0 and shown["screen_pop"]["webhook_secret"] == "**********"
     assert "hunter2" not in out
+
+
+def voicebot(cwd: Path, env: dict[str, str], *argv: str) -> subprocess.CompletedProcess:
+    """The command as an operator runs it, with no ``VOICEBOT_*`` variables but ``env``."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("VOICEBOT_")}
+    return subprocess.run(
+        [sys.executable, "-m", "voicebot", *argv],
+        cwd=cwd,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    "toml, env, argv, names",
+    [
+        (
+            None,
+            {"VOICEBOT_STT__WINDOWS": "full"},
+            ["serve"],
+            ["VOICEBOT_STT__WINDOWS", "did you mean VOICEBOT_STT__WINDOW?"],
+        ),
+        ('[stt]\nwindows = "full"\n', {}, ["config", "show"], ["stt.windows", "did you mean stt.window?"]),
+        ('[sst]\nwindow = "full"\n', {}, ["serve"], ["[sst]", "did you mean [stt]?"]),
+        (None, {}, ["config", "show", "--config", "missing.toml"], ["missing.toml"]),
+        (None, {"VOICEBOT_CONFIG": "missing.toml"}, ["crm", "list"], ["missing.toml", "VOICEBOT_CONFIG"]),
+        ('[server]\nport = "http"\n', {}, ["purge"], ["server.port", "voicebot.toml"]),
+        (None, {"VOICEBOT_SERVER__PORT": "http"}, ["serve"], ["VOICEBOT_SERVER__PORT", "valid integer"]),
+        (None, {"VOICEBOT_ACCESS__TOKENS": "x"}, ["call"], ["VOICEBOT_ACCESS__TOKENS", "VOICEBOT_ACCESS__TOKEN?"]),
+    ],
+)
+def test_a_configuration_mistake_is_one_line_and_exit_2(tmp_path, toml, env, argv, names):
+    """Before any model loads: the operator reads one line naming what to fix, never a traceback."""
+    if toml is not None:
+        (tmp_path / "voicebot.toml").write_text(toml)
+        argv = [*argv, "--config", "voicebot.toml"]
+    result = voicebot(tmp_path, env, *argv)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith("voicebot: ") and all(name in line for name in names), line

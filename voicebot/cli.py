@@ -11,7 +11,7 @@ import wave
 from pathlib import Path
 from typing import Any
 
-from voicebot.config import Settings, load_settings
+from voicebot.config import ConfigError, Settings, load_settings
 from voicebot.logs import setup_logging
 
 
@@ -29,10 +29,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)  # first: importing the app logs pipecat's banner, a config error must be one line
     from voicebot.app import create_app
     from voicebot.pipeline.model_files import ModelFileError
 
-    settings = _settings(args)
     setup_logging(settings.log_level)
     started = time.perf_counter()
     try:
@@ -187,6 +187,8 @@ def cmd_test_calls(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         print(f"voicebot test-calls: {exc}", file=sys.stderr)
         return 2
+    if args.config:
+        load_settings(args.config)  # a broken file fails now, not after the listener's models have loaded
     options = RunOptions(
         url=args.url,
         concurrency=args.concurrency,
@@ -380,4 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except ConfigError as exc:  # every command that reads the settings: one line, like a missing model file
+        print(f"voicebot: {exc}", file=sys.stderr)
+        return 2

@@ -10,16 +10,25 @@ from __future__ import annotations
 
 import base64
 import binascii
+import difflib
 import json
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
 
 ENV_PREFIX = "VOICEBOT_"
+CONFIG_VARIABLE = "VOICEBOT_CONFIG"  # names the file; every other VOICEBOT_* variable is a setting
+
+KeyPath = tuple[str, ...]
+
+
+class ConfigError(ValueError):
+    """A configuration the operator must fix, said in one line that names the file, variable or key."""
 
 
 class _Section(BaseModel):
@@ -120,7 +129,15 @@ class DialogueSettings(_Section):
     silence_timeout_secs: float = 6.0
     max_silent_prompts: int = 2
     max_misunderstandings: int = 2
-    intent_threshold: float = 0.7
+    intent_threshold: float = Field(
+        default=0.7, ge=0, le=1, description="Confidence at which the bot acts on what it understood."
+    )
+    confirm_threshold: float = Field(
+        default=0.4, ge=0, le=1, description="Below intent_threshold and at least this: the bot asks to confirm."
+    )
+    embedder: Literal["use-multilingual-v3", "none"] = Field(
+        default="use-multilingual-v3", description="Sentence encoder of the semantic matcher; none: keywords alone."
+    )
     intents_file: Path | None = Field(default=None, description="Extra intents TOML merged over the bundled table.")
     crm_budget_secs: float = 1.5
 
@@ -172,7 +189,15 @@ class STTSettings(_Section):
     openai_checkpoint: Path | None = Field(
         default=None, description="openai-whisper checkpoint. Default: ~/.cache/whisper/tiny.en.pt."
     )
-    model: Path | None = Field(default=None, description="CTranslate2 Whisper directory. Default: bundled tiny.en.")
+    model: Path | None = Field(
+        default=None, description="CTranslate2 Whisper directory. Default: the one bundled_model names."
+    )
+    bundled_model: Literal["tiny.en", "base"] = Field(
+        default="tiny.en", description="tiny.en (bundled), or base (multilingual; the voicebot[whisper-base] extra)."
+    )
+    hints: bool = Field(
+        default=True, description="Prompt Whisper with the words the last question makes likely (menu, name)."
+    )
     compute_type: str = "int8"
     cpu_threads: int = 2
     num_workers: int = 1
@@ -302,17 +327,13 @@ class Settings(_Section):
         return json.loads(self.model_dump_json())
 
 
-def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
-    overrides: dict[str, Any] = {}
-    for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX):
-            continue
-        path = name[len(ENV_PREFIX) :].lower().split("__")
-        node = overrides
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-        node[path[-1]] = _env_value(value)
-    return overrides
+def _env_keys(environ: Mapping[str, str]) -> dict[str, KeyPath]:
+    """Each ``VOICEBOT_*`` variable that sets a key, with that key's path."""
+    return {
+        name: tuple(name[len(ENV_PREFIX) :].lower().split("__"))
+        for name in environ
+        if name.startswith(ENV_PREFIX) and name != CONFIG_VARIABLE
+    }
 
 
 def _env_value(value: str) -> Any:
@@ -323,6 +344,12 @@ def _env_value(value: str) -> Any:
         except json.JSONDecodeError:
             pass
     return value
+
+
+def _nested(path: KeyPath, value: Any) -> dict[str, Any]:
+    for part in reversed(path[1:]):
+        value = {part: value}
+    return {path[0]: value}
 
 
 def merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -344,15 +371,154 @@ def load_settings(
     """Read ``path`` (TOML), apply ``VOICEBOT_*`` variables, then explicit overrides.
 
     Explicit overrides are what the command line gave (``--port``, ``--data-dir``);
-    they win over the environment, which wins over the file.
+    they win over the environment, which wins over the file. Anything wrong is a
+    :class:`ConfigError` that names the file, variable or key to fix.
     """
     environ = os.environ if environ is None else environ
-    data: dict[str, Any] = {}
-    config_path = path or (Path(environ["VOICEBOT_CONFIG"]) if "VOICEBOT_CONFIG" in environ else None)
-    if config_path is not None:
-        with open(config_path, "rb") as fh:
-            data = tomllib.load(fh)
-    env = {k: v for k, v in environ.items() if k != "VOICEBOT_CONFIG"}
-    data = merge(data, _env_overrides(env))
-    data = merge(data, {k: v for k, v in overrides.items() if v is not None})
-    return Settings.model_validate(data)
+    named_by = ""
+    if path is None and CONFIG_VARIABLE in environ:
+        path, named_by = Path(environ[CONFIG_VARIABLE]), f" (from {CONFIG_VARIABLE})"
+    data = _read_toml(path, named_by) if path is not None else {}
+    _refuse_unknown_keys(data, f" in {path}")
+    env: dict[str, dict[str, Any]] = {}
+    for name, key in _env_keys(environ).items():
+        env[name] = _nested(key, _env_value(environ[name]))
+        _refuse_unknown_variable(name, key, env[name])
+        data = merge(data, env[name])
+    given = {k: v for k, v in overrides.items() if v is not None}
+    _refuse_unknown_keys(given, "")
+    try:
+        return Settings.model_validate(merge(data, given))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        problem = error["msg"].removeprefix("Value error, ")
+        where = _source(tuple(error["loc"]), path, env, given)
+        raise ConfigError(f"{where}: {problem[:1].lower()}{problem[1:]}") from None
+
+
+def _read_toml(path: Path, named_by: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"no such configuration file: {path}{named_by}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the configuration file {path}{named_by}: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}{named_by} is not valid TOML: {exc}") from None
+
+
+def _refuse_unknown_keys(data: Mapping[str, Any], where: str) -> None:
+    """``where`` is `` in FILE``, or empty for the keys a program gave."""
+    if (key := _unknown_key(data)) is None:
+        return
+    table = _is_table(data, key)
+    spell: Callable[[KeyPath], str] = (lambda k: f"[{_dotted(k)}]") if table else _dotted
+    nearest = _nearest(key)
+    kind = "section" if table else "setting"
+    raise ConfigError(f"unknown {kind} {spell(key)}{where}{_hint(spell(nearest) if nearest else None)}")
+
+
+def _refuse_unknown_variable(name: str, key: KeyPath, value: Mapping[str, Any]) -> None:
+    if (unknown := _unknown_key(value)) is None:
+        return
+    if len(unknown) > len(key):  # the name is right, a key of the JSON table it gives is not
+        _refuse_unknown_keys(value, f" in {name}")  # raises
+    nearest = _nearest(key)
+    hint = _hint(_env_name(nearest) if nearest else None)
+    raise ConfigError(f"unknown setting {name} (from the environment){hint}")
+
+
+def _source(
+    loc: tuple[str | int, ...], path: Path | None, env: Mapping[str, Mapping[str, Any]], given: Mapping[str, Any]
+) -> str:
+    """Who set the value at ``loc``: the command line (which wins), a variable, else the file."""
+    if not _gives(given, loc):
+        for name, value in env.items():
+            if _gives(value, loc):
+                return f"{name} (from the environment)"
+        if path is not None:
+            return f"{_dotted(loc)} in {path}"
+    return _dotted(loc)
+
+
+def _gives(data: Mapping[str, Any], loc: tuple[str | int, ...]) -> bool:
+    """Whether ``data`` holds the value at ``loc``, or the list or non-table value it is part of."""
+    node: Any = data
+    for part in loc:
+        if not isinstance(node, Mapping):
+            return True
+        if part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def _section(field: FieldInfo) -> type[BaseModel] | None:
+    kind = field.annotation
+    return kind if isinstance(kind, type) and issubclass(kind, BaseModel) else None
+
+
+def _unknown_key(data: Mapping[str, Any], model: type[BaseModel] = Settings, prefix: KeyPath = ()) -> KeyPath | None:
+    """The first key in ``data`` that is no setting, as its path from the top."""
+    for name, value in data.items():
+        field = model.model_fields.get(name)
+        if field is None:
+            return (*prefix, name)
+        section = _section(field)
+        if section is not None and isinstance(value, Mapping):
+            if (found := _unknown_key(value, section, (*prefix, name))) is not None:
+                return found
+    return None
+
+
+def _is_table(data: Mapping[str, Any], key: KeyPath) -> bool:
+    node: Any = data
+    for part in key:
+        node = node[part]
+    return isinstance(node, Mapping)
+
+
+def _nearest(key: KeyPath) -> KeyPath | None:
+    """The setting ``key`` most likely meant: each part corrected within its section, else the one setting
+    of that name elsewhere (``port`` is ``server.port``)."""
+    return _corrected(key, Settings) or _elsewhere(key[-1])
+
+
+def _corrected(key: KeyPath, model: type[BaseModel]) -> KeyPath | None:
+    names = list(model.model_fields)
+    close = [key[0]] if key[0] in names else difflib.get_close_matches(key[0], names, n=1)
+    if not close:
+        return None
+    head = close[0]
+    if len(key) == 1:
+        return (head,)
+    section = _section(model.model_fields[head])
+    rest = None if section is None else _corrected(key[1:], section)
+    return None if rest is None else (head, *rest)
+
+
+def _elsewhere(name: str) -> KeyPath | None:
+    keys = list(_all_keys(Settings))
+    close = difflib.get_close_matches(name, {key[-1] for key in keys}, n=1)
+    found = [key for key in keys if close and key[-1] == close[0]]
+    return found[0] if len(found) == 1 else None
+
+
+def _all_keys(model: type[BaseModel], prefix: KeyPath = ()) -> Iterator[KeyPath]:
+    for name, field in model.model_fields.items():
+        yield (*prefix, name)
+        if (section := _section(field)) is not None:
+            yield from _all_keys(section, (*prefix, name))
+
+
+def _hint(nearest: str | None) -> str:
+    return f"; did you mean {nearest}?" if nearest else ""
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+
+
+def _env_name(key: KeyPath) -> str:
+    return ENV_PREFIX + "__".join(key).upper()
