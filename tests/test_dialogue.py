@@ -109,7 +109,7 @@ async def test_a_miss_is_reasked_with_what_the_caller_can_say():
 
 def unsure_router() -> IntentRouter:
     """The bundled table, never confident enough to act: every guess lands in the confirm band."""
-    return IntentRouter(ROUTER.table, threshold=1.001, semantic=ROUTER.semantic)
+    return IntentRouter(ROUTER.table, threshold=1.0, semantic=ROUTER.semantic)
 
 
 async def test_middling_confidence_asks_to_confirm_and_a_yes_acts_on_the_guess():

@@ -217,14 +217,14 @@ class CallFlow:
         self.silences = 0
         if match.understood:
             return await self._act(match, "act")
-        if match.best and match.source == "speech" and match.confidence >= self.settings.confirm_threshold:
-            self.asked, self._checking = "confirm", match
-            return Reply(f"Just to check: {self._check(match.best)}?", intent=match, branch="confirm")
         if match.out_of_scope:
             reply = self._miss(match, CANNOT, "out_of_scope")
             if reply.next is Next.LISTEN:
                 self.asked = "offer_agent"
             return reply
+        if match.best and match.source == "speech" and match.confidence >= self.settings.confirm_threshold:
+            self.asked, self._checking = "confirm", match
+            return Reply(f"Just to check: {self._check(match.best)}?", intent=match, branch="confirm")
         return self._miss(match, f"{SORRY} {OPTIONS} {KEYPAD}", "not_understood")
 
     def _miss(self, match: IntentMatch, text: str, branch: Branch) -> Reply:
@@ -282,6 +282,13 @@ class CallFlow:
             match,
             branch,
         )
+
+    def hint(self) -> str:
+        """Words the next answer is likely to hold, for the recogniser's prompt: the caller's name, the case
+        number, the options just offered. Measured to help more than it invents (docs/benchmarks.md)."""
+        options = "Agent, or all set? Status, repeat." if self.asked == "menu" else "Yes. No. Agent."
+        known = [f"{self._first_name}." if self._first_name else "", f"Case {self.case.number}." if self.case else ""]
+        return " ".join([*filter(None, known), options])
 
     def likely_replies(self) -> list[str]:
         """What the bot would say next to the usual answers, as things stand: worth rendering ahead of time."""

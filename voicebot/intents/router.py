@@ -105,12 +105,12 @@ class IntentRouter:
         best = max(blend, key=blend.__getitem__)
         if best == NONE:
             runner_up = max((name for name in blend if name != NONE), key=blend.__getitem__)
-            confidence = round(min(self._confidence(blend[runner_up]), self.threshold - 0.001), 3)
+            confidence = round(min(self._confidence(blend[runner_up]), self.threshold), 3)
             out_of_scope = self._confidence(blend[NONE]) >= self.threshold
             return IntentMatch(None, confidence, "speech", text, runner_up, out_of_scope, blend)
-        confidence = round(self._confidence(blend[best]), 3)
+        confidence = self._confidence(blend[best])
         intent = best if confidence >= self.threshold else None
-        return IntentMatch(intent, confidence, "speech", text, best, scores=blend)
+        return IntentMatch(intent, round(confidence, 3), "speech", text, best, scores=blend)
 
     def _confidence(self, blend: float) -> float:
         """Keywords alone keep their raw similarity as the confidence; the blend is calibrated."""

@@ -246,6 +246,7 @@ async def _run(
                 session,
                 control,
                 silence_timeout=settings.dialogue.silence_timeout_secs,
+                hints=settings.stt.hints,
             ),
             PiperSpeaker(runtime.voice, mark_message, runtime.timings),
             transport.output(),

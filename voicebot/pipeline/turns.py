@@ -36,6 +36,7 @@ from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
 
 from voicebot.metrics import Timings
+from voicebot.pipeline.frames import HintFrame
 from voicebot.pipeline.stt import Decoder
 
 PRE_ROLL_SECS = 1.0  # audio kept from before the VAD noticed speech (it needs ``vad.start_secs`` of it)
@@ -99,6 +100,7 @@ class TurnTranscriber(FrameProcessor):
         self._look_voice = 0.0  # the last voice-like frame before that pause
         self._ending: asyncio.Task | None = None  # from the VAD's stop to the end of the turn
         self._pause_started = 0.0
+        self._hint: str | None = None  # what the last question makes likely, as Whisper's prompt
 
     async def setup(self, setup: FrameProcessorSetup):
         await super().setup(setup)
@@ -113,6 +115,8 @@ class TurnTranscriber(FrameProcessor):
             await self._on_speech_started(frame, direction)
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._on_speech_stopped(frame.stop_secs)
+        elif isinstance(frame, HintFrame):
+            self._hint = frame.text or None
         elif isinstance(frame, EndFrame):
             await self._end_now()
             await self.push_frame(frame, direction)
@@ -200,6 +204,6 @@ class TurnTranscriber(FrameProcessor):
         samples = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
         samples = np.concatenate([samples, np.zeros(int(TRAILING_SILENCE_SECS * self._sample_rate), np.float32)])
         started = time.perf_counter()
-        pieces = await asyncio.to_thread(self._decoder.transcribe, samples)
+        pieces = await asyncio.to_thread(self._decoder.transcribe, samples, self._hint)
         self._timings.observe("stt", time.perf_counter() - started)
         return " ".join(text for text, no_speech in pieces if no_speech < NO_SPEECH_PROB).strip()

@@ -37,6 +37,7 @@ class TurnReport:
     meant: str | None = None  # the bot's reply as the server recorded it
     caller_heard: str | None = None  # what the server heard the caller say
     intent: str | None = None
+    branch: str | None = None
     latency_ms: float | None = None
     checks: list[Check] = field(default_factory=list)
 
@@ -89,6 +90,7 @@ def evaluate(scenario: str, observation: CallObservation, whisper: WhisperModel)
                 report.meant = context.bot_text
                 report.caller_heard = context.caller_text
                 report.intent = context.intent
+                report.branch = context.branch
         report.checks = _turn_checks(obs, report)
         turns.append(report)
     if record is None:
@@ -107,6 +109,7 @@ class _ServerTurn:
     bot_text: str
     caller_text: str | None
     intent: str | None
+    branch: str | None
 
 
 def _server_turns(record: dict[str, Any] | None) -> list[_ServerTurn]:
@@ -121,10 +124,11 @@ def _server_turns(record: dict[str, Any] | None) -> list[_ServerTurn]:
             caller.append(turn["text"])
             continue
         led_to = [i for i in intents if previous_at < i["at"] <= turn["started_at"]]
-        intent = None
+        intent = branch = None
         if led_to:
             intent = led_to[-1]["intent"] or "not understood"
-        turns.append(_ServerTurn(turn["text"], " ".join(caller) or None, intent))
+            branch = led_to[-1].get("branch")
+        turns.append(_ServerTurn(turn["text"], " ".join(caller) or None, intent, branch))
         caller = []
         previous_at = turn["started_at"]
     return turns
@@ -164,6 +168,10 @@ def _turn_checks(obs: TurnObservation, report: TurnReport) -> list[Check]:
                 report.intent == turn.intent,
                 f"recognised {report.intent or 'nothing'}{caller}",
             )
+        )
+    if turn.branch:
+        checks.append(
+            Check(f"{where}: dialogue {turn.branch}", report.branch == turn.branch, f"it did {report.branch or 'nothing'}")
         )
     latency = report.latency_ms
     if turn.action in ("say", "play") and latency is not None and latency < 0:

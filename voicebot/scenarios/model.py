@@ -70,6 +70,9 @@ class Turn(_Model):
     bot_says: list[str] = Field(default_factory=list)
     bot_matches: str | None = None
     intent: str | None = None
+    branch: str | None = Field(
+        default=None, description="what the dialogue did: act, confirm, confirmed, declined, answered, out_of_scope, ..."
+    )
     max_latency_ms: float | None = Field(default=None, gt=0)
     bot_stopped: bool | None = Field(default=None, description="the bot cut its prompt short for this turn")
     timeout_secs: float = Field(default=30.0, gt=0, description="wait this long for the bot's reply")
