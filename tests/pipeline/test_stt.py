@@ -8,6 +8,7 @@ import pytest
 
 from voicebot.bench.wer import edit_distance, load_texts, measure, over_the_phone, words
 from voicebot.pipeline.stt import FittedWindowDecoder, FullWindowDecoder, looping
+from voicebot.pipeline.tts import Voice, default_voice_path
 
 ROOT = Path(__file__).parents[2]
 
@@ -34,9 +35,25 @@ def test_both_windows_hear_a_caller_over_the_phone(decoders, caller_voice):
         assert edit_distance(words(said), words(text)) <= 1 and no_speech < 0.6, text
 
 
-def test_the_fitted_window_makes_no_more_word_errors_than_the_full_one(decoders, caller_voice):
+@pytest.fixture(scope="module")
+def steady_voice() -> Voice:
+    """The caller voice without Piper's random noise: the same audio in every run, so the verdict is not a draw.
+
+    With the noise on, each process rendered other audio and the two windows' error
+    counts on these 26 utterances moved by about 4 either way (one CI run in ten failed).
+    """
+    return Voice(default_voice_path(), length_scale=1.2, noise_scale=0.0, noise_w_scale=0.0, cache_size=0)
+
+
+def test_steady_voice_renders_the_same_audio_every_time(steady_voice):
+    assert steady_voice.synthesize("What is the status of my case?") == steady_voice.synthesize(
+        "What is the status of my case?"
+    )
+
+
+def test_the_fitted_window_makes_no_more_word_errors_than_the_full_one(decoders, steady_voice):
     texts = load_texts(ROOT)[::5]  # 26 of the 129 labelled utterances, short and long
-    results, _ = measure(decoders, caller_voice, texts)
+    results, _ = measure(decoders, steady_voice, texts)
     fitted, full = results
     assert fitted.words == full.words > 100
     assert fitted.errors <= full.errors + 3, (fitted.errors, full.errors)

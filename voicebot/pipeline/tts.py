@@ -50,6 +50,7 @@ class Voice:
         *,
         length_scale: float = 1.0,
         noise_scale: float | None = None,
+        noise_w_scale: float | None = None,
         sample_rate: int = 8000,
         cache_size: int = 256,
     ):
@@ -59,7 +60,7 @@ class Voice:
                 raise ModelFileError("tts.voice", needed, "Piper voice file not found (the .onnx and its .onnx.json)")
         with loading("tts.voice", self.path):
             self._voice = PiperVoice.load(self.path)
-        self._config = SynthesisConfig(length_scale=length_scale, noise_scale=noise_scale)
+        self._config = SynthesisConfig(length_scale=length_scale, noise_scale=noise_scale, noise_w_scale=noise_w_scale)
         self.sample_rate = sample_rate
         self._cache: OrderedDict[str, bytes] = OrderedDict()
         self._cache_size = cache_size
