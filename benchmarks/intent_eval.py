@@ -15,6 +15,7 @@ from pathlib import Path
 
 from voicebot.bench.understanding import (
     caller_voices,
+    menu_hint,
     expected_calibration_error,
     fit_calibration,
     load_labelled,
@@ -50,7 +51,9 @@ def main() -> int:
     parser.add_argument("--embedder", choices=[*EMBEDDERS, "none"], default="use-multilingual-v3")
     parser.add_argument("--text-only", action="store_true")
     parser.add_argument("--voices", help="comma-separated voice names (default: all)")
-    parser.add_argument("--model", type=Path, help="CTranslate2 Whisper directory (default: bundled tiny.en)")
+    parser.add_argument("--model", type=Path, help="CTranslate2 Whisper directory (default: the bundled one)")
+    parser.add_argument("--bundled-model", choices=["tiny.en", "base"], default="tiny.en")
+    parser.add_argument("--no-hints", action="store_true", help="transcribe without the prompt's hint (stt.hints off)")
     parser.add_argument("--fit", action="store_true", help="fit the calibration (development part only)")
     parser.add_argument("--show-misses", action="store_true")
     args = parser.parse_args()
@@ -69,8 +72,11 @@ def main() -> int:
     print(f"  calibration error (ECE, 5 bins) {expected_calibration_error(text.outcomes):.3f}")
     if args.text_only:
         return 0
-    decoder = create_decoder(STTSettings(model=args.model))
-    transcribe = lambda audio: " ".join(t for t, _ in decoder.transcribe(audio)).strip()  # noqa: E731
+    settings = STTSettings(model=args.model, bundled_model=args.bundled_model)
+    decoder = create_decoder(settings)
+    hint = None if args.no_hints else menu_hint(router)
+    print(f"STT: {settings.model or settings.bundled_model}, {settings.window} window; hint: {hint!r}")
+    transcribe = lambda audio: " ".join(t for t, _ in decoder.transcribe(audio, hint)).strip()  # noqa: E731
     wanted = set(args.voices.split(",")) if args.voices else None
     scores = []
     for voice in caller_voices():
