@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from voicebot.bench.wer import edit_distance, load_texts, measure, over_the_phone, words
-from voicebot.pipeline.stt import FittedWindowDecoder, FullWindowDecoder, looping
+from voicebot.config import STTSettings
+from voicebot.pipeline.stt import FittedWindowDecoder, FullWindowDecoder, load_whisper, looping, whisper_base_path
 from voicebot.pipeline.tts import Voice, default_voice_path
 
 ROOT = Path(__file__).parents[2]
@@ -58,3 +59,25 @@ def test_the_fitted_window_makes_no_more_word_errors_than_the_full_one(decoders,
     assert fitted.words == full.words > 100
     assert fitted.errors <= full.errors + 3, (fitted.errors, full.errors)
     assert fitted.wer < 0.12
+
+
+def test_whisper_base_is_joined_once_from_its_two_packages_and_hears_a_caller(tmp_path, caller_voice):
+    path = whisper_base_path(tmp_path)
+    joined = (path / "model.bin").stat()
+    assert whisper_base_path(tmp_path) == path and (path / "model.bin").stat().st_mtime_ns == joined.st_mtime_ns
+    assert not list(tmp_path.glob("*.partial"))
+    decoder = FittedWindowDecoder(load_whisper(STTSettings(model=path)))
+    said = "I would like to talk to an agent, please."
+    [(text, _)] = decoder.transcribe(over_the_phone(caller_voice.synthesize(said), None))
+    assert edit_distance(words(said), words(text)) <= 2, text
+
+
+def test_a_hint_biases_the_words_whisper_writes_without_changing_what_was_said(decoders, steady_voice):
+    said = "Agent, please."
+    audio = over_the_phone(steady_voice.synthesize(said), None)
+    [(text, _)] = decoders["fitted"].transcribe(audio, "Jane. Case CAS-01234. Agent, or all set? Status, repeat.")
+    assert words(text) == words(said), text
+    [(other, _)] = decoders["fitted"].transcribe(
+        over_the_phone(steady_voice.synthesize("What time do you open tomorrow?"), None), "Agent, or all set?"
+    )
+    assert not {"agent", "set"} & set(words(other)), other
