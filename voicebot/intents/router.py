@@ -4,7 +4,7 @@ The fuzzy matcher is sure of the words the table names ("agent", "bye") even
 when Whisper mangles them; the semantic matcher understands paraphrases and
 knows what is out of scope. Their scores are blended per intent, and the blend
 of the best intent becomes a calibrated confidence: a logistic curve fitted on
-the development part of the evaluation set (``benchmarks/intent_eval.py
+the development parts of the evaluation set (``benchmarks/intent_eval.py
 --fit``), so that 0.8 means right about four times in five. The dialogue acts
 above ``dialogue.intent_threshold``, asks to confirm above
 ``dialogue.confirm_threshold``, and re-asks below it.
@@ -44,14 +44,17 @@ class IntentMatch:
 
 @dataclass(frozen=True, slots=True)
 class Calibration:
-    """confidence = sigmoid(slope * blend + offset); fitted on the development part only."""
+    """confidence = sigmoid(slope * blend + offset); fitted on the development parts only."""
 
-    slope: float = 20.96
-    offset: float = -9.43
+    slope: float = 18.29
+    offset: float = -8.8
 
     def __call__(self, blend: float) -> float:
         return 1 / (1 + math.exp(-(self.slope * blend + self.offset)))
 
+
+# Words an utterance cannot end on when it is finished (after normalize()).
+LEADS_ON = frozenset("a an the and or but because if of my your our their gonna".split())
 
 SEMANTIC_WEIGHT = 0.5  # of the blend; the fuzzy score has the rest (chosen on the development part)
 
@@ -103,6 +106,9 @@ class IntentRouter:
             return IntentMatch(None, 0.0, "speech", text)
         blend = self.blend(text, words)
         best = max(blend, key=blend.__getitem__)
+        if words.split()[-1] in LEADS_ON:
+            # "what's the", "I was just gonna": the caller stopped before saying what they want.
+            return IntentMatch(None, 0.0, "speech", text, None if best == NONE else best, scores=blend)
         if best == NONE:
             runner_up = max((name for name in blend if name != NONE), key=blend.__getitem__)
             confidence = round(min(self._confidence(blend[runner_up]), self.threshold), 3)
