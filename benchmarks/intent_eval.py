@@ -18,6 +18,7 @@ from voicebot.bench.understanding import (
     menu_hint,
     expected_calibration_error,
     fit_calibration,
+    held_out,
     load_labelled,
     pooled,
     score_speech,
@@ -47,7 +48,7 @@ def report(score, show_misses: bool) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", choices=["dev", "dev2", "test"], default="test")
+    parser.add_argument("--part", choices=["dev", "dev2", "dev3", "test"], default="test")
     parser.add_argument("--embedder", choices=[*EMBEDDERS, "none"], default="use-multilingual-v3")
     parser.add_argument("--text-only", action="store_true")
     parser.add_argument("--voices", help="comma-separated voice names (default: all)")
@@ -62,8 +63,9 @@ def main() -> int:
     router = IntentRouter.load(embedder=None if args.embedder == "none" else args.embedder)
     print(f"router: {args.embedder}, loaded in {time.perf_counter() - started:.2f} s; part: {args.part}, {len(rows)} answers")
     if args.fit:  # never on the sealed test part
-        development = load_labelled(DATA / "dev.tsv") + load_labelled(DATA / "dev2.tsv")
-        print(f"fitted on {len(development)} development answers:", fit_calibration(router, development))
+        development = [r for part in ("dev", "dev2", "dev3") for r in load_labelled(DATA / f"{part}.tsv")]
+        print(f"fitted on {len(development)} development answers, held out:", fit_calibration(development))
+        report(held_out(development), False)
         return 0
     text = score_text(router, rows)
     report(text, args.show_misses)

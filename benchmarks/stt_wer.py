@@ -1,6 +1,6 @@
 """Word error rate and speed of the STT decoders on 8 kHz telephone speech (see voicebot/bench/wer.py).
 
-python benchmarks/stt_wer.py [--noise-dbfs -40]
+python benchmarks/stt_wer.py [--noise-dbfs -40] [--bundled-model base]
 """
 
 from __future__ import annotations
@@ -20,11 +20,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--noise-dbfs", type=float, help="line hiss level (default: none)")
     parser.add_argument("--show-errors", action="store_true")
+    parser.add_argument("--bundled-model", choices=["tiny.en", "base"], default="tiny.en")
     parser.add_argument(
         "--openai-whisper", metavar="CHECKPOINT.pt", help="also the openai-whisper engine, converted to this file"
     )
     args = parser.parse_args()
-    model = load_whisper(STTSettings())
+    model = load_whisper(STTSettings(bundled_model=args.bundled_model))
+    print(f"model: {args.bundled_model}")
     decoders = {name: make(model) for name, make in DECODERS.items()}
     if args.openai_whisper:
         checkpoint = write_checkpoint(default_model_path(), Path(args.openai_whisper))

@@ -27,7 +27,8 @@ import soxr
 from voicebot.bench.wer import edit_distance, over_the_phone, words
 from voicebot.config import DialogueSettings
 from voicebot.dialogue import CallFlow
-from voicebot.intents import NONE, Calibration, IntentRouter, normalize
+from voicebot.intents import NONE, Calibration, IntentRouter, IntentTable, SemanticMatcher, normalize
+from voicebot.intents.semantic import shared_embedder
 from voicebot.pipeline.tts import Voice, default_voice_path
 from voicebot.tools.ani import normalize_ani
 from voicebot.tools.crm import Case, Customer
@@ -207,16 +208,24 @@ def pooled(name: str, scores: Sequence[Score]) -> Score:
 # -- calibration (development part only) ---------------------------------------
 
 
-def fit_calibration(router: IntentRouter, rows: Sequence[Labelled]) -> Calibration:
-    """Logistic curve of "the best intent is right" against its blended score, by Newton's method."""
+def fit_calibration(rows: Sequence[Labelled], folds: int = 5) -> Calibration:
+    """Logistic curve of "the best intent is right" against its blended score, by Newton's method.
+
+    The development answers are also the router's examples (``data/answers.tsv``),
+    so each is scored by a router trained without it: ``folds``-fold, on the
+    bundled table plus the other folds.
+    """
+    base = IntentTable.load(answers=False)
+    embedder = shared_embedder("use-multilingual-v3")
     xs, ys = [], []
-    for row in rows:
-        blend = router.blend(row.text, normalize(row.text))
-        best = max(blend, key=blend.__getitem__)
-        if best == NONE:
-            xs.append(blend[NONE])
-            ys.append(float(row.intent == NONE))
-        else:
+    for fold in range(folds):
+        held = rows[fold::folds]
+        trained = [(r.intent, r.text) for j, r in enumerate(rows) if j % folds != fold]
+        table = base.plus(trained)
+        router = IntentRouter(table, semantic=SemanticMatcher(table, embedder))
+        for row in held:
+            blend = router.blend(row.text, normalize(row.text))
+            best = max(blend, key=blend.__getitem__)
             xs.append(blend[best])
             ys.append(float(row.intent == best))
     x = np.array(xs)
@@ -229,6 +238,19 @@ def fit_calibration(router: IntentRouter, rows: Sequence[Labelled]) -> Calibrati
         hess = np.array([[np.sum(w * x * x), np.sum(w * x)], [np.sum(w * x), np.sum(w)]]) + 1e-6 * np.eye(2)
         a, b = np.array([a, b]) - np.linalg.solve(hess, grad)
     return Calibration(round(float(a), 2), round(float(b), 2))
+
+
+def held_out(rows: Sequence[Labelled], folds: int = 5) -> Score:
+    """Accuracy on development answers, each routed by a router that was not trained on it."""
+    base = IntentTable.load(answers=False)
+    embedder = shared_embedder("use-multilingual-v3")
+    score = Score(f"held out ({folds}-fold)")
+    for fold in range(folds):
+        trained = [(r.intent, r.text) for j, r in enumerate(rows) if j % folds != fold]
+        table = base.plus(trained)
+        router = IntentRouter(table, semantic=SemanticMatcher(table, embedder))
+        score.outcomes += [route(router, row, row.text) for row in rows[fold::folds]]
+    return score
 
 
 def expected_calibration_error(outcomes: Sequence[Outcome], bins: int = 5) -> float:

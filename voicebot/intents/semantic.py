@@ -19,9 +19,9 @@ from typing import Protocol
 
 import numpy as np
 
-from voicebot.intents.table import IntentTable
+from voicebot.intents.table import OUT_OF_SCOPE, IntentTable
 
-NONE = "none"  # the head's class for "none of the intents"
+NONE = OUT_OF_SCOPE  # the head's class for "none of the intents"
 
 
 class Embedder(Protocol):

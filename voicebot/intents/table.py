@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
@@ -51,6 +51,19 @@ def normalize(text: str) -> str:
     return " ".join(out)
 
 
+OUT_OF_SCOPE = "none"  # the answers file's label for what is none of the intents
+
+
+def read_answers(text: str) -> list[tuple[str, str]]:
+    """``intent<TAB>utterance`` lines: callers' own words, labelled, as more examples."""
+    rows = []
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("#"):
+            intent, utterance = line.split("\t")
+            rows.append((intent.strip(), utterance.strip()))
+    return rows
+
+
 @dataclass(frozen=True, slots=True)
 class Intent:
     name: str
@@ -72,9 +85,10 @@ class IntentTable:
         return [i.name for i in self.intents]
 
     @classmethod
-    def load(cls, extra: Path | None = None) -> IntentTable:
-        """The bundled table, with ``extra`` (same TOML shape) merged over it."""
-        table = tomllib.loads(resources.files("voicebot.data").joinpath("intents.toml").read_text())
+    def load(cls, extra: Path | None = None, answers: bool = True) -> IntentTable:
+        """The bundled table and its labelled caller answers, with ``extra`` (same TOML shape) merged over it."""
+        data = resources.files("voicebot.data")
+        table = tomllib.loads(data.joinpath("intents.toml").read_text())
         merged: dict[str, dict] = {name: dict(spec) for name, spec in table["intents"].items()}
         out_of_scope = list(table.get("out_of_scope", {}).get("examples", []))
         if extra is not None:
@@ -95,4 +109,14 @@ class IntentTable:
             )
             for name, spec in merged.items()
         )
-        return cls(intents, tuple(out_of_scope))
+        loaded = cls(intents, tuple(out_of_scope))
+        return loaded.plus(read_answers(data.joinpath("answers.tsv").read_text())) if answers else loaded
+
+    def plus(self, answers: list[tuple[str, str]]) -> IntentTable:
+        """This table with labelled answers (``(intent, utterance)``) added as examples."""
+        intents = tuple(
+            replace(i, examples=(*i.examples, *(text for intent, text in answers if intent == i.name)))
+            for i in self.intents
+        )
+        more = tuple(text for intent, text in answers if intent == OUT_OF_SCOPE)
+        return IntentTable(intents, (*self.out_of_scope, *more))
