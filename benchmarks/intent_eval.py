@@ -15,11 +15,11 @@ from pathlib import Path
 
 from voicebot.bench.understanding import (
     caller_voices,
-    menu_hint,
     expected_calibration_error,
     fit_calibration,
     held_out,
     load_labelled,
+    menu_hint,
     pooled,
     score_speech,
     score_text,
@@ -61,7 +61,8 @@ def main() -> int:
     rows = load_labelled(DATA / f"{args.part}.tsv")
     started = time.perf_counter()
     router = IntentRouter.load(embedder=None if args.embedder == "none" else args.embedder)
-    print(f"router: {args.embedder}, loaded in {time.perf_counter() - started:.2f} s; part: {args.part}, {len(rows)} answers")
+    loaded = time.perf_counter() - started
+    print(f"router: {args.embedder}, loaded in {loaded:.2f} s; part: {args.part}, {len(rows)} answers")
     if args.fit:  # never on the sealed test part
         development = [r for part in ("dev", "dev2", "dev3") for r in load_labelled(DATA / f"{part}.tsv")]
         print(f"fitted on {len(development)} development answers, held out:", fit_calibration(development))

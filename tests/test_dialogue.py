@@ -143,8 +143,14 @@ async def test_saying_something_else_after_a_check_is_taken_as_a_new_answer():
 
 @pytest.mark.parametrize(
     ("said", "next_", "intent"),
-    [("no", Next.HANG_UP, "goodbye"), ("Nope.", Next.HANG_UP, "goodbye"), ("no thank you", Next.HANG_UP, "goodbye"),
-     ("Yes.", Next.TRANSFER, "agent"), ("yeah sure", Next.TRANSFER, "agent"), ("yep", Next.TRANSFER, "agent")],
+    [
+        ("no", Next.HANG_UP, "goodbye"),
+        ("Nope.", Next.HANG_UP, "goodbye"),
+        ("no thank you", Next.HANG_UP, "goodbye"),
+        ("Yes.", Next.TRANSFER, "agent"),
+        ("yeah sure", Next.TRANSFER, "agent"),
+        ("yep", Next.TRANSFER, "agent"),
+    ],
 )
 async def test_a_bare_yes_or_no_to_agent_or_all_set_is_resolved_by_the_question(said, next_, intent):
     reply = await flow(known()).on_speech(said)
@@ -171,8 +177,17 @@ async def test_a_no_to_the_offered_agent_goes_back_to_the_menu_not_to_goodbye():
 
 @pytest.mark.parametrize(
     ("said", "answer"),
-    [("yes", True), ("Yeah, please.", True), ("that's right", True), ("uh-huh", True), ("No.", False),
-     ("nope, thanks", False), ("not really", False), ("no, I want the status", None), ("the agent", None)],
+    [
+        ("yes", True),
+        ("Yeah, please.", True),
+        ("that's right", True),
+        ("uh-huh", True),
+        ("No.", False),
+        ("nope, thanks", False),
+        ("not really", False),
+        ("no, I want the status", None),
+        ("the agent", None),
+    ],
 )
 def test_yes_or_no_reads_only_bare_answers(said, answer):
     assert yes_or_no(said) is answer

@@ -114,7 +114,9 @@ def test_a_new_intent_from_examples_alone_understands_phrasings_it_was_not_given
 def test_out_of_scope_examples_in_a_user_table_teach_what_not_to_understand(tmp_path):
     said = "I would like to renew my parking permit"
     extra = tmp_path / "intents.toml"
-    extra.write_text('[out_of_scope]\nexamples = ["renew my parking permit", "parking permits", "apply for a permit"]\n')
+    extra.write_text(
+        '[out_of_scope]\nexamples = ["renew my parking permit", "parking permits", "apply for a permit"]\n'
+    )
     assert IntentRouter.load(extra).route(said).out_of_scope
 
 

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Literal
 
 from voicebot.config import DialogueSettings
-from voicebot.intents import NONE, IntentMatch, IntentRouter, normalize
+from voicebot.intents import IntentMatch, IntentRouter, normalize
 from voicebot.tools.crm import Case
 from voicebot.tools.lookup import CallerContext
 
@@ -64,9 +64,7 @@ Asked = Literal["menu", "confirm", "offer_agent"]
 MENU = "Would you like to speak to an agent, or are you all set?"
 SORRY = "Sorry, I didn't get that."
 AGENT = "Sure."
-OPTIONS = (
-    "You can say agent, or all set. You can also ask for the status of your case, or say repeat to hear it again."
-)
+OPTIONS = "You can say agent, or all set. You can also ask for the status of your case, or say repeat to hear it again."
 KEYPAD = "You can also press 1 for an agent, 2 if you are all set, or 9 to hear your case again."
 CANNOT = (
     "I'm sorry, I can't help with that on this line. I can tell you where your case stands, read it again, "
@@ -81,13 +79,54 @@ CHECKS = {
     "new_problem": "you're calling about a new problem",
 }
 _YES = {
-    "yes", "yeah", "yep", "yup", "yea", "ya", "sure", "correct", "right", "exactly", "absolutely", "definitely",
-    "ok", "okay", "please", "uh huh", "mm hmm", "yes please", "yeah please", "that is right", "that is correct",
-    "of course", "go ahead", "sure thing", "why not", "i would", "i do", "it is", "you got it", "please do",
+    "yes",
+    "yeah",
+    "yep",
+    "yup",
+    "yea",
+    "ya",
+    "sure",
+    "correct",
+    "right",
+    "exactly",
+    "absolutely",
+    "definitely",
+    "ok",
+    "okay",
+    "please",
+    "uh huh",
+    "mm hmm",
+    "yes please",
+    "yeah please",
+    "that is right",
+    "that is correct",
+    "of course",
+    "go ahead",
+    "sure thing",
+    "why not",
+    "i would",
+    "i do",
+    "it is",
+    "you got it",
+    "please do",
 }
 _NO = {
-    "no", "nope", "nah", "no thanks", "no thank you", "not really", "not at all", "wrong", "that is wrong",
-    "no it is not", "i do not", "not now", "no no", "negative", "no way", "i would not",
+    "no",
+    "nope",
+    "nah",
+    "no thanks",
+    "no thank you",
+    "not really",
+    "not at all",
+    "wrong",
+    "that is wrong",
+    "no it is not",
+    "i do not",
+    "not now",
+    "no no",
+    "negative",
+    "no way",
+    "i would not",
 }
 _WEAK_YES = {"ok", "okay", "please"}  # to "agent, or all set?" these say neither
 _POLITE = {"thanks", "thank", "you", "sir", "madam", "mate", "love", "then", "cheers"}

@@ -179,9 +179,7 @@ def caller_voices() -> list[CallerVoice]:
 Transcribe = Callable[[np.ndarray], str]
 
 
-def score_speech(
-    router: IntentRouter, rows: Sequence[Labelled], voice: CallerVoice, transcribe: Transcribe
-) -> Score:
+def score_speech(router: IntentRouter, rows: Sequence[Labelled], voice: CallerVoice, transcribe: Transcribe) -> Score:
     score = Score(voice.name)
     for row in rows:
         audio = over_the_phone(voice.speak(row.text), voice.noise_dbfs)

@@ -141,7 +141,9 @@ class IntentRouter:
         if self.semantic is None:
             return fuzzy
         meaning = self.semantic.scores(text)
-        blend = {name: SEMANTIC_WEIGHT * meaning.get(name, 0.0) + (1 - SEMANTIC_WEIGHT) * f for name, f in fuzzy.items()}
+        blend = {
+            name: SEMANTIC_WEIGHT * meaning.get(name, 0.0) + (1 - SEMANTIC_WEIGHT) * f for name, f in fuzzy.items()
+        }
         if NONE in meaning:
             blend[NONE] = SEMANTIC_WEIGHT * meaning[NONE] + (1 - SEMANTIC_WEIGHT) * (1 - max(fuzzy.values()))
         return blend

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 import threading
-from functools import cache
 from collections import OrderedDict
 from collections.abc import Sequence
+from functools import cache
 from typing import Protocol
 
 import numpy as np

@@ -171,7 +171,9 @@ def _turn_checks(obs: TurnObservation, report: TurnReport) -> list[Check]:
         )
     if turn.branch:
         checks.append(
-            Check(f"{where}: dialogue {turn.branch}", report.branch == turn.branch, f"it did {report.branch or 'nothing'}")
+            Check(
+                f"{where}: dialogue {turn.branch}", report.branch == turn.branch, f"it did {report.branch or 'nothing'}"
+            )
         )
     latency = report.latency_ms
     if turn.action in ("say", "play") and latency is not None and latency < 0:

@@ -71,7 +71,8 @@ class Turn(_Model):
     bot_matches: str | None = None
     intent: str | None = None
     branch: str | None = Field(
-        default=None, description="what the dialogue did: act, confirm, confirmed, declined, answered, out_of_scope, ..."
+        default=None,
+        description="what the dialogue did: act, confirm, confirmed, declined, answered, out_of_scope, ...",
     )
     max_latency_ms: float | None = Field(default=None, gt=0)
     bot_stopped: bool | None = Field(default=None, description="the bot cut its prompt short for this turn")
