@@ -18,6 +18,7 @@ from functools import cache
 from typing import Protocol
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from voicebot.intents.table import OUT_OF_SCOPE, IntentTable
 
@@ -85,7 +86,8 @@ class SemanticMatcher:
         texts += [plain(text) for text in table.out_of_scope]
         labels += [NONE] * len(table.out_of_scope)
         self.classes = sorted(set(labels))
-        self._weights, self._bias = _train(embedder.embed(texts) * self.SCALE, labels, self.classes, self)
+        with threadpool_limits(1):  # one BLAS thread: the same sums in the same order, the same head every time
+            self._weights, self._bias = _train(embedder.embed(texts) * self.SCALE, labels, self.classes, self)
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._cache_lock = threading.Lock()
