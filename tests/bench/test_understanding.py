@@ -15,16 +15,20 @@ import numpy as np
 import pytest
 
 from voicebot.bench.understanding import (
+    CallerVoice,
     EspeakCaller,
     Labelled,
     Outcome,
+    PiperCaller,
     expected_calibration_error,
     fit_calibration,
     load_labelled,
     menu_hint,
+    score_speech,
     score_text,
 )
 from voicebot.intents import NONE, IntentRouter
+from voicebot.pipeline.stt import FittedWindowDecoder
 
 DATA = Path(__file__).parents[2] / "benchmarks" / "data" / "intents"
 INTENTS = {"agent", "goodbye", "repeat", "status", "new_problem", NONE}
@@ -92,3 +96,16 @@ def test_an_unknown_espeak_voice_is_an_error_not_silence():
         pytest.skip("needs Debian's espeak-ng")
     with pytest.raises(subprocess.CalledProcessError):
         EspeakCaller("xx-nowhere", 150)("hello")
+
+
+def test_a_fixed_fifth_of_the_sealed_part_is_understood_from_speech_over_the_phone(router, whisper):
+    """Regression guard on fixed audio: a noise-free Piper rendering and a greedy decode give the same
+    transcripts in every run. 48 of 53 when the guard was set (two misses of slack for another CPU's float
+    rounding in Whisper); the ten-voice figures are the benchmark's."""
+    voice = CallerVoice("piper-steady", PiperCaller(1.2, 0.0, 0.0), -45.0)
+    decoder = FittedWindowDecoder(whisper)
+    hint = menu_hint(router)
+    rows = load_labelled(DATA / "test.tsv")[::5]
+    score = score_speech(router, rows, voice, lambda audio: " ".join(t for t, _ in decoder.transcribe(audio, hint)))
+    print(f"\nsealed fifth, from speech: {score.accuracy:.1%} ({len(rows)} answers), WER {score.wer:.1%}")
+    assert len(score.misses) <= 7, [(o.said.intent, o.got, o.heard) for o in score.misses]

@@ -131,9 +131,14 @@ class CallerVoice:
 
 
 class PiperCaller:
-    def __init__(self, length_scale: float, noise_scale: float):
+    def __init__(self, length_scale: float, noise_scale: float, noise_w_scale: float | None = None):
         self._voice = Voice(
-            default_voice_path(), length_scale=length_scale, noise_scale=noise_scale, sample_rate=RATE, cache_size=0
+            default_voice_path(),
+            length_scale=length_scale,
+            noise_scale=noise_scale,
+            noise_w_scale=noise_w_scale,
+            sample_rate=RATE,
+            cache_size=0,
         )
 
     def __call__(self, text: str) -> bytes:
