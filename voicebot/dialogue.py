@@ -78,56 +78,15 @@ CHECKS = {
     "status": "you'd like to know where your case stands",
     "new_problem": "you're calling about a new problem",
 }
-_YES = {
-    "yes",
-    "yeah",
-    "yep",
-    "yup",
-    "yea",
-    "ya",
-    "sure",
-    "correct",
-    "right",
-    "exactly",
-    "absolutely",
-    "definitely",
-    "ok",
-    "okay",
-    "please",
-    "uh huh",
-    "mm hmm",
-    "yes please",
-    "yeah please",
-    "that is right",
-    "that is correct",
-    "of course",
-    "go ahead",
-    "sure thing",
-    "why not",
-    "i would",
-    "i do",
-    "it is",
-    "you got it",
-    "please do",
-}
-_NO = {
-    "no",
-    "nope",
-    "nah",
-    "no thanks",
-    "no thank you",
-    "not really",
-    "not at all",
-    "wrong",
-    "that is wrong",
-    "no it is not",
-    "i do not",
-    "not now",
-    "no no",
-    "negative",
-    "no way",
-    "i would not",
-}
+_YES = frozenset(
+    "yes|yeah|yep|yup|yea|ya|sure|correct|right|exactly|absolutely|definitely|ok|okay|please|uh huh|"
+    "mm hmm|yes please|yeah please|that is right|that is correct|of course|go ahead|sure thing|why not|"
+    "i would|i do|it is|you got it|please do".split("|")
+)
+_NO = frozenset(
+    "no|nope|nah|no thanks|no thank you|not really|not at all|wrong|that is wrong|no it is not|i do not|"
+    "not now|no no|negative|no way|i would not".split("|")
+)
 _WEAK_YES = {"ok", "okay", "please"}  # to "agent, or all set?" these say neither
 _POLITE = {"thanks", "thank", "you", "sir", "madam", "mate", "love", "then", "cheers"}
 _MURMURED_YES = re.compile(r"\W*(uh-?huh|mm-?hmm|mhm)\W*")
