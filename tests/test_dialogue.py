@@ -175,6 +175,13 @@ async def test_a_no_to_the_offered_agent_goes_back_to_the_menu_not_to_goodbye():
     assert (await f.on_speech("no")).next is Next.HANG_UP  # now it is the menu's no
 
 
+@pytest.mark.parametrize("said", ["Hello?", "hello, hello", "Hi."])
+async def test_a_caller_checking_the_line_is_answered_and_asked_again_not_refused(said):
+    f = flow(known())
+    reply = await f.on_speech(said)
+    assert reply.branch == "greeted" and reply.text == f"Hello, I'm here. {MENU}" and f.misses == 0
+
+
 @pytest.mark.parametrize(
     ("said", "answer"),
     [

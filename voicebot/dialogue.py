@@ -46,6 +46,7 @@ Branch = Literal[
     "answered",  # a bare yes or no resolved by the question just asked
     "out_of_scope",  # a request the bot cannot handle: told what it can do, offered an agent
     "not_understood",  # re-asked, saying what the caller can say
+    "greeted",  # a "hello?" that checks the line: answered, the menu asked again
     "gave_up",  # not understood again: handed to an agent
 ]
 
@@ -63,6 +64,7 @@ Asked = Literal["menu", "confirm", "offer_agent"]
 
 MENU = "Would you like to speak to an agent, or are you all set?"
 SORRY = "Sorry, I didn't get that."
+HELLO = "Hello, I'm here."
 AGENT = "Sure."
 OPTIONS = "You can say agent, or all set. You can also ask for the status of your case, or say repeat to hear it again."
 KEYPAD = "You can also press 1 for an agent, 2 if you are all set, or 9 to hear your case again."
@@ -87,6 +89,8 @@ _NO = frozenset(
     "no|nope|nah|no thanks|no thank you|not really|not at all|wrong|that is wrong|no it is not|i do not|"
     "not now|no no|negative|no way|i would not".split("|")
 )
+# "Hello?" checks that someone is there; it is not a request to refuse.
+_GREETINGS = frozenset("hello|hello hello|hi|hey|hiya|hi there|hello there|good morning|good afternoon".split("|"))
 _WEAK_YES = {"ok", "okay", "please"}  # to "agent, or all set?" these say neither
 _POLITE = {"thanks", "thank", "you", "sir", "madam", "mate", "love", "then", "cheers"}
 _MURMURED_YES = re.compile(r"\W*(uh-?huh|mm-?hmm|mhm)\W*")
@@ -215,6 +219,8 @@ class CallFlow:
         self.silences = 0
         if match.understood:
             return await self._act(match, "act")
+        if match.source == "speech" and normalize(match.heard) in _GREETINGS:
+            return Reply(f"{HELLO} {MENU}", intent=match, branch="greeted")
         if match.out_of_scope:
             reply = self._miss(match, CANNOT, "out_of_scope")
             if reply.next is Next.LISTEN:
@@ -292,7 +298,7 @@ class CallFlow:
         """What the bot would say next to the usual answers, as things stand: worth rendering ahead of time."""
         if self.finished:
             return []
-        return [self._status_text(), self._repeat_text(), self._goodbye_text(), AGENT, SORRY, OPTIONS, CANNOT]
+        return [self._status_text(), self._repeat_text(), self._goodbye_text(), AGENT, SORRY, OPTIONS, CANNOT, HELLO]
 
     def _goodbye_text(self) -> str:
         name = f", {self._first_name}" if self._first_name else ""
