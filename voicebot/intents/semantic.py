@@ -4,7 +4,7 @@ A caller who asks "is there someone I could speak with" shares no keyword with
 "agent". A small multilingual sentence encoder places both near each other; a
 softmax head trained at load time on the table's own examples (and on its
 out-of-scope examples, as an explicit "none" class) turns the embedding into a
-probability per intent. Training takes a fraction of a second and happens once
+probability per intent. Training takes about a second and happens once
 per process, so an intent added to the intents file works without code.
 """
 
