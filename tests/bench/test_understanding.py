@@ -66,7 +66,7 @@ def test_the_sealed_part_is_understood_from_text(router):
 
 def test_the_calibration_is_fitted_on_answers_each_held_out_of_the_router_that_scores_it():
     rows = load_labelled(DATA / "dev3.tsv")
-    fitted = fit_calibration(rows, folds=3)
+    fitted = fit_calibration(rows, count=3)
     assert fitted.slope > 0  # a higher blend is more often right
     assert fitted(0.9) > 0.9 and fitted(0.1) < 0.1
 

@@ -16,7 +16,7 @@ import subprocess
 import time
 import wave
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -211,21 +211,23 @@ def pooled(name: str, scores: Sequence[Score]) -> Score:
 # -- calibration (development part only) ---------------------------------------
 
 
-def fit_calibration(rows: Sequence[Labelled], folds: int = 5) -> Calibration:
-    """Logistic curve of "the best intent is right" against its blended score, by Newton's method.
+def folds(rows: Sequence[Labelled], count: int = 5) -> Iterator[tuple[IntentRouter, Sequence[Labelled]]]:
+    """Each fold of ``rows`` with a router trained on the bundled table plus the other folds, never on it.
 
     The development answers are also the router's examples (``data/answers.tsv``),
-    so each is scored by a router trained without it: ``folds``-fold, on the
-    bundled table plus the other folds.
+    so scoring one with the shipped router would ask it about its own examples.
     """
     base = IntentTable.load(answers=False)
     embedder = shared_embedder("use-multilingual-v3")
+    for fold in range(count):
+        table = base.plus([(r.intent, r.text) for j, r in enumerate(rows) if j % count != fold])
+        yield IntentRouter(table, semantic=SemanticMatcher(table, embedder)), rows[fold::count]
+
+
+def fit_calibration(rows: Sequence[Labelled], count: int = 5) -> Calibration:
+    """Logistic curve of "the best intent is right" against its blended score, on held-out answers (Newton)."""
     xs, ys = [], []
-    for fold in range(folds):
-        held = rows[fold::folds]
-        trained = [(r.intent, r.text) for j, r in enumerate(rows) if j % folds != fold]
-        table = base.plus(trained)
-        router = IntentRouter(table, semantic=SemanticMatcher(table, embedder))
+    for router, held in folds(rows, count):
         for row in held:
             blend = router.blend(row.text, normalize(row.text))
             best = max(blend, key=blend.__getitem__)
@@ -243,16 +245,11 @@ def fit_calibration(rows: Sequence[Labelled], folds: int = 5) -> Calibration:
     return Calibration(round(float(a), 2), round(float(b), 2))
 
 
-def held_out(rows: Sequence[Labelled], folds: int = 5) -> Score:
+def held_out(rows: Sequence[Labelled], count: int = 5) -> Score:
     """Accuracy on development answers, each routed by a router that was not trained on it."""
-    base = IntentTable.load(answers=False)
-    embedder = shared_embedder("use-multilingual-v3")
-    score = Score(f"held out ({folds}-fold)")
-    for fold in range(folds):
-        trained = [(r.intent, r.text) for j, r in enumerate(rows) if j % folds != fold]
-        table = base.plus(trained)
-        router = IntentRouter(table, semantic=SemanticMatcher(table, embedder))
-        score.outcomes += [route(router, row, row.text) for row in rows[fold::folds]]
+    score = Score(f"held out ({count}-fold)")
+    for router, held in folds(rows, count):
+        score.outcomes += [route(router, row, row.text) for row in held]
     return score
 
 
