@@ -55,19 +55,19 @@ def main() -> int:
     parser.add_argument("--model", type=Path, help="CTranslate2 Whisper directory (default: the bundled one)")
     parser.add_argument("--bundled-model", choices=["tiny.en", "base"], default="tiny.en")
     parser.add_argument("--no-hints", action="store_true", help="transcribe without the prompt's hint (stt.hints off)")
-    parser.add_argument("--fit", action="store_true", help="fit the calibration on both development parts")
+    parser.add_argument("--fit", action="store_true", help="fit the calibration on the development parts")
     parser.add_argument("--show-misses", action="store_true")
     args = parser.parse_args()
-    rows = load_labelled(DATA / f"{args.part}.tsv")
-    started = time.perf_counter()
-    router = IntentRouter.load(embedder=None if args.embedder == "none" else args.embedder)
-    loaded = time.perf_counter() - started
-    print(f"router: {args.embedder}, loaded in {loaded:.2f} s; part: {args.part}, {len(rows)} answers")
     if args.fit:  # never on the sealed test part
         development = [r for part in ("dev", "dev2", "dev3") for r in load_labelled(DATA / f"{part}.tsv")]
         print(f"fitted on {len(development)} development answers, held out:", fit_calibration(development))
         report(held_out(development), False)
         return 0
+    rows = load_labelled(DATA / f"{args.part}.tsv")
+    started = time.perf_counter()
+    router = IntentRouter.load(embedder=None if args.embedder == "none" else args.embedder)
+    loaded = time.perf_counter() - started
+    print(f"router: {args.embedder}, loaded in {loaded:.2f} s; part: {args.part}, {len(rows)} answers")
     text = score_text(router, rows)
     report(text, args.show_misses)
     print(f"  calibration error (ECE, 5 bins) {expected_calibration_error(text.outcomes):.3f}")
