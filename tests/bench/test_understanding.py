@@ -83,7 +83,12 @@ def test_the_hint_names_the_caller_the_case_and_the_menu(router):
     assert menu_hint(router) == "Jane. Case CAS-01234. Agent, or all set? Status, repeat."
 
 
-@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs Debian's espeak-ng (.ci/run installs it)")
+needs_espeak = pytest.mark.skipif(
+    shutil.which("espeak-ng") is None, reason="needs Debian's espeak-ng (.ci/run installs it, so CI runs these)"
+)
+
+
+@needs_espeak
 def test_an_espeak_caller_speaks_at_the_telephone_rate():
     pcm = EspeakCaller("en-gb", 150)("I would like to speak to an agent")
     samples = np.frombuffer(pcm, dtype=np.int16)
@@ -91,9 +96,8 @@ def test_an_espeak_caller_speaks_at_the_telephone_rate():
     assert np.abs(samples).max() > 3000
 
 
+@needs_espeak
 def test_an_unknown_espeak_voice_is_an_error_not_silence():
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("needs Debian's espeak-ng")
     with pytest.raises(subprocess.CalledProcessError):
         EspeakCaller("xx-nowhere", 150)("hello")
 

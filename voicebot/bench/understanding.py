@@ -11,11 +11,9 @@ mu-law, hiss), transcribed by the default STT path and routed.
 from __future__ import annotations
 
 import io
-import math
 import subprocess
 import time
 import wave
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -95,9 +93,6 @@ class Score:
     @property
     def misses(self) -> list[Outcome]:
         return [o for o in self.outcomes if not o.right]
-
-    def confusion(self) -> Counter[tuple[str, str]]:
-        return Counter((o.said.intent, o.got) for o in self.misses)
 
 
 def route(router: IntentRouter, said: Labelled, heard: str) -> Outcome:
@@ -263,4 +258,4 @@ def expected_calibration_error(outcomes: Sequence[Outcome], bins: int = 5) -> fl
         if inside:
             gap = abs(np.mean([o.confidence for o in inside]) - np.mean([o.right for o in inside]))
             total += gap * len(inside) / max(len(claimed), 1)
-    return 0.0 if math.isnan(total) else total
+    return total

