@@ -214,8 +214,7 @@ class OpenAIWhisperDecoder:
 
 def default_openai_checkpoint() -> Path:
     """Where openai-whisper keeps ``tiny.en.pt``: ``$XDG_CACHE_HOME/whisper`` or ``~/.cache/whisper``."""
-    cache = cache_home()
-    return cache / "whisper" / "tiny.en.pt"
+    return cache_home() / "whisper" / "tiny.en.pt"
 
 
 DECODERS = {"fitted": FittedWindowDecoder, "full": FullWindowDecoder}
