@@ -1,72 +1,127 @@
-"""Premature turn ends and the wait they cost, per end-of-turn rule (see voicebot/bench/turn_end.py).
+"""Cut-offs and waits per end-of-turn rule, on the turn material (see voicebot/bench/turn_end.py).
 
-python benchmarks/turn_end.py [--noise-dbfs -40]
+python benchmarks/turn_end.py [--part dev|test] [--grid] [--cache FILE]
+
+The development part is spoken by four voices, the sealed test part by six
+others; thresholds are chosen with --grid on dev only, then test is measured.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import pickle
+import time
+from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
-from voicebot.bench.turn_end import Outcome, analyse, turn_rule
-from voicebot.bench.wer import load_texts, over_the_phone
+from voicebot.bench.turn_end import (
+    Judge,
+    Rule,
+    demo_flow,
+    fixed_stop,
+    load_material,
+    render,
+    smart_turn_only,
+    summarise,
+)
+from voicebot.bench.understanding import caller_voices
 from voicebot.config import Settings
-from voicebot.metrics import describe_ms
+from voicebot.intents import IntentRouter
+from voicebot.pipeline.smart_turn import SmartTurn
 from voicebot.pipeline.stt import create_decoder
+from voicebot.pipeline.turns import TurnPolicy
 from voicebot.pipeline.vad import create_vad_analyzer
-from voicebot.scenarios.line import caller_voice
 
 ROOT = Path(__file__).resolve().parents[1]
-STOPS = [0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6]
+VOICES = {
+    "dev": ["piper-1.0", "piper-1.2-varied", "espeak-en-us-175", "espeak-en-gb-scotland-140"],
+    "test": [
+        "piper-0.85-fast",
+        "piper-1.4-slow",
+        "espeak-en-gb-x-rp-190",
+        "espeak-en-029-160",
+        "espeak-en-us-nyc-210",
+        "espeak-en-gb-150",
+    ],
+}
+BARS = [0.3, 0.5, 0.7, 1.0]
+COLUMNS = ["rule", "short_cut", "short_p50", "short_p95", "sentence_cut", "sentence_p50", "sentence_p95"] + [
+    f"paused_{b:.1f}" for b in BARS
+]
 
 
-def pausing_sentences() -> list[str]:
-    lines = (ROOT / "benchmarks/data/pausing_sentences.txt").read_text().splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+def judged(part: str, cache: Path | None) -> list:
+    if cache and cache.exists():
+        return pickle.loads(cache.read_bytes())
+    settings = Settings()
+    router = IntentRouter.load(None, settings.dialogue.intent_threshold, settings.dialogue.embedder)
+    judge = Judge(
+        create_decoder(settings.stt),
+        demo_flow(router),
+        SmartTurn(),
+        create_vad_analyzer(settings.vad).params,
+        settings.turn.look_secs,
+    )
+    material = load_material(ROOT / f"benchmarks/data/turns/{part}.tsv")
+    voices = [v for v in caller_voices() if v.name in VOICES[part]]
+    renderings, started = [], time.perf_counter()
+    for voice in voices:
+        for m in material:
+            renderings.append(judge.analyse(m, voice.name, render(m, voice.speak, voice.noise_dbfs)))
+    print(f"{len(renderings)} renderings judged in {time.perf_counter() - started:.0f} s")
+    if cache:
+        cache.write_bytes(pickle.dumps(renderings))
+    return renderings
 
 
-def row(name: str, outcomes: list[Outcome]) -> str:
-    cut = sum(o.cut_off for o in outcomes)
-    waits = [o.wait_secs * 1000 for o in outcomes if o.wait_secs is not None]
-    t = describe_ms(waits)
-    return f"{name:34} {cut:3}/{len(outcomes):<3}  {t['p50_ms']:6.0f}  {t['p95_ms']:6.0f}"
+def rules(grid: bool) -> list[Rule]:
+    shipped = TurnPolicy.from_settings(Settings().turn)
+    found = [
+        fixed_stop(0.5),
+        Rule("voicebot before (0.5 s, 0.8 s trailing)", lambda p: 0.8 if p.shape == "unfinished" else 0.5),
+        smart_turn_only(),
+        Rule.from_policy("shipped, Smart Turn off", shipped, smart_turn=False),
+        Rule.from_policy("shipped", shipped, smart_turn=True),
+    ]
+    if grid:
+        for answer in (0.3, 0.35, 0.4, 0.45, 0.5):
+            for hold in (0.8, 0.9, 1.1):
+                for threshold in (None, 0.5, 0.7, 0.9):
+                    policy = replace(shipped, answer_secs=answer, hold_secs=hold, complete_threshold=threshold or 1)
+                    name = f"answer {answer} hold {hold} " + (f"ST>={threshold}" if threshold else "no ST")
+                    found.append(Rule.from_policy(name, policy, smart_turn=threshold is not None))
+    return found
+
+
+def cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.0f}"
+    return "-" if value is None else str(value)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--noise-dbfs", type=float, help="line hiss level (default: none)")
-    parser.add_argument("--takes", type=int, default=3, help="renderings of each pausing sentence (default 3)")
-    parser.add_argument("--unfinished-secs", type=float, default=Settings().turn.unfinished_secs)
+    parser.add_argument("--part", choices=["dev", "test"], default="dev")
+    parser.add_argument("--grid", action="store_true", help="try a grid of waits (dev only)")
+    parser.add_argument("--cache", type=Path, help="keep the judgements here and reuse them")
+    parser.add_argument("--show", action="store_true", help="print each pause's transcript and judgement")
+    parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    settings = Settings()
-    decoder = create_decoder(settings.stt)
-    vad = create_vad_analyzer(settings.vad).params
-    voice = caller_voice(cache_size=0)  # Piper renders pauses differently every time
-    sets = {"pausing": pausing_sentences() * args.takes, "plain": load_texts(ROOT)}
-    tail = np.zeros(16000, np.float32)  # the caller waits for the answer
-    for name, texts in sets.items():
-        sentences = [
-            analyse(
-                t,
-                np.concatenate([over_the_phone(voice.synthesize(t), args.noise_dbfs), tail]),
-                decoder,
-                vad,
-                settings.turn.look_secs,
-                STOPS,
-            )
-            for t in texts
-        ]
-        print(f"\n{name}: {len(texts)} renderings   {'rule':21} cut off  wait p50  p95 (ms past the last loud sample)")
-        for stop in STOPS:
-            print(row(f"VAD stop {stop:.2f} s", [turn_rule(s, stop) for s in sentences]))
-            print(
-                row(
-                    f"  + unfinished text waits {args.unfinished_secs:.2f} s",
-                    [turn_rule(s, stop, args.unfinished_secs) for s in sentences],
-                )
-            )
+    if args.grid and args.part == "test":
+        parser.error("the test part is sealed: tune on --part dev")
+    renderings = judged(args.part, args.cache)
+    if args.show:
+        for r in renderings:
+            for p in r.pauses:
+                print(f"{r.voice:26} {r.material.text:45} {p.text!r:40} {p.shape:10} {p.complete:.2f} bar={p.at_bar}")
+    rows = [summarise(renderings, rule, BARS) for rule in rules(args.grid)]
+    print("waits in ms past the last loud sample; cut = cut-offs / renderings")
+    print("  ".join(c.ljust(44 if c == "rule" else 12) for c in COLUMNS))
+    for row in rows:
+        print("  ".join(cell(row[c]).ljust(44 if c == "rule" else 12) for c in COLUMNS))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
 
 
 if __name__ == "__main__":

@@ -147,7 +147,7 @@ class VADSettings(_Section):
     confidence: float = 0.7
     start_secs: float = 0.2
     stop_secs: float = Field(
-        default=0.5, description="Silence that ends a caller's turn (shorter cuts callers off at commas)."
+        default=0.2, description="Silence after which a turn's end is judged ([turn] decides how long to wait)."
     )
     min_volume: float = 0.5
     webrtc_aggressiveness: int = Field(default=2, ge=0, le=3)
@@ -177,10 +177,36 @@ class RetentionSettings(_Section):
 
 class TurnSettings(_Section):
     look_secs: float = Field(
-        default=0.2, description="Silence after which the turn so far is transcribed, ahead of its end."
+        default=0.2,
+        ge=0,
+        description="Silence after which the turn so far is transcribed and judged, ahead of its end.",
+    )
+    answer_secs: float = Field(
+        default=0.3,
+        ge=0,
+        description="Silence that ends a turn answering the question just asked (a comma pause is shorter).",
+    )
+    hold_secs: float = Field(
+        default=1.1,
+        ge=0,
+        description="Silence that ends a lone 'yes,'/'sorry,' or a turn the dialogue does not understand,"
+        " unless Smart Turn hears the voice end.",
     )
     unfinished_secs: float = Field(
-        default=0.8, description="Silence that ends a turn that trails off ('I'm calling about my...')."
+        default=1.5, ge=0, description="Silence that ends a turn whose words lead on ('I'm calling about my...')."
+    )
+    resume_secs: float = Field(
+        default=1.0,
+        ge=0,
+        description="A caller going on this soon after their turn ended had not finished: the bot stops, one turn.",
+    )
+    smart_turn: bool = Field(
+        default=False,
+        description="Let Smart Turn v3.2 (bundled with pipecat) end a held turn it hears finished;"
+        " off: on synthetic callers it cut off more than it saved (docs/benchmarks.md).",
+    )
+    complete_threshold: float = Field(
+        default=0.5, ge=0, le=1, description="Smart Turn's P(complete) at or above which a held turn ends at once."
     )
 
 

@@ -59,6 +59,11 @@ class Reply:
     intent: IntentMatch | None = None
     branch: Branch | None = None
 
+    @property
+    def acts(self) -> bool:
+        """The dialogue did what the caller asked (did not re-ask, check or refuse): the turn answered it."""
+        return self.branch in ("act", "confirmed", "answered")
+
 
 Asked = Literal["menu", "confirm", "offer_agent"]
 
@@ -123,6 +128,18 @@ def case_sentence(case: Case) -> str:
     return f"Your latest {case.kind} is {case.number}. {title}. Its status is {case.status}."
 
 
+@dataclass(frozen=True)
+class FlowState:
+    """What one answer can change: kept so an answer the caller had not finished can be taken back."""
+
+    misses: int
+    silences: int
+    finished: bool
+    asked: Asked
+    checking: IntentMatch | None
+    case: Case | None
+
+
 class CallFlow:
     """One call's dialogue state. Not thread-safe; one per call."""
 
@@ -173,23 +190,38 @@ class CallFlow:
             )
         return Reply(f"Hi {self._first_name}, thanks for calling. {case_sentence(self.case)} {MENU}")
 
-    async def on_speech(self, text: str) -> Reply:
+    def snapshot(self) -> FlowState:
+        return FlowState(self.misses, self.silences, self.finished, self.asked, self._checking, self.case)
+
+    def restore(self, state: FlowState) -> None:
+        self.misses, self.silences, self.finished = state.misses, state.silences, state.finished
+        self.asked, self._checking, self.case = state.asked, state.checking, state.case
+
+    async def preview(self, text: str) -> Reply:
+        """The reply ``text`` would get, with nothing changed and the CRM not asked: for a turn not yet over."""
+        state = self.snapshot()
+        try:
+            return await self.on_speech(text, refresh=False)
+        finally:
+            self.restore(state)
+
+    async def on_speech(self, text: str, refresh: bool = True) -> Reply:
         match = await self.router.understand(text)
         answer = yes_or_no(text)
         asked, checking = self._listen_again()
         if answer is None or (asked == "menu" and normalize(text) in _WEAK_YES):
-            return await self._on_intent(match)
+            return await self._on_intent(match, refresh)
         self.silences = 0
         if asked == "confirm" and checking is not None:
             if answer:
-                return await self._act(resolved(checking, checking.best, match), "confirmed")
+                return await self._act(resolved(checking, checking.best, match), "confirmed", refresh)
             return self._miss(match, f"Okay. {OPTIONS} {MENU}", "declined")
         if answer:
-            return await self._act(resolved(match, "agent", match), "answered")
+            return await self._act(resolved(match, "agent", match), "answered", refresh)
         if asked == "offer_agent":
             self.misses = 0
             return Reply(f"No problem. {MENU}", intent=resolved(match, None, match), branch="answered")
-        return await self._act(resolved(match, "goodbye", match), "answered")
+        return await self._act(resolved(match, "goodbye", match), "answered", refresh)
 
     async def on_dtmf(self, digit: str) -> Reply:
         self._listen_again()
@@ -215,10 +247,10 @@ class CallFlow:
         self.asked, self._checking = "menu", None
         return asked, checking
 
-    async def _on_intent(self, match: IntentMatch) -> Reply:
+    async def _on_intent(self, match: IntentMatch, refresh: bool = True) -> Reply:
         self.silences = 0
         if match.understood:
-            return await self._act(match, "act")
+            return await self._act(match, "act", refresh)
         if match.source == "speech" and normalize(match.heard) in _GREETINGS:
             return Reply(f"{HELLO} {MENU}", intent=match, branch="greeted")
         if match.out_of_scope:
@@ -250,7 +282,7 @@ class CallFlow:
         description = next((i.description for i in self.router.intents if i.name == intent), "") or intent
         return f"you mean: {description.rstrip('.').lower()}"
 
-    async def _act(self, match: IntentMatch, branch: Branch) -> Reply:
+    async def _act(self, match: IntentMatch, branch: Branch, refresh: bool = True) -> Reply:
         self.misses = 0
         match match.intent:
             case "agent":
@@ -267,7 +299,7 @@ class CallFlow:
             case "repeat":
                 return Reply(self._repeat_text(), intent=match, branch=branch)
             case "status":
-                if self._refresh_case is not None:
+                if refresh and self._refresh_case is not None:
                     self.case = await self._refresh_case() or self.case
                 return Reply(self._status_text(), intent=match, branch=branch)
             case "new_problem":

@@ -147,7 +147,7 @@ class CallStore:
         )
 
     async def update_turn(self, turn_id: int, **changes: Any) -> None:
-        allowed = {"ended_at", "latency_ms", "interrupted"}
+        allowed = {"text", "ended_at", "latency_ms", "interrupted"}
         if not changes or not set(changes) <= allowed:
             raise ValueError(f"turn fields to update must be among {sorted(allowed)}")
         assignments = ", ".join(f"{k} = ?" for k in changes)

@@ -19,6 +19,8 @@ from voicebot.events import CallEvents
 from voicebot.intents import IntentRouter
 from voicebot.metrics import Counters, Timings
 from voicebot.outbox import Outbox
+from voicebot.pipeline.inference import InferenceQueue
+from voicebot.pipeline.smart_turn import EndOfTurnModel, shared_smart_turn
 from voicebot.pipeline.stt import Decoder, create_decoder
 from voicebot.pipeline.tts import Voice
 from voicebot.records import CallStore
@@ -45,6 +47,8 @@ def default_media_dir() -> Path:
 class Runtime:
     settings: Settings
     decoder: Decoder
+    inference: InferenceQueue  # Whisper and Smart Turn, turn ends first
+    end_model: EndOfTurnModel | None  # Smart Turn, when turn.smart_turn is on
     voice: Voice
     router: IntentRouter
     crm: CRM
@@ -72,6 +76,7 @@ class Runtime:
         decoder = create_decoder(settings.stt)
         whisper_secs = time.perf_counter() - started
         voice = Voice.from_settings(settings.tts, TELEPHONE_RATE)
+        end_model = shared_smart_turn() if settings.turn.smart_turn else None
         load_secs = time.perf_counter() - started
         log.info(
             "models loaded in %.2fs (whisper %.2fs, piper %.2fs)", load_secs, whisper_secs, load_secs - whisper_secs
@@ -97,6 +102,8 @@ class Runtime:
         return cls(
             settings=settings,
             decoder=decoder,
+            inference=InferenceQueue(),
+            end_model=end_model,
             voice=voice,
             router=IntentRouter.load(
                 settings.dialogue.intents_file,
@@ -126,6 +133,7 @@ class Runtime:
         )
 
     async def aclose(self) -> None:
+        self.inference.close()
         await self.outbox.aclose()
         for calls in (self.handover.calls, self.telnyx, self.vonage):
             if calls is not None:

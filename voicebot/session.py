@@ -41,6 +41,7 @@ class CallSession:
         self.caller = caller
         self.flow: CallFlow | None = None
         self.transcript: list[Turn] = []
+        self._turns: dict[int, Turn] = {}  # record row -> turn, for revising one
         self.intents: list[str] = []
         self.outcome: Outcome | None = None
         self.transfer_record: dict[str, Any] | None = None
@@ -112,7 +113,16 @@ class CallSession:
     async def add_turn(self, turn: Turn) -> int:
         self.transcript.append(turn)
         self.runtime.events.publish("turn", self.call.id, role=turn.role, text=turn.text, at=turn.started_at)
-        return await self.store.add_turn(self.call.id, turn)
+        turn_id = await self.store.add_turn(self.call.id, turn)
+        self._turns[turn_id] = turn
+        return turn_id
+
+    async def revise_turn(self, turn_id: int, text: str, ended_at: str | None) -> None:
+        """A caller turn heard again in full: they went on after the bot had begun to answer its first part."""
+        turn = self._turns[turn_id]
+        turn.text, turn.ended_at = text, ended_at
+        self.runtime.events.publish("turn", self.call.id, role=turn.role, text=text, at=turn.started_at)
+        await self.store.update_turn(turn_id, text=text, ended_at=ended_at)
 
     async def update_turn(self, turn_id: int, **changes: Any) -> None:
         await self.store.update_turn(turn_id, **changes)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import soxr
@@ -18,8 +20,10 @@ from pipecat.tests.utils import SleepFrame, run_test
 
 from voicebot.config import Settings
 from voicebot.metrics import Timings
+from voicebot.pipeline.inference import InferenceQueue
 from voicebot.pipeline.stt import FittedWindowDecoder
-from voicebot.pipeline.turns import TurnTranscriber, sounds_finished
+from voicebot.pipeline.frames import ListeningFrame
+from voicebot.pipeline.turns import Draft, TurnPolicy, TurnTranscriber, sounds_finished
 from voicebot.pipeline.vad import create_vad_analyzer
 
 RATE = 16000
@@ -84,19 +88,27 @@ def speech(voice, *parts: str | float | np.ndarray) -> bytes:
     return np.concatenate(pieces).tobytes()
 
 
+class TakesAnySentence:
+    """A question any finished sentence answers: the turn logic on its own, without a dialogue."""
+
+    async def draft(self, text: str) -> Draft:
+        return Draft(answers=True)
+
+
 async def turns(whisper, audio: bytes, *, unfinished_secs: float) -> tuple[list, Timings]:
     """The turn frames the pipeline passes on for ``audio`` sent at the phone's pace."""
     settings = Settings()
     vad = create_vad_analyzer(settings.vad)
     timings = Timings()
+    policy = replace(TurnPolicy.from_settings(settings.turn), unfinished_secs=unfinished_secs)
     transcriber = TurnTranscriber(
         decoder=FittedWindowDecoder(whisper),
         timings=timings,
         last_voice=lambda: vad.last_voice,
-        look_secs=settings.turn.look_secs,
-        unfinished_secs=unfinished_secs,
+        policy=policy,
+        queue=InferenceQueue(),
     )
-    frames = []
+    frames: list = [ListeningFrame(expect=TakesAnySentence())]
     for i in range(0, len(audio), FRAME):
         frames += [InputAudioRawFrame(audio=audio[i : i + FRAME], sample_rate=RATE, num_channels=1), SleepFrame(0.02)]
     down, _ = await run_test(
@@ -106,6 +118,11 @@ async def turns(whisper, audio: bytes, *, unfinished_secs: float) -> tuple[list,
     )
     kinds = (VADUserStartedSpeakingFrame, VADUserStoppedSpeakingFrame, TranscriptionFrame)
     return [f for f in down if isinstance(f, kinds)], timings
+
+
+def kinds(frames: list) -> list[str]:
+    names = {VADUserStartedSpeakingFrame: "start", VADUserStoppedSpeakingFrame: "stop"}
+    return ["text" if isinstance(f, TranscriptionFrame) else names[type(f)] for f in frames]
 
 
 def summary(frames: list) -> list[str]:
@@ -124,11 +141,7 @@ async def test_a_long_silence_ends_the_turn_and_the_next_words_are_a_new_turn(wh
     frames, _ = await turns(
         whisper, speech(caller_voice, "What is the status of my case?", 1.5, "Goodbye."), unfinished_secs=0.8
     )
-    assert [type(f) for f in frames] == [
-        VADUserStartedSpeakingFrame,
-        VADUserStoppedSpeakingFrame,
-        TranscriptionFrame,
-    ] * 2, summary(frames)
+    assert kinds(frames) == ["start", "stop", "text"] * 2, summary(frames)
     assert "status" in frames[2].text.lower()
     assert "bye" in frames[5].text.lower()
 
@@ -150,4 +163,4 @@ async def test_words_that_trail_off_hold_the_turn_open_past_the_stop_time(whispe
     assert "order" in " ".join(heard) and len(heard) > 7  # both halves, however Whisper hears "my refund"
     # Without the hold, the same audio is cut in two at the VAD's stop.
     cut, _ = await turns(whisper, audio, unfinished_secs=0.0)
-    assert [type(f) for f in cut].count(TranscriptionFrame) == 2, summary(cut)
+    assert kinds(cut).count("text") == 2, summary(cut)

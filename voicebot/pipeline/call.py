@@ -52,7 +52,7 @@ from voicebot.pipeline.media_watch import MediaIdleWatch
 from voicebot.pipeline.playback_marks import PlaybackMarks
 from voicebot.pipeline.transport import CallTransport
 from voicebot.pipeline.tts import PiperSpeaker
-from voicebot.pipeline.turns import TurnTranscriber
+from voicebot.pipeline.turns import TurnPolicy, TurnTranscriber
 from voicebot.pipeline.vad import create_vad_analyzer
 from voicebot.records import utcnow
 from voicebot.runtime import TELEPHONE_RATE, Runtime
@@ -239,8 +239,9 @@ async def _run(
                 decoder=runtime.decoder,
                 timings=runtime.timings,
                 last_voice=lambda: vad.last_voice,
-                look_secs=settings.turn.look_secs,
-                unfinished_secs=settings.turn.unfinished_secs,
+                policy=TurnPolicy.from_settings(settings.turn),
+                queue=runtime.inference,
+                end_model=runtime.end_model,
             ),
             ConversationProcessor(
                 session,

@@ -3,8 +3,8 @@
 It turns pipeline events (a transcript, a keypress, the caller starting to speak,
 the phone side echoing a mark) into calls on the dialogue policy, and the
 policy's replies into speech. It also owns turn timing: silence re-prompts,
-barge-in, and the latency from the end of the caller's speech to the bot's
-first audio.
+barge-in, taking back an answer the caller had not finished, and the latency
+from the end of the caller's speech to the bot's first audio.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import asyncio
 import itertools
 import logging
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from pipecat.frames.frames import (
@@ -28,17 +29,20 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from voicebot.dialogue import CallFlow, Next, Reply
+from voicebot.dialogue import CallFlow, FlowState, Next, Reply
 from voicebot.pipeline.call_control import CallControl
 from voicebot.pipeline.frames import (
     CallerHungUpFrame,
     HandOverFrame,
-    HintFrame,
+    ListeningFrame,
     MarkEchoFrame,
     PrepareSpeechFrame,
     ProtocolViolationFrame,
     SpeakFrame,
+    TurnResumedFrame,
+    TurnTranscriptionFrame,
 )
+from voicebot.pipeline.turns import Draft
 from voicebot.records import utcnow
 from voicebot.session import CallSession, new_turn
 
@@ -46,6 +50,30 @@ log = logging.getLogger(__name__)
 
 # How long past a final prompt's own length to wait for its mark before closing anyway.
 MARK_GRACE_SECS = 3.0
+
+
+class FlowExpectation:
+    """The question the flow last asked, for the turn taker: would a transcript answer it, and with what."""
+
+    def __init__(self, flow: CallFlow, lock: asyncio.Lock):
+        self._flow = flow
+        self._lock = lock  # the flow is not thread-safe, and a turn may be being answered meanwhile
+
+    async def draft(self, text: str) -> Draft:
+        async with self._lock:
+            reply = await self._flow.preview(text)
+        return Draft(answers=reply.acts, reply=reply.text if reply.acts else None)
+
+
+@dataclass
+class Answered:
+    """The last caller turn answered, and the dialogue as it was before: an answer can be taken back."""
+
+    turn: int
+    take: int
+    turn_id: int  # its row in the call record
+    before: FlowState
+    intents: int  # how many intents the call had recorded before it
 
 
 class ConversationProcessor(FrameProcessor):
@@ -67,6 +95,8 @@ class ConversationProcessor(FrameProcessor):
         self._silence_task: asyncio.Task | None = None
         self._ending: asyncio.Task | None = None
         self._lock = asyncio.Lock()
+        self._answered: Answered | None = None
+        self._taken_back: tuple[int, int] | None = None  # a take superseded before it was answered
 
     # -- frame routing ---------------------------------------------------------
 
@@ -76,8 +106,12 @@ class ConversationProcessor(FrameProcessor):
         if isinstance(frame, StartFrame):
             await self.push_frame(frame, direction)
             self.create_task(self._greet(), "greet")
+        elif isinstance(frame, TurnTranscriptionFrame):
+            await self._on_transcript(frame.text, (frame.turn, frame.take))
         elif isinstance(frame, TranscriptionFrame):
             await self._on_transcript(frame.text)
+        elif isinstance(frame, TurnResumedFrame):
+            await self._on_resumed(frame.turn, frame.take)
         elif isinstance(frame, InputDTMFFrame):
             await self._on_dtmf(frame.button.value)
         elif isinstance(frame, VADUserStartedSpeakingFrame):
@@ -132,15 +166,26 @@ class ConversationProcessor(FrameProcessor):
         if not self._pending:
             self._start_silence_timer()
 
-    async def _on_transcript(self, text: str):
+    async def _on_transcript(self, text: str, take: tuple[int, int] | None = None):
+        if take is not None and take == self._taken_back:
+            return  # the caller went on before it was answered; the next take holds these words too
         if self._flow is None or self._flow.finished:
             # Nothing a caller says is lost, even when the bot is no longer listening.
             await self._session.add_turn(new_turn("caller", text, self._speech_started_at))
             return
         async with self._lock:
-            turn = new_turn("caller", text, self._speech_started_at)
-            turn.ended_at = self._speech_ended_iso
-            await self._session.add_turn(turn)
+            before, intents = self._flow.snapshot(), len(self._session.intents)
+            last = self._answered
+            if take is not None and last is not None and (last.turn, last.take + 1) == take:
+                # The rest of a turn the bot began answering too early: one caller turn, answered whole.
+                turn_id, before, intents = last.turn_id, last.before, last.intents
+                await self._session.revise_turn(turn_id, text, self._speech_ended_iso)
+            else:
+                turn = new_turn("caller", text, self._speech_started_at)
+                turn.ended_at = self._speech_ended_iso
+                turn_id = await self._session.add_turn(turn)
+            if take is not None:
+                self._answered = Answered(take[0], take[1], turn_id, before, intents)
             reply = await self._flow.on_speech(text)
             if reply.intent:
                 await self._session.record_intent(reply.intent, reply.branch)
@@ -157,6 +202,24 @@ class ConversationProcessor(FrameProcessor):
             if reply.intent:
                 await self._session.record_intent(reply.intent, reply.branch)
             await self._say(reply, speech_ended=time.perf_counter())
+
+    async def _on_resumed(self, turn: int, take: int):
+        """The caller went on right after the turn ended: take back what the bot began to answer."""
+        self._cancel_silence_timer()
+        async with self._lock:
+            last = self._answered
+            if last is None or (last.turn, last.take) != (turn, take):
+                self._taken_back = (turn, take)  # not answered yet: it will be skipped
+                return
+            if self._flow is None or self._session.outcome is not None:
+                return
+            if self._ending is not None and not self._ending.done():
+                await self.cancel_task(self._ending)
+            self._ending = None
+            await self._interrupt_prompt("caller_went_on")
+            self._flow.restore(last.before)
+            del self._session.intents[last.intents :]
+            await self._session.record_event("turn_resumed", turn_id=last.turn_id)
 
     async def _interrupt_prompt(self, cause: str):
         """Barge-in: stop a prompt the caller is talking or keying over.
@@ -210,8 +273,9 @@ class ConversationProcessor(FrameProcessor):
         elif self._flow is not None:
             # While the caller listens, render the first words of the likely answers to them.
             await self.push_frame(PrepareSpeechFrame(texts=self._flow.likely_replies()))
-            if self._hints:
-                await self.push_frame(HintFrame(text=self._flow.hint()), FrameDirection.UPSTREAM)
+            hint = self._flow.hint() if self._hints else ""
+            expect = FlowExpectation(self._flow, self._lock)
+            await self.push_frame(ListeningFrame(hint=hint, expect=expect), FrameDirection.UPSTREAM)
 
     async def _on_bot_audio_started(self):
         if self._awaiting_first_audio is None:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from pipecat.frames.frames import DataFrame, SystemFrame
+from pipecat.frames.frames import DataFrame, SystemFrame, TranscriptionFrame
+
+if TYPE_CHECKING:
+    from voicebot.pipeline.turns import Expectation
 
 
 @dataclass
@@ -48,10 +52,31 @@ class PrepareSpeechFrame(DataFrame):
 
 
 @dataclass
-class HintFrame(SystemFrame):
-    """Upstream to the recogniser: words the caller's next answer is likely to hold (the options, their name)."""
+class ListeningFrame(SystemFrame):
+    """Upstream to the turn taker, after each question: what the caller is now answering.
 
-    text: str = ""
+    ``hint`` is words the answer is likely to hold (the options, their name), for
+    Whisper's prompt; ``expect`` tells whether a transcript answers the question.
+    """
+
+    hint: str = ""
+    expect: Expectation | None = None
+
+
+@dataclass
+class TurnTranscriptionFrame(TranscriptionFrame):
+    """A caller turn's transcript: the ``take``-th time turn ``turn`` ended (a resumed turn ends again)."""
+
+    turn: int = 0
+    take: int = 1
+
+
+@dataclass
+class TurnResumedFrame(SystemFrame):
+    """The caller went on right after ``take`` of ``turn`` ended: stop its reply; the next take is the whole turn."""
+
+    turn: int = 0
+    take: int = 1
 
 
 @dataclass

@@ -1,18 +1,23 @@
-"""Where a caller's turn ends, with its transcript ready when it does.
+"""Where a caller's turn ends: a short pause, then a judgement of whether they have finished.
 
-The VAD ends a turn after ``vad.stop_secs`` of silence. Transcribing only then
-puts Whisper's time on top of that wait, so the turn so far is transcribed as
-soon as the caller has been quiet for ``turn.look_secs``; when the VAD's stop
-comes, the transcript is usually there already, and the reply waits for the
-silence alone. If the caller goes on, the look is dropped and the next one
-covers the whole turn.
+The VAD reports a pause after ``vad.stop_secs`` (0.2 s). The turn so far has been
+transcribed during it (from ``turn.look_secs`` of silence), and what the
+transcript is decides how much longer to wait, counted from the caller's last
+voice-like sound:
 
-The transcript can also hold a turn open: one that trails off ("I'm calling
-about my...", "... and") waits until ``turn.unfinished_secs`` of silence before
-it is taken as the whole turn. Silence is counted from the last voice-like frame
-the VAD heard, so a caller who goes on holds the turn open before the VAD has
-confirmed the new speech. Shorter stop times answer sooner but cut callers off
-at commas; docs/benchmarks.md measures both.
+- it answers what was just asked (the dialogue would act on it): ``turn.answer_secs``,
+  just past a comma's pause;
+- it is a lone opener ("Yes.", "Sorry.", "No thanks.") or something the dialogue
+  does not understand: if Smart Turn hears the voice end, as an answer; if not
+  (or Smart Turn is off), ``turn.hold_secs``;
+- its words lead on ("I'm calling about", "my order and", "um"):
+  ``turn.unfinished_secs``, the fallback for a caller who stalls.
+
+Whisper writes "Yes," as "Yes.", so the text alone cannot tell an opener from
+an answer; that is what the voice is asked about. A caller who goes on within
+``turn.resume_secs`` of a turn's end was answered too early: a
+:class:`~voicebot.pipeline.frames.TurnResumedFrame` stops the bot, and the rest
+joins the same turn. docs/benchmarks.md measures each wait.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
 
 import numpy as np
 from pipecat.frames.frames import (
@@ -27,7 +34,6 @@ from pipecat.frames.frames import (
     EndFrame,
     Frame,
     InputAudioRawFrame,
-    TranscriptionFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
@@ -35,46 +41,139 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor, F
 from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
 
+from voicebot.config import TurnSettings
 from voicebot.metrics import Timings
-from voicebot.pipeline.frames import HintFrame
+from voicebot.pipeline.frames import ListeningFrame, PrepareSpeechFrame, TurnResumedFrame, TurnTranscriptionFrame
+from voicebot.pipeline.inference import InferenceQueue, Priority
+from voicebot.pipeline.smart_turn import EndOfTurnModel
 from voicebot.pipeline.stt import Decoder
 
 PRE_ROLL_SECS = 1.0  # audio kept from before the VAD noticed speech (it needs ``vad.start_secs`` of it)
+PAUSE_KEPT_SECS = 0.1  # of the pause after the last voice, heard as it was (line noise and all)
 TRAILING_SILENCE_SECS = 0.5  # Whisper drops or garbles a last word that ends the audio abruptly
 NO_SPEECH_PROB = 0.6  # segments Whisper itself thinks are not speech are dropped
 
-# A sentence that ends on one of these is going somewhere: "I want to talk to...", "my order and".
+# A sentence that ends on one of these is going somewhere: "I want to talk to...", "my order and", "I wanted to ask".
 TRAILING_WORDS = frozenset(
-    """a an the and or but so because if than then to of for from with about at in on by into as
-    my your our their his her its is are was were am be been i i'm that's there's um uh er erm like""".split()
+    """a an the and or but so because if than then to of for from with about at in on by into as regarding
+    my your our their his her its is are was were am be been i i'm that's there's um uh er erm like
+    ask tell need want wanted wondering trying hoping talk speak when where which who how why""".split()
 )
+# ... and so does one ending on these pairs: "Could you tell me", "I wanted to know if".
+TRAILING_PAIRS = frozenset(
+    tuple(pair.split("+")) for pair in "tell+me let+me show+me give+me ask+you know+if know+whether wonder+if".split()
+)
+FILLERS = frozenset("um uh er erm uhm hmm mm ah well so".split())  # a turn of these alone is still to come
+# A turn of these alone may be the whole answer ("Yes.") or its start ("Yes, I ..."): the voice decides.
+OPENERS = frozenset(
+    "yes yeah yep yup no nope sorry okay ok right sure thanks thank you hi hello hey oh alright please".split()
+)
+MAX_OPENER_WORDS = 3
+
+Shape = Literal["answer", "opener", "unclear", "unfinished"]
 
 
 def sounds_finished(text: str) -> bool:
     """Whether a transcript reads as a whole turn: it ends a sentence, and not on a word that leads on.
 
-    Whisper writes what trails off with an ellipsis or no stop at all. A comma
-    pause still reads as finished ("No thanks."), so the text only ever holds a
-    turn open longer than the VAD's stop, never ends one sooner.
+    Whisper writes what trails off with an ellipsis or no stop at all, and
+    sometimes a question mark on a question not yet asked ("Can I talk to?").
     """
     text = text.strip()
-    if not text:
+    words = _words(text)
+    if not words:
         return True  # nothing to wait for: noise, or a cough
-    if text.endswith("?"):
-        return True  # asked with a question's fall or rise: "Can you repeat that?"
-    if text.endswith(("...", "\u2026")) or not text.endswith((".", "!")):
+    if text.endswith(("...", "\u2026")) or not text.endswith((".", "!", "?")):
         return False
-    last = text.split()[-1].strip(".?!\"'").lower()
-    return last not in TRAILING_WORDS
+    return words[-1] not in TRAILING_WORDS and tuple(words[-2:]) not in TRAILING_PAIRS
+
+
+def shape_of(text: str, answers: bool) -> Shape:
+    """What kind of turn ``text`` is, given whether the dialogue would act on it."""
+    words = _words(text)
+    if not words:
+        return "answer"  # nothing to wait for
+    if not sounds_finished(text) or all(w in FILLERS for w in words):
+        return "unfinished"
+    if len(words) <= MAX_OPENER_WORDS and all(w in OPENERS for w in words):
+        return "opener"
+    return "answer" if answers else "unclear"
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in (w.strip(".,?!;:\"'\u2026").lower() for w in text.split()) if w]
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What the dialogue would make of a transcript, without acting on it."""
+
+    answers: bool  # it would act (not re-ask, not check)
+    reply: str | None = None  # what it would say: worth rendering before the turn ends
+
+
+class Expectation(Protocol):
+    """The question the caller is answering, as the dialogue that asked it sees it."""
+
+    async def draft(self, text: str) -> Draft: ...
+
+
+class _Unasked:
+    async def draft(self, text: str) -> Draft:
+        return Draft(answers=False)
+
+
+@dataclass(frozen=True)
+class TurnPolicy:
+    """How long to wait after each shape of turn; from ``[turn]`` (measured defaults in docs/benchmarks.md)."""
+
+    look_secs: float
+    answer_secs: float
+    hold_secs: float
+    unfinished_secs: float
+    resume_secs: float
+    complete_threshold: float
+
+    @classmethod
+    def from_settings(cls, settings: TurnSettings) -> TurnPolicy:
+        return cls(
+            look_secs=settings.look_secs,
+            answer_secs=settings.answer_secs,
+            hold_secs=settings.hold_secs,
+            unfinished_secs=settings.unfinished_secs,
+            resume_secs=settings.resume_secs,
+            complete_threshold=settings.complete_threshold,
+        )
+
+    def needs_voice(self, shape: Shape) -> bool:
+        return shape in ("opener", "unclear")
+
+    def wait_secs(self, shape: Shape, complete: float | None) -> float:
+        """Silence past the last voice before the turn ends (the VAD's stop has passed already)."""
+        if shape == "unfinished":
+            return self.unfinished_secs
+        if shape == "answer" or (complete is not None and complete >= self.complete_threshold):
+            return self.answer_secs
+        return self.hold_secs
+
+
+@dataclass(frozen=True)
+class Judgement:
+    text: str
+    shape: Shape
+    complete: float | None  # Smart Turn's P(complete), where it was asked
+    wait_secs: float
 
 
 class TurnTranscriber(FrameProcessor):
-    """Buffers the caller's audio per turn, transcribes it ahead of the turn's end, and ends the turn.
+    """Buffers the caller's audio per turn, transcribes and judges it during pauses, and ends the turn.
 
     Downstream sees one ``VADUserStartedSpeakingFrame`` when a turn starts and,
     when it ends, a ``VADUserStoppedSpeakingFrame`` whose ``stop_secs`` is the
     silence since the caller's last word, then the turn's ``TranscriptionFrame``.
-    Pauses inside a turn are not passed on.
+    Pauses inside a turn are not passed on; a turn taken up again soon after it
+    ended sends ``TurnResumedFrame`` instead of a new start, and its transcript
+    is of the whole.
     """
 
     def __init__(
@@ -83,24 +182,32 @@ class TurnTranscriber(FrameProcessor):
         decoder: Decoder,
         timings: Timings,
         last_voice: Callable[[], float],
-        look_secs: float,
-        unfinished_secs: float,
+        policy: TurnPolicy,
+        queue: InferenceQueue,
+        end_model: EndOfTurnModel | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self._decoder = decoder
         self._timings = timings
         self._last_voice = last_voice
-        self._look_secs = look_secs
-        self._unfinished_secs = unfinished_secs
+        self._policy = policy
+        self._queue = queue
+        self._end_model = end_model
         self._sample_rate = 16000
         self._audio = bytearray()
+        self._voice_end = 0  # bytes of ``_audio`` up to the end of the last voice-like frame
+        self._voice_seen = 0.0  # ``last_voice()`` as of the previous frame
         self._in_turn = False
-        self._look: asyncio.Task[str] | None = None  # transcribing the turn up to a pause
+        self._look: asyncio.Task[Judgement] | None = None  # judging the turn up to a pause
         self._look_voice = 0.0  # the last voice-like frame before that pause
         self._ending: asyncio.Task | None = None  # from the VAD's stop to the end of the turn
         self._pause_started = 0.0
+        self._ended_at: float | None = None  # the last turn's end, while it can still be taken up again
         self._hint: str | None = None  # what the last question makes likely, as Whisper's prompt
+        self._expect: Expectation = _Unasked()
+        self._turn = 0  # the current or last turn's number
+        self._take = 0  # how many times it has ended
 
     async def setup(self, setup: FrameProcessorSetup):
         await super().setup(setup)
@@ -115,8 +222,9 @@ class TurnTranscriber(FrameProcessor):
             await self._on_speech_started(frame, direction)
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._on_speech_stopped(frame.stop_secs)
-        elif isinstance(frame, HintFrame):
-            self._hint = frame.text or None
+        elif isinstance(frame, ListeningFrame):
+            self._hint = frame.hint or None
+            self._expect = frame.expect or _Unasked()
         elif isinstance(frame, EndFrame):
             await self._end_now()
             await self.push_frame(frame, direction)
@@ -129,31 +237,60 @@ class TurnTranscriber(FrameProcessor):
 
     async def _hear(self, frame: InputAudioRawFrame):
         self._audio += frame.audio
+        last_voice = self._last_voice()
+        if last_voice != self._voice_seen:
+            self._voice_seen = last_voice
+            self._voice_end = len(self._audio)
         if not self._in_turn:
-            keep = int(PRE_ROLL_SECS * self._sample_rate) * 2
-            if len(self._audio) > keep:
-                del self._audio[: len(self._audio) - keep]
+            if not self._resumable():
+                self._forget_turn()
             return
         if self._ending is not None:
             return
-        last_voice = self._last_voice()
         if self._look is not None and self._look_voice != last_voice:
             await self._drop(self._look)  # the caller went on: that look is stale
             self._look = None
-        if self._look is None and time.monotonic() - last_voice >= self._look_secs:
+        if self._look is None and time.monotonic() - last_voice >= self._policy.look_secs:
             self._look_voice = last_voice
-            self._look = self.create_task(self._transcribe(bytes(self._audio)), "turn look")
+            self._look = self.create_task(self._judge(self._heard(), Priority.AHEAD), "turn look")
+
+    def _resumable(self) -> bool:
+        if self._ended_at is not None and time.monotonic() - self._ended_at > self._policy.resume_secs:
+            self._ended_at = None
+        return self._ended_at is not None
+
+    def _forget_turn(self):
+        """Keep only the pre-roll: the ended turn can no longer be taken up again."""
+        keep = int(PRE_ROLL_SECS * self._sample_rate) * 2
+        if len(self._audio) > keep:
+            cut = len(self._audio) - keep
+            del self._audio[:cut]
+            self._voice_end = max(0, self._voice_end - cut)
+
+    def _heard(self) -> bytes:
+        """The turn up to its last voice and a little of the pause: the same bytes however late it is taken."""
+        end = self._voice_end + int(PAUSE_KEPT_SECS * self._sample_rate) * 2
+        return bytes(self._audio[: min(end, len(self._audio))])
 
     async def _on_speech_started(self, frame: Frame, direction: FrameDirection):
         if self._ending is not None:
-            # The caller went on while an unfinished-sounding turn was held open.
+            # The caller went on while the turn's end was being judged or held open.
             self._timings.observe("turn_resumed_after", time.monotonic() - self._pause_started)
             await self._drop(self._ending)
             self._ending = None
             return
-        if not self._in_turn:
-            self._in_turn = True
-            await self.push_frame(frame, direction)
+        if self._in_turn:
+            return
+        self._in_turn = True
+        if self._resumable():
+            # The bot began answering a turn the caller had not finished: the same turn goes on.
+            self._timings.observe("turn_taken_up_after", time.monotonic() - (self._ended_at or 0.0))
+            self._ended_at = None
+            await self.push_frame(TurnResumedFrame(turn=self._turn, take=self._take))
+            return
+        self._forget_turn()
+        self._turn, self._take = self._turn + 1, 0
+        await self.push_frame(frame, direction)
 
     def _on_speech_stopped(self, silence_secs: float):
         if not self._in_turn or self._ending is not None:
@@ -164,15 +301,29 @@ class TurnTranscriber(FrameProcessor):
     async def _end_after_pause(self):
         look, self._look = self._look, None
         if look is not None and self._look_voice == self._last_voice():
-            text = await look
+            judged = await look
         else:
             await self._drop(look)
-            text = await self._transcribe(bytes(self._audio))
-        if not sounds_finished(text):
-            while (remaining := self._silence_from() + self._unfinished_secs - time.monotonic()) > 0:
-                await asyncio.sleep(remaining)
+            judged = await self._judge(self._heard(), Priority.NOW)
+        while (remaining := self._silence_from() + judged.wait_secs - time.monotonic()) > 0:
+            await asyncio.sleep(remaining)
         self._ending = None
-        await self._end_turn(text, self._silence_from())
+        self._timings.observe(f"turn_wait_{judged.shape}", time.monotonic() - self._silence_from())
+        await self._end_turn(judged.text, self._silence_from())
+
+    async def _judge(self, pcm: bytes, priority: Priority) -> Judgement:
+        samples = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
+        text = await self._transcribe(samples, priority)
+        draft = await self._expect.draft(text) if text else Draft(answers=False)
+        shape = shape_of(text, draft.answers)
+        complete = None
+        if self._end_model is not None and self._policy.needs_voice(shape):
+            started = time.perf_counter()
+            complete = await self._queue.run(priority, self._end_model.complete, samples)
+            self._timings.observe("smart_turn", time.perf_counter() - started)
+        if draft.reply and shape != "unfinished":
+            await self.push_frame(PrepareSpeechFrame(texts=[draft.reply]))
+        return Judgement(text, shape, complete, self._policy.wait_secs(shape, complete))
 
     def _silence_from(self) -> float:
         """When the current silence began: the VAD's pause, or a voice-like sound heard since."""
@@ -186,24 +337,28 @@ class TurnTranscriber(FrameProcessor):
         await self._drop(self._ending)
         await self._drop(self._look)
         self._ending = self._look = None
-        text = await self._transcribe(bytes(self._audio))
-        await self._end_turn(text, last_word)
+        samples = np.frombuffer(bytes(self._audio), dtype=np.int16).astype(np.float32) / 32768.0
+        await self._end_turn(await self._transcribe(samples, Priority.NOW), last_word)
 
     async def _end_turn(self, text: str, last_word: float):
         self._in_turn = False
-        self._audio.clear()
+        self._ended_at = time.monotonic()  # its audio stays until it can no longer be taken up
+        self._take += 1
         await self.push_frame(VADUserStoppedSpeakingFrame(stop_secs=time.monotonic() - last_word))
         if text:
-            await self.push_frame(TranscriptionFrame(text, "", time_now_iso8601(), Language.EN, finalized=True))
+            await self.push_frame(
+                TurnTranscriptionFrame(
+                    text, "", time_now_iso8601(), Language.EN, finalized=True, turn=self._turn, take=self._take
+                )
+            )
 
     async def _drop(self, task: asyncio.Task | None):
         if task is not None and not task.done():
             await self.cancel_task(task)
 
-    async def _transcribe(self, pcm: bytes) -> str:
-        samples = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
-        samples = np.concatenate([samples, np.zeros(int(TRAILING_SILENCE_SECS * self._sample_rate), np.float32)])
+    async def _transcribe(self, samples: np.ndarray, priority: Priority) -> str:
+        padded = np.concatenate([samples, np.zeros(int(TRAILING_SILENCE_SECS * self._sample_rate), np.float32)])
         started = time.perf_counter()
-        pieces = await asyncio.to_thread(self._decoder.transcribe, samples, self._hint)
+        pieces = await self._queue.run(priority, self._decoder.transcribe, padded, self._hint)
         self._timings.observe("stt", time.perf_counter() - started)
         return " ".join(text for text, no_speech in pieces if no_speech < NO_SPEECH_PROB).strip()

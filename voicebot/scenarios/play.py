@@ -179,8 +179,8 @@ async def _act(
     obs.began_at = time.perf_counter()
     match turn.action:
         case "say" | "play":
-            if turn.line is not None and turn.line.noise_dbfs is not None:
-                noise = LineNoise(turn.line.noise_dbfs, line.band_limit, seed=len(audio.pcm))
+            if line.noise_dbfs is not None:  # the same hiss on the same words, however long the call has run
+                noise = LineNoise(line.noise_dbfs, line.band_limit, seed=len(audio.pcm))
             pcm = over_the_line(audio.pcm, line, noise)
             await phone.say(pcm, speech_samples=audio.speech_samples)
             obs.timed_from = phone.speech_ended_at

@@ -1,0 +1,102 @@
+"""One queue for the process's blocking model work (Whisper, Smart Turn), turn ends first.
+
+With many calls on two cores, transcriptions started with ``asyncio.to_thread``
+run side by side and slow each other down, and a look-ahead for one caller can
+delay the turn another caller has just finished. Here the work waits in a
+priority queue in front of a fixed number of worker threads: a turn that has
+ended goes before a look-ahead, and a look-ahead the caller has made stale
+(they went on talking) is dropped before it starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class Priority(IntEnum):
+    NOW = 0  # a caller is waiting for this answer
+    AHEAD = 1  # a guess made during a pause; stale if the caller goes on
+
+
+@dataclass(order=True)
+class _Job:
+    priority: int
+    seq: int
+    run: Callable[[], Any] = field(compare=False)
+    future: asyncio.Future = field(compare=False)
+    loop: asyncio.AbstractEventLoop = field(compare=False)
+
+
+class InferenceQueue:
+    """Runs blocking callables on ``workers`` threads, most urgent first, FIFO within a priority."""
+
+    def __init__(self, workers: int = 1):
+        self._heap: list[_Job] = []
+        self._seq = itertools.count()
+        self._ready = threading.Condition()
+        self._closed = False
+        self.waiting_peak = 0
+        self._threads = [
+            threading.Thread(target=self._work, name=f"inference-{n}", daemon=True) for n in range(max(1, workers))
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    async def run(self, priority: Priority, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on a worker; cancelling the await drops the job if it has not started."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        with self._ready:
+            if self._closed:
+                raise RuntimeError("the inference queue is closed")
+            heapq.heappush(self._heap, _Job(int(priority), next(self._seq), lambda: fn(*args), future, loop))
+            self.waiting_peak = max(self.waiting_peak, len(self._heap))
+            self._ready.notify()
+        return await future
+
+    @property
+    def waiting(self) -> int:
+        return len(self._heap)
+
+    def close(self) -> None:
+        with self._ready:
+            self._closed = True
+            self._ready.notify_all()
+
+    def _work(self) -> None:
+        while True:
+            with self._ready:
+                while not self._heap and not self._closed:
+                    self._ready.wait()
+                if self._closed and not self._heap:
+                    return
+                job = heapq.heappop(self._heap)
+            if job.future.cancelled():
+                continue
+            result, error = None, None
+            try:
+                result = job.run()
+            except BaseException as exc:  # handed to the awaiting coroutine, which raises it
+                error = exc
+            try:
+                job.loop.call_soon_threadsafe(_settle, job.future, result, error)
+            except RuntimeError:
+                pass  # the loop that asked has closed: nobody is waiting
+
+
+def _settle(future: asyncio.Future, result: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
