@@ -23,6 +23,7 @@ joins the same turn. docs/benchmarks.md measures each wait.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,6 +48,8 @@ from voicebot.pipeline.frames import ListeningFrame, PrepareSpeechFrame, TurnRes
 from voicebot.pipeline.inference import InferenceQueue, Priority
 from voicebot.pipeline.smart_turn import EndOfTurnModel
 from voicebot.pipeline.stt import Decoder
+
+log = logging.getLogger(__name__)
 
 PRE_ROLL_SECS = 1.0  # audio kept from before the VAD noticed speech (it needs ``vad.start_secs`` of it)
 PAUSE_KEPT_SECS = 0.1  # of the pause after the last voice, heard as it was (line noise and all)
@@ -308,7 +311,9 @@ class TurnTranscriber(FrameProcessor):
         while (remaining := self._silence_from() + judged.wait_secs - time.monotonic()) > 0:
             await asyncio.sleep(remaining)
         self._ending = None
-        self._timings.observe(f"turn_wait_{judged.shape}", time.monotonic() - self._silence_from())
+        waited = time.monotonic() - self._silence_from()
+        self._timings.observe(f"turn_wait_{judged.shape}", waited)
+        log.debug("turn %d.%d ends: %s, %.0f ms after the last voice", self._turn, self._take + 1, judged.shape, waited * 1000)
         await self._end_turn(judged.text, self._silence_from())
 
     async def _judge(self, pcm: bytes, priority: Priority) -> Judgement:

@@ -176,6 +176,10 @@ def _turn_checks(obs: TurnObservation, report: TurnReport) -> list[Check]:
             )
         )
     latency = report.latency_ms
+    if turn.taken_back:
+        checks.append(
+            Check(f"{where}: bot stops when the caller goes on", obs.stopped_bot, "it kept talking or never began")
+        )
     if turn.action in ("say", "play") and latency is not None and latency < 0:
         checks.append(
             Check(f"{where}: bot let the caller finish", False, f"it spoke {-latency:.0f} ms before the end of speech")
@@ -204,6 +208,9 @@ def _call_checks(expect: Expect, record: dict[str, Any]) -> list[Check]:
         checks.append(_equal("reason", expect.reason, record.get("outcome_reason")))
     if expect.transfer is not None:
         checks.append(_equal("transferred to", expect.transfer, (record.get("transfer") or {}).get("target")))
+    if expect.caller_turns is not None:
+        said = [t for t in record.get("turns", []) if t.get("role") == "caller"]
+        checks.append(_equal("caller turns", expect.caller_turns, len(said)))
     pops = [p["payload"] for p in record.get("screen_pops", [])]
     if expect.screen_pop is False:
         checks.append(Check("no screen pop", not pops, f"{len(pops)} sent"))

@@ -9,6 +9,9 @@ real line.
 
 from __future__ import annotations
 
+import re
+from typing import Protocol
+
 import numpy as np
 
 from voicebot.caller import FRAME_BYTES, RATE
@@ -16,6 +19,32 @@ from voicebot.pipeline.tts import Voice, default_voice_path
 from voicebot.scenarios.model import Line
 
 BAND_HZ = (300.0, 3400.0)
+PAUSE = re.compile(r"\s*\[pause (\d+(?:\.\d+)?)\]\s*")
+LOUD = 300  # a sample this loud is the caller's voice, not the synthesiser's own quiet
+
+
+class Speaker(Protocol):
+    def synthesize(self, text: str) -> bytes:
+        """16-bit PCM at 8 kHz."""
+        ...
+
+
+def speak(voice: Speaker, text: str) -> bytes:
+    """``text`` in ``voice``; a ``[pause 0.7]`` in it is that many seconds between the sounds on either side."""
+    parts = PAUSE.split(text)
+    if len(parts) == 1:
+        return voice.synthesize(text)
+    pieces: list[np.ndarray] = []
+    for n, part in enumerate(parts):
+        if n % 2:
+            pieces.append(np.zeros(int(float(part) * RATE), np.int16))
+            continue
+        pcm = np.frombuffer(voice.synthesize(part), np.int16)
+        loud = np.flatnonzero(np.abs(pcm) > LOUD)
+        if loud.size:  # keep the synthesiser's lead-in before the first words and its tail after the last
+            pcm = pcm[0 if n == 0 else loud[0] : None if n == len(parts) - 1 else loud[-1] + 1]
+        pieces.append(pcm)
+    return np.concatenate(pieces).tobytes()
 
 
 def caller_voice(cache_size: int = 256) -> Voice:

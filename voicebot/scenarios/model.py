@@ -65,6 +65,10 @@ class Turn(_Model):
     dtmf: str | None = None
     silence: float | None = Field(default=None, gt=0, description="seconds of saying nothing")
     barge_in_ms: int | None = Field(default=None, ge=0, description="start this far into the bot's prompt")
+    taken_back: bool = Field(
+        default=False,
+        description="a pause in 'say' makes the bot start early; going on must stop it, and it answers the whole",
+    )
     line: Line | None = None
 
     bot_says: list[str] = Field(default_factory=list)
@@ -149,6 +153,7 @@ class Expect(_Model):
     outcome: Literal["transferred", "completed", "abandoned", "error"] | None = None
     reason: str | None = None
     transfer: str | None = Field(default=None, description="queue or number the call was handed to")
+    caller_turns: int | None = Field(default=None, ge=0, description="caller turns in the call record")
     screen_pop: dict[str, Any] | Literal[False] | None = Field(
         default=None, description="dotted paths into the pop and their values; false: no pop at all"
     )

@@ -21,7 +21,7 @@ import websockets
 from voicebot.caller import BotUtterance, PhoneCaller, caller_for, loud_samples, read_wav_8k
 from voicebot.caller.tokens import ServerTokens
 from voicebot.pipeline.tts import Voice
-from voicebot.scenarios.line import LineNoise, over_the_line
+from voicebot.scenarios.line import LineNoise, over_the_line, speak
 from voicebot.scenarios.model import Call, Line, Turn
 
 KEY_GAP_SECS = 0.25  # between the keys of a multi-digit dtmf turn
@@ -79,7 +79,7 @@ def prepare_audio(turns: list[Turn], voice: Voice) -> dict[int, CallerAudio]:
     audio: dict[int, CallerAudio] = {}
     for i, turn in enumerate(turns):
         if turn.say is not None:
-            pcm = voice.synthesize(turn.say)
+            pcm = speak(voice, turn.say)
         elif turn.play is not None:
             pcm = read_wav_8k(turn.play)
         else:
@@ -197,11 +197,16 @@ async def _act(
 
 
 async def _await_reply(phone: PhoneCaller, obs: TurnObservation, after_index: int) -> None:
-    """The first prompt after ``after_index`` whose audio began once this turn had begun."""
+    """The first prompt after ``after_index`` whose audio began once this turn had begun.
+
+    For a turn the bot is expected to take back, the prompt it stopped does not count: the reply is the next one.
+    """
     deadline = time.perf_counter() + obs.turn.timeout_secs
     while time.perf_counter() < deadline:
         for index in range(after_index + 1, len(phone.utterances)):
             utterance = phone.utterances[index]
+            if obs.turn.taken_back and (utterance.cleared or (utterance.first_audio_at or 0) < (obs.timed_from or 0)):
+                continue
             if utterance.first_audio_at is not None and utterance.first_audio_at >= obs.began_at:
                 obs.reply, obs.reply_index = utterance, index
                 return
