@@ -213,3 +213,23 @@ def test_silence_reprompts_then_transfers_after_two_reprompts():
     assert f.on_silence().next is Next.LISTEN
     last = f.on_silence()
     assert last.next is Next.TRANSFER and last.handoff.reason == "no_response"
+
+
+async def test_a_preview_says_what_the_reply_would_be_and_changes_nothing():
+    f = flow(known())
+    first = await f.on_speech("mumble mumble")  # one miss: the next would be the second
+    before = f.snapshot()
+    preview = await f.preview("I'd like to talk to a person")
+    assert preview.next is Next.TRANSFER and preview.acts
+    assert f.snapshot() == before
+    assert not first.acts
+
+
+async def test_an_answer_taken_back_leaves_the_dialogue_as_it_was_before_it():
+    f = flow(known())
+    before = f.snapshot()
+    reply = await f.on_speech("No thanks, that's all.")
+    assert f.finished and reply.next is Next.HANG_UP
+    f.restore(before)
+    assert not f.finished and f.snapshot() == before
+    assert (await f.on_speech("What's the status of my case?")).intent.intent == "status"

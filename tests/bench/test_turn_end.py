@@ -1,39 +1,54 @@
-"""The end-of-turn benchmark's rule: cut-offs and waits from pauses, as the turn processor would decide."""
+"""The end-of-turn benchmark's rules: cut-offs and waits from the judged pauses, as the turn taker would decide."""
 
-from voicebot.bench.turn_end import Pause, Sentence, turn_rule
+from pathlib import Path
+
+from voicebot.bench.turn_end import Material, Pause, Rendering, Rule, fixed_stop, load_material, outcome
+from voicebot.config import TurnSettings
+from voicebot.pipeline.turns import TurnPolicy
+
+POLICY = TurnPolicy.from_settings(TurnSettings(answer_secs=0.3, hold_secs=1.1, unfinished_secs=1.5))
+SHIPPED = Rule.from_policy("shipped", POLICY, smart_turn=False)
 
 
-def comma_sentence() -> Sentence:
-    """ "No thanks, | that's all." with a 0.45 s pause after "thanks"; speech ends at 2.0 s."""
-    return Sentence(
-        "No thanks, that's all.",
-        speech_end=2.0,
-        pauses=[Pause(0.9, 1.35, "No thanks."), Pause(2.0, None, "No thanks, that's all.")],
-        stops={0.4: [1.3, 2.4], 0.5: [2.5]},
+def halves(first: str, answers_first: bool) -> Rendering:
+    """ "first | rest": the bar's pause after ``first`` (its length is the bench's), speech ends at 3.0 s."""
+    return Rendering(
+        Material("paused", f"{first} | the rest."),
+        "test",
+        speech_end=3.0,
+        pauses=[
+            Pause(1.0, 1.6, at_bar=True, stop_after=0.2, text=first, answers=answers_first),
+            Pause(3.05, None, at_bar=False, stop_after=0.2, text=f"{first} the rest.", answers=True),
+        ],
     )
 
 
-def test_a_stop_inside_the_sentence_cuts_the_caller_off():
-    assert turn_rule(comma_sentence(), 0.4).cut_off
+def test_a_pause_longer_than_the_wait_for_its_words_cuts_the_caller_off():
+    assert outcome(halves("Agent.", answers_first=True), SHIPPED, bar_secs=0.5).cut_off
+    assert not outcome(halves("Agent.", answers_first=True), SHIPPED, bar_secs=0.25).cut_off
 
 
-def test_a_stop_after_the_sentence_waits_from_the_end_of_speech():
-    outcome = turn_rule(comma_sentence(), 0.5)
-    assert not outcome.cut_off
-    assert abs(outcome.wait_secs - 0.5) < 1e-9
+def test_words_that_lead_on_hold_the_turn_through_a_long_pause():
+    rendering = halves("I'm calling about.", answers_first=False)
+    assert not outcome(rendering, SHIPPED, bar_secs=1.0).cut_off
+    assert outcome(rendering, fixed_stop(0.5), bar_secs=1.0).cut_off
 
 
-def test_words_that_trail_off_are_held_until_the_caller_goes_on():
-    sentence = Sentence(
-        "I'm calling about my refund.",
-        speech_end=2.5,
-        pauses=[Pause(1.2, 1.8, "I'm calling about my..."), Pause(2.5, None, "I'm calling about my refund.")],
-        stops={0.5: [1.7, 3.0]},
-    )
-    assert turn_rule(sentence, 0.5).cut_off
-    held = turn_rule(sentence, 0.5, unfinished_secs=0.8)
-    assert not held.cut_off and abs(held.wait_secs - 0.5) < 1e-9
+def test_a_lone_opener_is_held_past_a_comma_pause_without_smart_turn():
+    rendering = halves("Yes.", answers_first=True)
+    assert not outcome(rendering, SHIPPED, bar_secs=0.7).cut_off
+    assert outcome(rendering, SHIPPED, bar_secs=1.2).cut_off
 
 
-def test_a_finished_sentence_gains_nothing_from_the_hold():
-    assert turn_rule(comma_sentence(), 0.4, unfinished_secs=0.8).cut_off
+def test_the_wait_at_the_end_counts_from_the_last_loud_sample():
+    result = outcome(halves("I'm calling about.", answers_first=False), SHIPPED, bar_secs=0.7)
+    assert abs(result.wait_secs - 0.35) < 1e-9  # 50 ms of voice-like tail, then the 0.3 s answer wait
+
+
+def test_the_material_has_a_sealed_part_with_other_phrasings():
+
+    root = Path(__file__).resolve().parents[2] / "benchmarks/data/turns"
+    dev, test = load_material(root / "dev.tsv"), load_material(root / "test.tsv")
+    assert {m.kind for m in dev} == {m.kind for m in test} == {"short", "sentence", "paused"}
+    assert not {m.text for m in dev} & {m.text for m in test}
+    assert all(len(m.pieces) == 2 for m in test if m.kind == "paused")

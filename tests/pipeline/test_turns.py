@@ -20,9 +20,9 @@ from pipecat.tests.utils import SleepFrame, run_test
 
 from voicebot.config import Settings
 from voicebot.metrics import Timings
+from voicebot.pipeline.frames import ListeningFrame
 from voicebot.pipeline.inference import InferenceQueue
 from voicebot.pipeline.stt import FittedWindowDecoder
-from voicebot.pipeline.frames import ListeningFrame
 from voicebot.pipeline.turns import Draft, TurnPolicy, TurnTranscriber, sounds_finished
 from voicebot.pipeline.vad import create_vad_analyzer
 

@@ -40,3 +40,17 @@ def test_speech_over_the_line_is_mixed_with_the_hiss_and_keeps_its_length():
     residual = np.frombuffer(noisy, np.int16).astype(float) - np.frombuffer(speech, np.int16).astype(float)
     assert 20 * np.log10(np.sqrt(np.mean(residual**2)) / 32768) > -33  # the hiss is there
     assert over_the_line(speech, Line(), None) == speech
+
+
+def test_a_pause_written_into_the_words_is_that_much_silence_between_them(caller_voice):
+    import numpy as np
+
+    from voicebot.scenarios.line import speak
+
+    pcm = np.frombuffer(speak(caller_voice, "Yes, [pause 0.7] I'd like an agent."), np.int16)
+    quiet = np.abs(pcm) <= 300
+    longest = run = 0
+    for q in quiet[np.flatnonzero(~quiet)[0] : np.flatnonzero(~quiet)[-1]]:
+        run = run + 1 if q else 0
+        longest = max(longest, run)
+    assert abs(longest / 8000 - 0.7) < 0.02

@@ -313,7 +313,9 @@ class TurnTranscriber(FrameProcessor):
         self._ending = None
         waited = time.monotonic() - self._silence_from()
         self._timings.observe(f"turn_wait_{judged.shape}", waited)
-        log.debug("turn %d.%d ends: %s, %.0f ms after the last voice", self._turn, self._take + 1, judged.shape, waited * 1000)
+        log.debug(
+            "turn %d.%d ends: %s, %.0f ms after the last voice", self._turn, self._take + 1, judged.shape, waited * 1000
+        )
         await self._end_turn(judged.text, self._silence_from())
 
     async def _judge(self, pcm: bytes, priority: Priority) -> Judgement:

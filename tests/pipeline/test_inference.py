@@ -1,0 +1,53 @@
+"""The process's one queue for blocking model work: turn ends before look-aheads, stale work never runs."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from voicebot.pipeline.inference import InferenceQueue, Priority
+
+
+async def test_a_turn_that_has_ended_goes_before_look_aheads_waiting_in_the_queue():
+    queue = InferenceQueue(workers=1)
+    gate = threading.Event()
+    ran: list[str] = []
+    busy = asyncio.ensure_future(queue.run(Priority.AHEAD, gate.wait))
+    await asyncio.sleep(0.05)  # the worker is now blocked on the gate
+    looks = [asyncio.ensure_future(queue.run(Priority.AHEAD, ran.append, f"look {n}")) for n in range(3)]
+    ending = asyncio.ensure_future(queue.run(Priority.NOW, ran.append, "turn end"))
+    await asyncio.sleep(0.05)
+    gate.set()
+    await asyncio.gather(busy, ending, *looks)
+    assert ran == ["turn end", "look 0", "look 1", "look 2"]
+    queue.close()
+
+
+async def test_a_look_ahead_cancelled_before_it_starts_never_runs():
+    queue = InferenceQueue(workers=1)
+    gate = threading.Event()
+    ran: list[str] = []
+    busy = asyncio.ensure_future(queue.run(Priority.NOW, gate.wait))
+    await asyncio.sleep(0.05)
+    stale = asyncio.ensure_future(queue.run(Priority.AHEAD, ran.append, "stale"))
+    await asyncio.sleep(0.01)
+    stale.cancel()
+    gate.set()
+    await busy
+    await queue.run(Priority.NOW, ran.append, "fresh")
+    assert ran == ["fresh"]
+    queue.close()
+
+
+async def test_an_error_in_the_work_reaches_the_caller_and_the_queue_goes_on():
+    queue = InferenceQueue(workers=1)
+
+    def broken():
+        raise ValueError("bad audio")
+
+    with pytest.raises(ValueError, match="bad audio"):
+        await queue.run(Priority.NOW, broken)
+    assert await queue.run(Priority.NOW, lambda: 42) == 42
+    queue.close()
