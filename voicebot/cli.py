@@ -228,6 +228,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         json_path=Path(args.json) if args.json else None,
         plot_path=Path(args.plot) if args.plot else None,
         tokens=_server_tokens(args),
+        mix=args.mix,
+        part=args.part,
     )
     try:
         asyncio.run(run_bench(options))
@@ -358,6 +360,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--stagger", type=float, default=0.5, help="seconds between call arrivals")
     bench.add_argument("--json", metavar="FILE.json", help="write the results as JSON")
     bench.add_argument("--plot", metavar="FILE.png", help="plot latency against concurrency (voicebot[bench])")
+    bench.add_argument(
+        "--mix",
+        choices=["classic", "callers"],
+        default="classic",
+        help="classic: Jane's three sentences, one voice; callers: short answers, pauses, ten voices, eight customers",
+    )
+    bench.add_argument("--part", choices=["dev", "test"], default="test", help="turn material for --mix callers")
     bench.set_defaults(func=cmd_bench)
 
     models = sub.add_parser("models", help="speech model files")

@@ -2,7 +2,9 @@
 
 Reply latency is timed at the caller, from the end of speech in the audio it
 sent to the first audible bot audio of the reply; a reply that starts before
-the caller has finished is counted as a premature turn end, not as a latency.
+the caller has finished is counted as a premature turn end (a cut-off), not as
+a latency. The ``callers`` mix (see :mod:`voicebot.bench.conversation`) also
+reports short answers on their own.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import os
 import platform
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -21,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from voicebot.bench.conversation import bench_call
+from voicebot.bench.conversation import BenchCall, Mix, bench_call, caller_calls, crm_fixtures
 from voicebot.bench.server import ServerProcess, Usage
 from voicebot.caller.tokens import ServerTokens
 from voicebot.metrics import Timings, describe_ms, watch_event_loop
@@ -31,6 +34,7 @@ from voicebot.scenarios.play import CallObservation, place_call
 
 BASELINE_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "pipecat_baseline.py"
 LINGER_SECS = 3.0  # after the goodbye: the baseline never hangs up, so the caller does
+ENDED = "the call had already ended"  # play.py's problem for a turn after the bot ended the call
 
 
 @dataclass
@@ -44,6 +48,8 @@ class BenchOptions:
     json_path: Path | None = None
     plot_path: Path | None = None
     tokens: ServerTokens = ServerTokens()  # for a server at ``url`` that has secrets
+    mix: Mix = "classic"
+    part: str = "test"  # the turn material the callers mix speaks
 
 
 @dataclass
@@ -54,6 +60,8 @@ class LevelResult:
     greetings_ms: list[float]
     premature: int
     unanswered: int
+    short_latencies_ms: list[float]  # replies to short answers ("Agent.", "Yes.")
+    ended_early: int  # turns not played: the call had ended (a misheard answer that transfers, say)
     underruns: int
     underrun_ms: float
     failed_calls: int
@@ -65,6 +73,7 @@ class LevelResult:
 
     def row(self) -> dict[str, Any]:
         lat = describe_ms(self.latencies_ms) if self.latencies_ms else {}
+        short = describe_ms(self.short_latencies_ms) if self.short_latencies_ms else {}
         greet = describe_ms(self.greetings_ms) if self.greetings_ms else {}
         return {
             "server": self.server,
@@ -73,10 +82,13 @@ class LevelResult:
             "reply_p95_ms": lat.get("p95_ms"),
             "reply_max_ms": lat.get("max_ms"),
             "turns": lat.get("count", 0),
+            "short_p50_ms": short.get("p50_ms"),
+            "short_p95_ms": short.get("p95_ms"),
             "greeting_p50_ms": greet.get("p50_ms"),
             "greeting_p95_ms": greet.get("p95_ms"),
             "premature": self.premature,
             "unanswered": self.unanswered,
+            "ended_early": self.ended_early,
             "underruns": self.underruns,
             "cpu_cores": None if self.cpu_cores is None else round(self.cpu_cores, 2),
             "peak_rss_mb": None if self.peak_rss_mb is None else round(self.peak_rss_mb),
@@ -87,14 +99,26 @@ class LevelResult:
         }
 
 
-def voicebot_server(workers: int = 1, env: dict[str, str] | None = None) -> ServerProcess:
+def voicebot_server(workers: int = 1, env: dict[str, str] | None = None, crm: Path | None = None) -> ServerProcess:
+    """``crm``: customers to import into the server's own CRM before it starts."""
     command = ["{python}", "-m", "voicebot", "serve", "--port", "{port}", "--data-dir", "{data_dir}"]
     command += ["--workers", str(workers)]
-    return ServerProcess("voicebot", command, {"VOICEBOT_LOG_LEVEL": "WARNING", **(env or {})}, workers=workers)
+    setup = [["{python}", "-m", "voicebot", "crm", "import", str(crm), "--data-dir", "{data_dir}"]] if crm else []
+    env = {"VOICEBOT_LOG_LEVEL": "WARNING", **(env or {})}
+    return ServerProcess("voicebot", command, env, workers=workers, setup=setup)
 
 
 def baseline_server() -> ServerProcess:
     return ServerProcess("pipecat baseline", ["{python}", str(BASELINE_SCRIPT), "--port", "{port}"])
+
+
+def bench_calls(count: int, voice: Voice, options: BenchOptions) -> list[BenchCall]:
+    if options.mix == "callers":
+        from voicebot.bench.understanding import caller_voices
+
+        voices = [(v, v.noise_dbfs) for v in caller_voices()]
+        return caller_calls(count, voices, options.part)
+    return [BenchCall(bench_call(i), voice, ["sentence"] * 3) for i in range(count)]
 
 
 async def run_level(
@@ -102,14 +126,16 @@ async def run_level(
 ) -> LevelResult:
     is_baseline = name != "voicebot"
     since = time.time()
+    planned = await asyncio.to_thread(bench_calls, calls, voice, options)
+    kinds = {b.call.name: b.kinds for b in planned}
 
     async def one(i: int) -> CallObservation:
         await asyncio.sleep(i * options.stagger_secs)
         return await place_call(
-            bench_call(i),
+            planned[i].call,
             ws_url,
             None,
-            voice,
+            planned[i].voice,
             linger_secs=LINGER_SECS,
             prompts_end_on_pause=is_baseline,
             tokens=options.tokens,
@@ -126,17 +152,23 @@ async def run_level(
     watch.cancel()
     wall = time.monotonic() - started
     usage: Usage | None = getattr(window, "usage", None)
-    latencies, greetings, premature, unanswered = [], [], 0, 0
+    latencies, short, greetings, premature, unanswered, ended_early = [], [], [], 0, 0, 0
     for obs in observations:
+        said = iter(kinds[obs.call.name])
         for turn in obs.turns:
-            if turn.reply is None:
+            kind = next(said, "") if turn.turn.action != "listen" else "greeting"
+            if turn.problem == ENDED:
+                ended_early += 1
+            elif turn.reply is None:
                 unanswered += 1
-            elif turn.turn.action == "listen" and turn.latency_ms is not None:
+            elif kind == "greeting" and turn.latency_ms is not None:
                 greetings.append(turn.latency_ms)
             elif turn.latency_ms is not None and turn.latency_ms < 0:
                 premature += 1
             elif turn.latency_ms is not None:
                 latencies.append(turn.latency_ms)
+                if kind == "short":
+                    short.append(turn.latency_ms)
     return LevelResult(
         server=name,
         calls=calls,
@@ -144,6 +176,8 @@ async def run_level(
         greetings_ms=greetings,
         premature=premature,
         unanswered=unanswered,
+        short_latencies_ms=short,
+        ended_early=ended_early,
         underruns=sum(o.underruns for o in observations),
         underrun_ms=round(sum(o.underrun_secs for o in observations) * 1000, 1),
         failed_calls=sum(o.problem is not None for o in observations),
@@ -176,7 +210,9 @@ async def run_bench(options: BenchOptions, out: Callable[[str], None] = print) -
             )
             out(_line(results[-1].row()))
     else:
-        servers = [lambda: voicebot_server(options.workers)] + ([baseline_server] if options.baseline else [])
+        crm = crm_fixtures(Path(tempfile.mkdtemp(prefix="bench-crm-")) / "customers.json")
+        servers = [lambda: voicebot_server(options.workers, crm=crm if options.mix == "callers" else None)]
+        servers += [baseline_server] if options.baseline else []
         for calls in options.levels:
             for make in servers:
                 with make() as server:  # a fresh process per level: its RSS and caches start alike
@@ -203,10 +239,13 @@ COLUMNS = [
     ("reply_p95_ms", "p95", 6),
     ("reply_max_ms", "max", 6),
     ("turns", "turns", 5),
+    ("short_p50_ms", "short50", 7),
+    ("short_p95_ms", "short95", 7),
     ("greeting_p50_ms", "greet50", 7),
     ("greeting_p95_ms", "greet95", 7),
     ("premature", "early", 5),
     ("unanswered", "unans", 5),
+    ("ended_early", "ended", 5),
     ("underruns", "under", 5),
     ("cpu_cores", "cores", 5),
     ("peak_rss_mb", "RSS MB", 6),
@@ -230,7 +269,8 @@ def _line(row: dict[str, Any]) -> str:
 
 
 def table(results: list[LevelResult]) -> list[str]:
-    """Latency in ms at the caller; greeting = stream start to first bot audio; early = premature turn ends."""
+    """Latency in ms at the caller; greeting = stream start to first bot audio; early = cut-offs (the bot spoke
+    before the caller had finished); ended = turns left unplayed because the call had ended."""
     lines = ["", "  ".join(title.ljust(w) if k == "server" else title.rjust(w) for k, title, w in COLUMNS)]
     lines += [_line(r.row()) for r in results]
     ours = {r.calls: r for r in results if r.server == "voicebot"}
@@ -255,6 +295,8 @@ def write_json(results: list[LevelResult], options: BenchOptions) -> None:
         },
         "command": " ".join(["voicebot", "bench", *sys.argv[2:]]) if sys.argv[1:2] == ["bench"] else None,
         "stagger_secs": options.stagger_secs,
+        "mix": options.mix,
+        "part": options.part,
         "results": [{**r.row(), **asdict(r)} for r in results],
     }
     options.json_path.parent.mkdir(parents=True, exist_ok=True)

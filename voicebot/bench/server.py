@@ -79,8 +79,16 @@ class Usage:
 class ServerProcess:
     """``command`` (with ``{port}`` and ``{data_dir}`` filled in) serving on a loopback port until closed."""
 
-    def __init__(self, name: str, command: list[str], env: dict[str, str] | None = None, workers: int = 1):
+    def __init__(
+        self,
+        name: str,
+        command: list[str],
+        env: dict[str, str] | None = None,
+        workers: int = 1,
+        setup: list[list[str]] | None = None,
+    ):
         self.name = name
+        self._setup = setup or []  # commands run to completion before the server starts (same placeholders)
         self.workers = workers
         self._command = command
         self._env = env or {}
@@ -102,8 +110,13 @@ class ServerProcess:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         data_dir = Path(self._tmp.name) / "data"
-        command = [part.format(port=self.port, data_dir=data_dir, python=sys.executable) for part in self._command]
+        fill = {"port": self.port, "data_dir": data_dir, "python": sys.executable}
         log = self.log_path.open("w")
+        for step in self._setup:
+            done = subprocess.run([p.format(**fill) for p in step], stdout=log, stderr=subprocess.STDOUT, check=False)
+            if done.returncode:
+                raise RuntimeError(f"{self.name} set-up {step[2:4]} failed: {self.log_path.read_text()[-2000:]}")
+        command = [part.format(**fill) for part in self._command]
         self._proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self._env})
         self._wait_ready()
         return self

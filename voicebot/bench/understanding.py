@@ -124,6 +124,10 @@ class CallerVoice:
     speak: Callable[[str], bytes]  # text -> 16-bit PCM at 8 kHz
     noise_dbfs: float | None = -45.0
 
+    def synthesize(self, text: str) -> bytes:
+        """As a scenario caller speaks (:class:`~voicebot.scenarios.line.Speaker`)."""
+        return self.speak(text)
+
 
 class PiperCaller:
     def __init__(self, length_scale: float, noise_scale: float, noise_w_scale: float | None = None):
