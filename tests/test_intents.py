@@ -169,3 +169,13 @@ def test_scores_cover_every_intent_and_none(router):
     match = router.route("representative")
     assert set(match.scores) == {i.name for i in router.intents} | {NONE}
     assert Counter(match.scores).most_common(1)[0][0] == "agent"
+
+
+async def test_words_routed_while_the_caller_paused_are_not_routed_again_when_the_turn_ends(monkeypatch):
+    router = IntentRouter.load(embedder=None)
+    routed: list[str] = []
+    route = router.route
+    monkeypatch.setattr(router, "route", lambda text: routed.append(text) or route(text))
+    first = await router.understand("I'd like to talk to a person")
+    again = await router.understand("I'd like to talk to a person")
+    assert again == first and routed == ["I'd like to talk to a person"]

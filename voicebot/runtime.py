@@ -43,6 +43,10 @@ def default_media_dir() -> Path:
     return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "media"
 
 
+# Two: one decode in CTranslate2 while the next one's features are computed; more only contend for the cores.
+INFERENCE_WORKERS = 2
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -102,7 +106,7 @@ class Runtime:
         return cls(
             settings=settings,
             decoder=decoder,
-            inference=InferenceQueue(),
+            inference=InferenceQueue(workers=INFERENCE_WORKERS),
             end_model=end_model,
             voice=voice,
             router=IntentRouter.load(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -60,6 +61,7 @@ LEADS_ON = frozenset("a an the and or but because if of my your our their gonna"
 OPENERS = frozenset("yes yeah yep no nope nah okay ok right well".split())
 
 SEMANTIC_WEIGHT = 0.5  # of the blend; the fuzzy score has the rest (chosen on the development part)
+CACHED_ROUTES = 512  # a turn's text is routed while the caller pauses and again when it ends: once is enough
 
 
 class IntentRouter:
@@ -78,6 +80,7 @@ class IntentRouter:
         self.calibration = calibration
         self._fuzzy = FuzzyMatcher(table)
         self._dtmf = {d: i.name for i in table.intents for d in i.dtmf}
+        self._routed: OrderedDict[str, IntentMatch] = OrderedDict()
 
     @property
     def intents(self) -> tuple[Intent, ...]:
@@ -97,10 +100,15 @@ class IntentRouter:
         return IntentMatch(intent, 1.0 if intent else 0.0, "dtmf", digit, intent)
 
     async def understand(self, text: str) -> IntentMatch:
-        """:meth:`route` off the event loop: the embedding is CPU work."""
-        if self.semantic is None:
-            return self.route(text)
-        return await asyncio.to_thread(self.route, text)
+        """:meth:`route` off the event loop (the embedding and fuzzy scores are CPU work), once per text."""
+        if (known := self._routed.get(text)) is not None:
+            self._routed.move_to_end(text)
+            return known
+        match = self.route(text) if self.semantic is None else await asyncio.to_thread(self.route, text)
+        self._routed[text] = match
+        while len(self._routed) > CACHED_ROUTES:
+            self._routed.popitem(last=False)
+        return match
 
     def route(self, text: str) -> IntentMatch:
         """Blocking; :meth:`understand` is the call path's way in."""
