@@ -23,7 +23,7 @@ from voicebot.metrics import Timings
 from voicebot.pipeline.frames import ListeningFrame
 from voicebot.pipeline.inference import InferenceQueue
 from voicebot.pipeline.stt import FittedWindowDecoder
-from voicebot.pipeline.turns import Draft, TurnPolicy, TurnTranscriber, sounds_finished
+from voicebot.pipeline.turns import TRAILING_SILENCE_SECS, Draft, TurnPolicy, TurnTranscriber, sounds_finished
 from voicebot.pipeline.vad import create_vad_analyzer
 
 RATE = 16000
@@ -59,15 +59,16 @@ def take(voice, text: str) -> np.ndarray:
 def trailing_take(voice, whisper, text: str, tries: int = 5) -> np.ndarray:
     """A take of ``text`` that Whisper hears as trailing off, as the caller meant it.
 
-    Now and then tiny.en hears a last "and" as "again." (once in CI, 0 of 80 takes
-    here); that is a hearing error, not the turn logic these tests are about.
+    Decoded as the turn taker hears it: the lead-in, the take with its 0.1 s of
+    quiet, and the silence the transcriber pads with. A take heard otherwise is
+    a hearing error, not the turn logic these tests are about.
     """
     decoder = FittedWindowDecoder(whisper)
-    quiet = np.zeros(RATE, np.int16)
+    lead, pad = np.zeros(RATE // 2, np.int16), np.zeros(int(TRAILING_SILENCE_SECS * RATE), np.int16)
     heard = []
     for _ in range(tries):
         pcm = take(voice, text)
-        samples = np.concatenate([quiet, pcm, quiet]).astype(np.float32) / 32768.0
+        samples = np.concatenate([lead, pcm, pad]).astype(np.float32) / 32768.0
         heard.append(" ".join(piece for piece, _ in decoder.transcribe(samples)))
         if not sounds_finished(heard[-1]):
             return pcm
@@ -155,12 +156,14 @@ async def test_the_turn_is_transcribed_before_the_vad_ends_it(whisper, caller_vo
 
 
 async def test_words_that_trail_off_hold_the_turn_open_past_the_stop_time(whisper, caller_voice):
-    trailing = trailing_take(caller_voice, whisper, "I need help with my order and")
+    # "I need help with" is heard trailing off in every voice measured (docs/benchmarks.md, issue 15);
+    # "... my order and" was now and then heard "... my order end.", a hearing error, not the turn logic.
+    trailing = trailing_take(caller_voice, whisper, "I need help with")
     audio = speech(caller_voice, trailing, 0.6, "my refund.")
     held, _ = await turns(whisper, audio, unfinished_secs=1.0)
     assert len(held) == 3, summary(held)
     heard = held[2].text.lower().split()
-    assert "order" in " ".join(heard) and len(heard) > 7  # both halves, however Whisper hears "my refund"
+    assert "help" in heard and len(heard) > 4  # both halves, however Whisper hears "my refund"
     # Without the hold, the same audio is cut in two at the VAD's stop.
     cut, _ = await turns(whisper, audio, unfinished_secs=0.0)
     assert kinds(cut).count("text") == 2, summary(cut)
