@@ -96,10 +96,13 @@ class TakesAnySentence:
         return Draft(answers=True)
 
 
-async def turns(whisper, audio: bytes, *, unfinished_secs: float) -> tuple[list, Timings]:
+async def turns(
+    whisper, audio: bytes, *, unfinished_secs: float, vad_start_secs: float | None = None
+) -> tuple[list, Timings]:
     """The turn frames the pipeline passes on for ``audio`` sent at the phone's pace."""
     settings = Settings()
-    vad = create_vad_analyzer(settings.vad)
+    vad_settings = settings.vad.model_copy(update={"start_secs": vad_start_secs or settings.vad.start_secs})
+    vad = create_vad_analyzer(vad_settings)
     timings = Timings()
     policy = replace(TurnPolicy.from_settings(settings.turn), unfinished_secs=unfinished_secs)
     transcriber = TurnTranscriber(
@@ -167,3 +170,11 @@ async def test_words_that_trail_off_hold_the_turn_open_past_the_stop_time(whispe
     # Without the hold, the same audio is cut in two at the VAD's stop.
     cut, _ = await turns(whisper, audio, unfinished_secs=0.0)
     assert kinds(cut).count("text") == 2, summary(cut)
+
+
+async def test_a_word_too_short_for_the_vad_to_start_on_is_still_a_turn(whisper, caller_voice):
+    # With a 0.4 s start the VAD never takes "Yes." as speech; Whisper hears it, so the turn is taken.
+    frames, timings = await turns(whisper, speech(caller_voice, "Yes."), unfinished_secs=1.5, vad_start_secs=0.4)
+    assert kinds(frames) == ["start", "stop", "text"], summary(frames)
+    assert "yes" in frames[2].text.lower()
+    assert timings.summary()["missed_words"]["count"] == 1

@@ -52,6 +52,8 @@ from voicebot.pipeline.stt import Decoder
 log = logging.getLogger(__name__)
 
 PRE_ROLL_SECS = 1.0  # audio kept from before the VAD noticed speech (it needs ``vad.start_secs`` of it)
+MISSED_WORD_FRAMES = 3  # voice-like frames the VAD did not take as speech, worth asking Whisper about
+BURST_GAP_SECS = 1.0  # quiet after which voice-like frames start a new burst
 PAUSE_KEPT_SECS = 0.1  # of the pause after the last voice, heard as it was (line noise and all)
 TRAILING_SILENCE_SECS = 0.5  # Whisper drops or garbles a last word that ends the audio abruptly
 NO_SPEECH_PROB = 0.6  # segments Whisper itself thinks are not speech are dropped
@@ -201,6 +203,8 @@ class TurnTranscriber(FrameProcessor):
         self._audio = bytearray()
         self._voice_end = 0  # bytes of ``_audio`` up to the end of the last voice-like frame
         self._voice_seen = 0.0  # ``last_voice()`` as of the previous frame
+        self._burst: tuple[int, int] | None = None  # (bytes into ``_audio`` it began, voice-like frames) outside a turn
+        self._missed: asyncio.Task | None = None  # asking Whisper whether a burst was a word the VAD missed
         self._in_turn = False
         self._look: asyncio.Task[Judgement] | None = None  # judging the turn up to a pause
         self._look_voice = 0.0  # the last voice-like frame before that pause
@@ -234,18 +238,21 @@ class TurnTranscriber(FrameProcessor):
         elif isinstance(frame, CancelFrame):
             await self._drop(self._ending)
             await self._drop(self._look)
+            await self._drop(self._missed)
             await self.push_frame(frame, direction)
         else:
             await self.push_frame(frame, direction)
 
     async def _hear(self, frame: InputAudioRawFrame):
         self._audio += frame.audio
-        last_voice = self._last_voice()
-        if last_voice != self._voice_seen:
+        last_voice, before = self._last_voice(), self._voice_seen
+        voiced = last_voice != before
+        if voiced:
             self._voice_seen = last_voice
             self._voice_end = len(self._audio)
         if not self._in_turn:
             if not self._resumable():
+                self._listen_for_missed_words(voiced, last_voice, before)
                 self._forget_turn()
             return
         if self._ending is not None:
@@ -263,12 +270,53 @@ class TurnTranscriber(FrameProcessor):
         return self._ended_at is not None
 
     def _forget_turn(self):
-        """Keep only the pre-roll: the ended turn can no longer be taken up again."""
+        """Keep only the pre-roll (and a burst being listened to): the ended turn can no longer be taken up."""
         keep = int(PRE_ROLL_SECS * self._sample_rate) * 2
+        if self._burst is not None:
+            keep = max(keep, len(self._audio) - self._burst[0] + int(0.3 * self._sample_rate) * 2)
         if len(self._audio) > keep:
             cut = len(self._audio) - keep
             del self._audio[:cut]
             self._voice_end = max(0, self._voice_end - cut)
+            if self._burst is not None:
+                self._burst = (max(0, self._burst[0] - cut), self._burst[1])
+
+    def _listen_for_missed_words(self, voiced: bool, last_voice: float, voice_before: float):
+        """A short answer ("Yes.", "No.") can be too brief for the VAD's start, yet plain to Whisper.
+
+        Voice-like frames outside a turn are counted; a burst of them followed by
+        a pause is transcribed, and if Whisper hears words the turn is taken as if
+        the VAD had started it. Noise it hears nothing in starts nothing (no barge-in).
+        """
+        now = time.monotonic()
+        if voiced:
+            if self._burst is None or last_voice - voice_before > BURST_GAP_SECS:
+                self._burst = (max(0, len(self._audio) - len(self._audio) % 2 - 640), 0)
+            self._burst = (self._burst[0], self._burst[1] + 1)
+            return
+        if self._burst is None or self._missed is not None:
+            return
+        if now - last_voice > BURST_GAP_SECS:
+            self._burst = None
+        elif self._burst[1] >= MISSED_WORD_FRAMES and now - last_voice >= self._policy.look_secs:
+            self._missed = self.create_task(self._take_missed_words(last_voice), "missed words")
+
+    async def _take_missed_words(self, last_voice: float):
+        try:
+            samples = np.frombuffer(self._heard(), dtype=np.int16).astype(np.float32) / 32768.0
+            text = await self._transcribe(samples, Priority.AHEAD)
+            if not text or self._in_turn or last_voice != self._last_voice():
+                return  # nothing said, the VAD took it up after all, or the caller is still going
+            self._timings.observe("missed_words", 1.0)
+            self._in_turn = True
+            self._ended_at = None
+            self._turn, self._take = self._turn + 1, 0
+            await self.push_frame(VADUserStartedSpeakingFrame())
+            self._pause_started = last_voice
+            self._ending = self.create_task(self._end_after_pause(), "turn end")
+        finally:
+            self._missed = None
+            self._burst = None
 
     def _heard(self) -> bytes:
         """The turn up to its last voice and a little of the pause: the same bytes however late it is taken."""
@@ -285,6 +333,8 @@ class TurnTranscriber(FrameProcessor):
         if self._in_turn:
             return
         self._in_turn = True
+        self._burst = None
+        await self._drop(self._missed)
         if self._resumable():
             # The bot began answering a turn the caller had not finished: the same turn goes on.
             self._timings.observe("turn_taken_up_after", time.monotonic() - (self._ended_at or 0.0))
