@@ -249,7 +249,7 @@ async def _run(
                 silence_timeout=settings.dialogue.silence_timeout_secs,
                 hints=settings.stt.hints,
             ),
-            PiperSpeaker(runtime.voice, mark_message, runtime.timings),
+            PiperSpeaker(runtime.voice, mark_message, runtime.timings, runtime.inference),
             transport.output(),
             *after_output,
         ]

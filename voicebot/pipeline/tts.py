@@ -26,6 +26,7 @@ from piper import PiperVoice, SynthesisConfig
 from voicebot.config import TTSSettings
 from voicebot.metrics import Timings
 from voicebot.pipeline.frames import PrepareSpeechFrame, SpeakFrame
+from voicebot.pipeline.inference import InferenceQueue, Priority
 from voicebot.pipeline.model_files import ModelFileError, loading
 from voicebot.pipeline.speech_text import speakable, split_sentences
 
@@ -109,12 +110,22 @@ class PiperSpeaker(FrameProcessor):
     """Turns :class:`SpeakFrame` into bot audio, sentence by sentence, then a mark.
 
     The mark follows the audio through the output transport's queue, so the phone
-    side echoes it only once the caller has heard the whole prompt.
+    side echoes it only once the caller has heard the whole prompt. Rendering
+    goes through the process's inference queue: what a caller is waiting to
+    hear goes before renders made ahead of time for replies that may never come.
     """
 
-    def __init__(self, voice: Voice, mark_message: Callable[[str], dict[str, Any]], timings: Timings, **kwargs):
+    def __init__(
+        self,
+        voice: Voice,
+        mark_message: Callable[[str], dict[str, Any]],
+        timings: Timings,
+        queue: InferenceQueue,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self._voice = voice
+        self._queue = queue
         self._mark_message = mark_message
         self._timings = timings
         self._preparing: asyncio.Task | None = None
@@ -133,14 +144,14 @@ class PiperSpeaker(FrameProcessor):
         for text in texts:
             sentences = split_sentences(speakable(text))
             if sentences:
-                await asyncio.to_thread(self._voice.synthesize, sentences[0])
+                await self._queue.run(Priority.AHEAD, self._voice.synthesize, sentences[0])
 
     async def _speak(self, frame: SpeakFrame):
         context_id = uuid.uuid4().hex
         await self.push_frame(TTSStartedFrame(context_id=context_id))
         started = time.perf_counter()
         for n, sentence in enumerate(split_sentences(speakable(frame.text))):
-            pcm = await asyncio.to_thread(self._voice.synthesize, sentence)
+            pcm = await self._queue.run(Priority.NOW, self._voice.synthesize, sentence)
             if n == 0:
                 self._timings.observe("tts_first_audio", time.perf_counter() - started)
             await self.push_frame(TTSAudioRawFrame(pcm, self._voice.sample_rate, 1, context_id=context_id))
