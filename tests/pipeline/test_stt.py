@@ -8,7 +8,14 @@ import pytest
 
 from voicebot.bench.wer import edit_distance, load_texts, measure, over_the_phone, words
 from voicebot.config import STTSettings
-from voicebot.pipeline.stt import FittedWindowDecoder, FullWindowDecoder, load_whisper, looping, whisper_base_path
+from voicebot.pipeline.stt import (
+    FittedWindowDecoder,
+    FullWindowDecoder,
+    load_whisper,
+    looping,
+    unlooped,
+    whisper_base_path,
+)
 from voicebot.pipeline.tts import Voice, default_voice_path
 
 ROOT = Path(__file__).parents[2]
@@ -21,6 +28,16 @@ def test_a_text_said_twice_or_ending_in_a_thrice_said_phrase_is_a_loop():
     assert not looping([1, 2, 3, 4])
     assert not looping([3, 3, 4])
     assert not looping([])
+
+
+def test_a_loop_is_kept_once():
+    assert unlooped([5, 6, 5, 6]) == [5, 6]
+    assert unlooped([1, 2, 3, 9, 9, 9]) == [1, 2, 3, 9]
+    assert unlooped([1, 7, 8, 7, 8, 7, 8]) == [1, 7, 8]
+    assert unlooped([1, 2, 3, 4]) == [1, 2, 3, 4]
+    assert unlooped([4, 0] * 9) == [4, 0]  # "Agent. Agent. Agent. ..." for one "Agent."
+    assert unlooped([4, 0, 4]) == [4, 0]  # "Agent. Agent", the repetition cut short
+    assert unlooped([4, 0, 5]) == [4, 0, 5]
 
 
 @pytest.fixture(scope="module")

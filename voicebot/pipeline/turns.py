@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 PRE_ROLL_SECS = 1.0  # audio kept from before the VAD noticed speech (it needs ``vad.start_secs`` of it)
 MISSED_WORD_FRAMES = 3  # voice-like frames the VAD did not take as speech, worth asking Whisper about
 BURST_GAP_SECS = 1.0  # quiet after which voice-like frames start a new burst
-PAUSE_KEPT_SECS = 0.1  # of the pause after the last voice, heard as it was (line noise and all)
+PAUSE_KEPT_SECS = 0.18  # of the pause after the last voice, heard as it was (line noise and all)
 TRAILING_SILENCE_SECS = 0.5  # Whisper drops or garbles a last word that ends the audio abruptly
 NO_SPEECH_PROB = 0.6  # segments Whisper itself thinks are not speech are dropped
 
