@@ -154,12 +154,17 @@ class CallStore:
         values = tuple(int(v) if isinstance(v, bool) else v for v in changes.values())
         await self._sql.run(self._write, f"UPDATE turns SET {assignments} WHERE id = ?", (*values, turn_id))
 
-    async def add_event(self, call_id: str, kind: str, data: dict[str, Any]) -> None:
-        await self._sql.run(
+    async def add_event(self, call_id: str, kind: str, data: dict[str, Any]) -> int:
+        return await self._sql.run(
             self._write,
             "INSERT INTO events (call_id, kind, at, data) VALUES (?, ?, ?, ?)",
             (call_id, kind, utcnow(), json.dumps(data, default=str)),
         )
+
+    async def relabel_events(self, event_ids: list[int], kind: str) -> None:
+        """Keep events but file them under another kind (an intent the caller's going on took back)."""
+        for event_id in event_ids:
+            await self._sql.run(self._write, "UPDATE events SET kind = ? WHERE id = ?", (kind, event_id))
 
     async def finish(self, call_id: str, outcome: Outcome, reason: str, transfer: dict | None = None) -> bool:
         """Set the outcome once; a later finish (e.g. the socket closing after a transfer) is ignored."""

@@ -42,6 +42,7 @@ class CallSession:
         self.flow: CallFlow | None = None
         self.transcript: list[Turn] = []
         self._turns: dict[int, Turn] = {}  # record row -> turn, for revising one
+        self.intent_events: list[int] = []  # record rows of the intents, in order
         self.intents: list[str] = []
         self.outcome: Outcome | None = None
         self.transfer_record: dict[str, Any] | None = None
@@ -131,7 +132,7 @@ class CallSession:
         """What the caller meant and what the dialogue did about it ("act", "confirm", "out_of_scope", ...)."""
         if match.intent:
             self.intents.append(match.intent)
-        await self.store.add_event(
+        event_id = await self.store.add_event(
             self.call.id,
             "intent",
             {
@@ -143,6 +144,13 @@ class CallSession:
                 "branch": branch,
             },
         )
+        self.intent_events.append(event_id)
+
+    async def withdraw_intents(self, intents: int, events: int) -> None:
+        """Intents recorded for an answer taken back: out of the call's intents, kept among its events."""
+        del self.intents[intents:]
+        taken_back, self.intent_events = self.intent_events[events:], self.intent_events[:events]
+        await self.store.relabel_events(taken_back, "intent_taken_back")
 
     async def record_dtmf(self, digit: str) -> None:
         await self.store.add_event(self.call.id, "dtmf", {"digit": digit})

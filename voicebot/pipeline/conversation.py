@@ -74,6 +74,7 @@ class Answered:
     turn_id: int  # its row in the call record
     before: FlowState
     intents: int  # how many intents the call had recorded before it
+    events: int  # and how many intent events
 
 
 class ConversationProcessor(FrameProcessor):
@@ -174,18 +175,22 @@ class ConversationProcessor(FrameProcessor):
             await self._session.add_turn(new_turn("caller", text, self._speech_started_at))
             return
         async with self._lock:
-            before, intents = self._flow.snapshot(), len(self._session.intents)
+            before, intents, events = (
+                self._flow.snapshot(),
+                len(self._session.intents),
+                len(self._session.intent_events),
+            )
             last = self._answered
             if take is not None and last is not None and (last.turn, last.take + 1) == take:
                 # The rest of a turn the bot began answering too early: one caller turn, answered whole.
-                turn_id, before, intents = last.turn_id, last.before, last.intents
+                turn_id, before, intents, events = last.turn_id, last.before, last.intents, last.events
                 await self._session.revise_turn(turn_id, text, self._speech_ended_iso)
             else:
                 turn = new_turn("caller", text, self._speech_started_at)
                 turn.ended_at = self._speech_ended_iso
                 turn_id = await self._session.add_turn(turn)
             if take is not None:
-                self._answered = Answered(take[0], take[1], turn_id, before, intents)
+                self._answered = Answered(take[0], take[1], turn_id, before, intents, events)
             reply = await self._flow.on_speech(text)
             if reply.intent:
                 await self._session.record_intent(reply.intent, reply.branch)
@@ -218,7 +223,7 @@ class ConversationProcessor(FrameProcessor):
             self._ending = None
             await self._interrupt_prompt("caller_went_on")
             self._flow.restore(last.before)
-            del self._session.intents[last.intents :]
+            await self._session.withdraw_intents(last.intents, last.events)
             await self._session.record_event("turn_resumed", turn_id=last.turn_id)
 
     async def _interrupt_prompt(self, cause: str):
