@@ -182,7 +182,7 @@ class TurnSettings(_Section):
         description="Silence after which the turn so far is transcribed and judged, ahead of its end.",
     )
     answer_secs: float = Field(
-        default=0.35,
+        default=0.45,
         ge=0,
         description="Silence that ends a turn answering the question just asked (a comma pause is shorter).",
     )

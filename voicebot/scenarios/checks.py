@@ -110,6 +110,7 @@ class _ServerTurn:
     caller_text: str | None
     intent: str | None
     branch: str | None
+    interrupted: bool = False  # stopped by the caller (a barge-in, or an answer taken back)
 
 
 def _server_turns(record: dict[str, Any] | None) -> list[_ServerTurn]:
@@ -128,7 +129,7 @@ def _server_turns(record: dict[str, Any] | None) -> list[_ServerTurn]:
         if led_to:
             intent = led_to[-1]["intent"] or "not understood"
             branch = led_to[-1].get("branch")
-        turns.append(_ServerTurn(turn["text"], " ".join(caller) or None, intent, branch))
+        turns.append(_ServerTurn(turn["text"], " ".join(caller) or None, intent, branch, bool(turn.get("interrupted"))))
         caller = []
         previous_at = turn["started_at"]
     return turns
@@ -141,8 +142,14 @@ def _pair(heard: str, server_turns: list[_ServerTurn], start: int, look_ahead: i
         return None
     if not heard:
         return start
+    # The same words said twice (an answer taken back, then given whole): the one not cut short was heard.
     return max(
-        candidates, key=lambda j: (fuzz.token_set_ratio(normalise(heard), normalise(server_turns[j].bot_text)), -j)
+        candidates,
+        key=lambda j: (
+            fuzz.token_set_ratio(normalise(heard), normalise(server_turns[j].bot_text)),
+            not server_turns[j].interrupted,
+            -j,
+        ),
     )
 
 
