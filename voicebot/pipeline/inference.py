@@ -44,7 +44,6 @@ class InferenceQueue:
         self._seq = itertools.count()
         self._ready = threading.Condition()
         self._closed = False
-        self.waiting_peak = 0
         self._threads = [
             threading.Thread(target=self._work, name=f"inference-{n}", daemon=True) for n in range(max(1, workers))
         ]
@@ -59,13 +58,8 @@ class InferenceQueue:
             if self._closed:
                 raise RuntimeError("the inference queue is closed")
             heapq.heappush(self._heap, _Job(int(priority), next(self._seq), lambda: fn(*args), future, loop))
-            self.waiting_peak = max(self.waiting_peak, len(self._heap))
             self._ready.notify()
         return await future
-
-    @property
-    def waiting(self) -> int:
-        return len(self._heap)
 
     def close(self) -> None:
         with self._ready:
