@@ -16,6 +16,8 @@ from voicebot.pipeline.turns import TurnPolicy, shape_of, sounds_finished
         ("Yes.", True, "opener"),  # Whisper writes "Yes," as "Yes.": it may be the start of more
         ("No thanks.", True, "opener"),
         ("Sorry.", False, "opener"),
+        ("No thing.", True, "opener"),  # "No thanks," on a noisy line: the opener decides, not the mishearing
+        ("No, that's it.", True, "answer"),
         ("I'm calling about.", True, "unfinished"),
         ("I wanted to ask.", False, "unfinished"),
         ("Can I talk to?", True, "unfinished"),  # a question mark does not finish a question not yet asked

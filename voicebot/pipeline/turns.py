@@ -102,6 +102,8 @@ def shape_of(text: str, answers: bool) -> Shape:
         return "unfinished"
     if len(words) <= MAX_OPENER_WORDS and all(w in OPENERS for w in words):
         return "opener"
+    if len(words) <= 2 and words[0] in OPENERS:
+        return "opener"  # "No thanks," misheard on a noisy line as "No thing."
     return "answer" if answers else "unclear"
 
 
