@@ -16,21 +16,15 @@ import time
 import wave
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import soxr
 
 from voicebot.bench.wer import edit_distance, over_the_phone, words
-from voicebot.config import DialogueSettings
-from voicebot.dialogue import CallFlow
 from voicebot.intents import NONE, Calibration, IntentRouter, IntentTable, SemanticMatcher, normalize
 from voicebot.intents.semantic import shared_embedder
 from voicebot.pipeline.tts import Voice, default_voice_path
-from voicebot.tools.ani import normalize_ani
-from voicebot.tools.crm import Case, Customer
-from voicebot.tools.lookup import CallerContext
 
 RATE = 8000
 
@@ -102,11 +96,9 @@ def route(router: IntentRouter, said: Labelled, heard: str) -> Outcome:
 
 def menu_hint(router: IntentRouter) -> str:
     """The recogniser's hint after the greeting, as a call gives it: a known caller, her case, the menu."""
-    jane = Customer("cust-jane", "Jane Doe", "Jane")
-    now = datetime(2026, 11, 20, tzinfo=UTC)
-    case = Case("case-1", "CAS-01234", "Printer will not connect to WiFi", "In progress", "cust-jane", now, now)
-    context = CallerContext(normalize_ani("+14155552671"), jane, case, 1)
-    return CallFlow(context, router, DialogueSettings()).hint()
+    from voicebot.bench.turn_end import demo_flow
+
+    return demo_flow(router).hint()
 
 
 def score_text(router: IntentRouter, rows: Sequence[Labelled], name: str = "text") -> Score:
