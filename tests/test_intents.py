@@ -143,6 +143,14 @@ def test_requests_the_bot_cannot_handle_are_out_of_scope_not_guessed(router, sai
     assert match.best is not None and match.confidence < router.threshold
 
 
+@pytest.mark.parametrize(
+    "said", ["Hang on.", "Hang on, I'm just looking for something.", "Not sure.", "I'm not sure yet.", "Give me a second."]
+)
+def test_a_caller_who_asks_for_a_moment_or_hesitates_is_never_hung_up_on(router, said):
+    """'Hang on' is one word from 'hang up': ending the call on it would cut off a caller fetching a reference."""
+    assert router.route(said).intent != "goodbye"
+
+
 def test_the_keyword_router_alone_still_works_without_an_embedder():
     router = IntentRouter.load(embedder=None)
     assert router.semantic is None
