@@ -144,7 +144,8 @@ def test_requests_the_bot_cannot_handle_are_out_of_scope_not_guessed(router, sai
 
 
 @pytest.mark.parametrize(
-    "said", ["Hang on.", "Hang on, I'm just looking for something.", "Not sure.", "I'm not sure yet.", "Give me a second."]
+    "said",
+    ["Hang on.", "Hang on, I'm just looking for something.", "Not sure.", "I'm not sure yet.", "Give me a second."],
 )
 def test_a_caller_who_asks_for_a_moment_or_hesitates_is_never_hung_up_on(router, said):
     """'Hang on' is one word from 'hang up': ending the call on it would cut off a caller fetching a reference."""
