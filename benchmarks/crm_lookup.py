@@ -17,7 +17,7 @@ from tests.standins.dataverse import CLIENT_ID, CLIENT_SECRET, TENANT, Dataverse
 from tests.standins.zendesk import API_TOKEN, EMAIL, Zendesk
 from voicebot.config import load_settings
 from voicebot.tools.ani import normalize_ani
-from voicebot.tools.crm import open_crm
+from voicebot.tools.crm.base import open_crm
 from voicebot.tools.lookup import look_up_caller
 
 CALLER = normalize_ani("+14155552671")

@@ -26,8 +26,8 @@ from voicebot.bench.understanding import (
 )
 from voicebot.config import STTSettings
 from voicebot.intents import EMBEDDERS, IntentRouter
-from voicebot.metrics import describe_ms
 from voicebot.pipeline.stt import create_decoder
+from voicebot.server.metrics import describe_ms
 
 DATA = Path(__file__).resolve().parent / "data" / "intents"
 

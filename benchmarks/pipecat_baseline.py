@@ -38,7 +38,7 @@ from voicebot.config import DialogueSettings
 from voicebot.dialogue import CallFlow
 from voicebot.intents import IntentRouter
 from voicebot.tools.ani import normalize_ani
-from voicebot.tools.crm import Case, Customer
+from voicebot.tools.crm.base import Case, Customer
 from voicebot.tools.lookup import CallerContext
 
 app = FastAPI()

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from voicebot.bench.wer import load_texts, measure
 from voicebot.config import STTSettings
-from voicebot.metrics import describe_ms
 from voicebot.pipeline.stt import DECODERS, OpenAIWhisperDecoder, default_model_path, load_whisper
 from voicebot.pipeline.whisper_checkpoint import write_checkpoint
 from voicebot.scenarios.line import caller_voice
+from voicebot.server.metrics import describe_ms
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from voicebot.config import DialogueSettings
 from voicebot.dialogue import MENU, CallFlow, Next, yes_or_no
 from voicebot.intents import IntentRouter
 from voicebot.tools.ani import normalize_ani
-from voicebot.tools.crm import Case, Customer
+from voicebot.tools.crm.base import Case, Customer
 from voicebot.tools.lookup import CallerContext
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)

@@ -10,10 +10,10 @@ import pytest
 from starlette.routing import Match
 
 from tests.http_receiver import HTTPReceiver
-from voicebot import app
 from voicebot.cli import main
 from voicebot.config import Settings
-from voicebot.runtime import default_media_dir
+from voicebot.server import app
+from voicebot.server.runtime import default_media_dir
 from voicebot.tools.screen_pop import ScreenPopWebhook
 
 README = (Path(__file__).parents[1] / "README.md").read_text()

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from voicebot.config import ConfigError, Settings, load_settings
-from voicebot.logs import setup_logging
+from voicebot.server.logs import setup_logging
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -30,8 +30,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)  # first: importing the app logs pipecat's banner, a config error must be one line
-    from voicebot.app import create_app
     from voicebot.pipeline.model_files import ModelFileError
+    from voicebot.server.app import create_app
 
     setup_logging(settings.log_level)
     started = time.perf_counter()
@@ -79,8 +79,8 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
 
     from voicebot.pipeline.stt import create_decoder
     from voicebot.pipeline.tts import Voice
-    from voicebot.recovery import recover_data_dir
-    from voicebot.tools.crm import open_crm
+    from voicebot.server.recovery import recover_data_dir
+    from voicebot.tools.crm.base import open_crm
 
     # A worker that cannot load its models would be restarted forever: check them once, here.
     create_decoder(settings.stt)
@@ -97,12 +97,12 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
     logging.getLogger("voicebot").info(
         "starting %d workers on http://%s:%d", settings.server.workers, settings.server.host, settings.server.port
     )
-    _uvicorn("voicebot.app:create_app_from_environment", settings, factory=True, workers=settings.server.workers)
+    _uvicorn("voicebot.server.app:create_app_from_environment", settings, factory=True, workers=settings.server.workers)
     return 0
 
 
 def _crm(args: argparse.Namespace):
-    from voicebot.tools.local_crm import LocalCRM
+    from voicebot.tools.crm.local import LocalCRM
 
     settings = _settings(args)
     if settings.crm.backend != "local":
@@ -264,9 +264,9 @@ def cmd_purge(args: argparse.Namespace) -> int:
     """Delete call content older than the retention period now (the server also does it daily)."""
     import asyncio
 
-    from voicebot.outbox import Outbox
-    from voicebot.records import CallStore
-    from voicebot.retention import purge
+    from voicebot.storage.outbox import Outbox
+    from voicebot.storage.records import CallStore
+    from voicebot.storage.retention import purge
 
     settings = _settings(args)
     days = settings.retention.days if args.days is None else args.days

@@ -17,7 +17,7 @@ from typing import Literal
 
 from voicebot.config import DialogueSettings
 from voicebot.intents import IntentMatch, IntentRouter, normalize
-from voicebot.tools.crm import Case
+from voicebot.tools.crm.base import Case
 from voicebot.tools.lookup import CallerContext
 
 

@@ -16,8 +16,8 @@ import pytest
 from tests.e2e.conftest import start_server, stop_server
 from tests.http_receiver import HTTPReceiver
 from voicebot.caller import TwilioCaller
-from voicebot.records import CallStore
-from voicebot.tools.local_crm import LocalCRM
+from voicebot.storage.records import CallStore
+from voicebot.tools.crm.local import LocalCRM
 
 pytestmark = pytest.mark.e2e
 

@@ -24,7 +24,7 @@ from tests.standins.telnyx import API_KEY, TelnyxCallControl
 from tests.standins.vonage import APPLICATION_ID, VonageVoiceAPI, new_key_pair
 from voicebot.caller import caller_for
 from voicebot.scenarios.hearing import says, transcribe_8k
-from voicebot.tools import plivo_signature
+from voicebot.telephony.plivo import signature as plivo_signature
 
 pytestmark = pytest.mark.e2e
 

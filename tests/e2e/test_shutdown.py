@@ -11,7 +11,7 @@ import websockets
 from tests.e2e.conftest import start_server
 from tests.e2e.test_limits import twilio_start
 from voicebot.caller import TwilioCaller
-from voicebot.records import CallStore
+from voicebot.storage.records import CallStore
 
 pytestmark = pytest.mark.e2e
 

@@ -9,7 +9,7 @@ from tests.e2e.conftest import WEBHOOK_SECRET, record, screen_pop, start_server,
 from tests.standins.twilio import ACCOUNT_SID, AUTH_TOKEN, TwilioREST
 from voicebot.caller import TwilioCaller
 from voicebot.scenarios.hearing import says, transcribe_8k
-from voicebot.tools.twilio_api import SIGNATURE_HEADER, request_signature
+from voicebot.telephony.twilio.api import SIGNATURE_HEADER, request_signature
 
 pytestmark = pytest.mark.e2e
 

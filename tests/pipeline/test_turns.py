@@ -19,12 +19,12 @@ from pipecat.processors.audio.vad_processor import VADProcessor
 from pipecat.tests.utils import SleepFrame, run_test
 
 from voicebot.config import Settings
-from voicebot.metrics import Timings
 from voicebot.pipeline.frames import ListeningFrame
 from voicebot.pipeline.inference import InferenceQueue
 from voicebot.pipeline.stt import FittedWindowDecoder
 from voicebot.pipeline.turns import TRAILING_SILENCE_SECS, Draft, TurnPolicy, TurnTranscriber, sounds_finished
 from voicebot.pipeline.vad import create_vad_analyzer
+from voicebot.server.metrics import Timings
 
 RATE = 16000
 FRAME = RATE * 2 // 50  # 20 ms of 16-bit audio

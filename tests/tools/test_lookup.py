@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from voicebot.tools.ani import normalize_ani
-from voicebot.tools.local_crm import LocalCRM
+from voicebot.tools.crm.local import LocalCRM
 from voicebot.tools.lookup import look_up_caller, refresh_case
 
 

@@ -8,11 +8,11 @@ import jsonschema
 import pytest
 
 from tests.http_receiver import HTTPReceiver
-from voicebot.outbox import PermanentError
-from voicebot.records import Turn
+from voicebot.storage.outbox import PermanentError
+from voicebot.storage.records import Turn
 from voicebot.tools.ani import normalize_ani
-from voicebot.tools.crm import Case, Customer
-from voicebot.tools.local_crm import LocalCRM
+from voicebot.tools.crm.base import Case, Customer
+from voicebot.tools.crm.local import LocalCRM
 from voicebot.tools.lookup import CallerContext
 from voicebot.tools.screen_pop import (
     SIGNATURE_HEADER,

@@ -27,10 +27,10 @@ import httpx
 from voicebot.bench.conversation import BenchCall, Mix, bench_call, caller_calls, crm_fixtures
 from voicebot.bench.server import ServerProcess, Usage
 from voicebot.caller.tokens import ServerTokens
-from voicebot.metrics import Timings, describe_ms, watch_event_loop
 from voicebot.pipeline.tts import Voice
 from voicebot.scenarios.line import caller_voice
 from voicebot.scenarios.play import CallObservation, place_call
+from voicebot.server.metrics import Timings, describe_ms, watch_event_loop
 
 BASELINE_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "pipecat_baseline.py"
 LINGER_SECS = 3.0  # after the goodbye: the baseline never hangs up, so the caller does

@@ -39,7 +39,7 @@ from voicebot.pipeline.stt import Decoder
 from voicebot.pipeline.turns import PAUSE_KEPT_SECS, TRAILING_SILENCE_SECS, Shape, TurnPolicy, shape_of
 from voicebot.scenarios.line import LineNoise, band_limit
 from voicebot.tools.ani import normalize_ani
-from voicebot.tools.crm import Case, Customer
+from voicebot.tools.crm.base import Case, Customer
 from voicebot.tools.lookup import CallerContext
 
 RATE = 16000

@@ -30,7 +30,6 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from voicebot.dialogue import CallFlow, FlowState, Next, Reply
-from voicebot.pipeline.call_control import CallControl
 from voicebot.pipeline.frames import (
     CallerHungUpFrame,
     HandOverFrame,
@@ -42,9 +41,10 @@ from voicebot.pipeline.frames import (
     TurnResumedFrame,
     TurnTranscriptionFrame,
 )
+from voicebot.pipeline.session import CallSession, new_turn
 from voicebot.pipeline.turns import Draft
-from voicebot.records import utcnow
-from voicebot.session import CallSession, new_turn
+from voicebot.storage.records import utcnow
+from voicebot.telephony.control import CallControl
 
 log = logging.getLogger(__name__)
 

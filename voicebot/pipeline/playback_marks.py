@@ -12,7 +12,7 @@ from pipecat.frames.frames import Frame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from voicebot.pipeline.frames import MarkEchoFrame
-from voicebot.pipeline.media_stream import LOCAL_MARK_KEY
+from voicebot.telephony.stream import LOCAL_MARK_KEY
 
 
 def local_mark(name: str) -> dict[str, Any]:

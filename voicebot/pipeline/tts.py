@@ -24,11 +24,11 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from piper import PiperVoice, SynthesisConfig
 
 from voicebot.config import TTSSettings
-from voicebot.metrics import Timings
 from voicebot.pipeline.frames import PrepareSpeechFrame, SpeakFrame
 from voicebot.pipeline.inference import InferenceQueue, Priority
 from voicebot.pipeline.model_files import ModelFileError, loading
 from voicebot.pipeline.speech_text import speakable, split_sentences
+from voicebot.server.metrics import Timings
 
 
 def default_voice_path() -> Path:

@@ -43,11 +43,11 @@ from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
 
 from voicebot.config import TurnSettings
-from voicebot.metrics import Timings
 from voicebot.pipeline.frames import ListeningFrame, PrepareSpeechFrame, TurnResumedFrame, TurnTranscriptionFrame
 from voicebot.pipeline.inference import InferenceQueue, Priority
 from voicebot.pipeline.smart_turn import EndOfTurnModel
 from voicebot.pipeline.stt import Decoder
+from voicebot.server.metrics import Timings
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from typing import Any
 import uvicorn
 
 from voicebot.config import Settings, load_settings, merge
-from voicebot.tools.local_crm import LocalCRM
+from voicebot.tools.crm.local import LocalCRM
 
 START_TIMEOUT_SECS = 120.0
 
@@ -46,7 +46,7 @@ class InProcessServer:
         return settings
 
     def __enter__(self) -> InProcessServer:
-        from voicebot.app import create_app
+        from voicebot.server.app import create_app
 
         self._tmp = tempfile.TemporaryDirectory(prefix="voicebot-scenario-")
         sock = socket.socket()

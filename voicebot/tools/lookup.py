@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from voicebot.tools.ani import CallerNumber
-from voicebot.tools.crm import CRM, Case, Customer
-from voicebot.tools.resilient_http import deadline
+from voicebot.tools.crm.base import CRM, Case, Customer
+from voicebot.tools.crm.http import deadline
 
 log = logging.getLogger(__name__)
 

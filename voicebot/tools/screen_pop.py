@@ -19,9 +19,9 @@ from typing import Any, Literal
 
 import httpx
 
-from voicebot.outbox import PermanentError
-from voicebot.records import Turn, utcnow
-from voicebot.tools.crm import CRM, Case, Customer
+from voicebot.storage.outbox import PermanentError
+from voicebot.storage.records import Turn, utcnow
+from voicebot.tools.crm.base import CRM, Case, Customer
 from voicebot.tools.lookup import CallerContext
 
 SCHEMA_ID = "voicebot.screen_pop/v1"

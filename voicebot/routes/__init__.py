@@ -1,1 +1,0 @@
-"""HTTP and websocket endpoints, one module per audience."""

@@ -1,0 +1,92 @@
+"""The ASGI application: models load once at start-up, then every route shares them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, WebSocket
+from fastapi.staticfiles import StaticFiles
+
+from voicebot.config import Settings, load_settings
+from voicebot.server.access import OperatorAccess, is_local
+from voicebot.server.logs import setup_logging
+from voicebot.server.metrics import watch_event_loop
+from voicebot.server.recovery import close_interrupted_calls
+from voicebot.server.routes import agent, api, crm, phone, prompts
+from voicebot.server.runtime import Runtime
+from voicebot.server.shutdown import install_drain
+from voicebot.storage.events import EventLog
+from voicebot.storage.retention import purge_daily
+from voicebot.telephony.media import serve_media
+from voicebot.telephony.platform import Platform
+from voicebot.telephony.registry import PLATFORMS
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    public_url = (settings.server.public_url or f"http://{settings.server.host}:{settings.server.port}").rstrip("/")
+    runtime = Runtime.start(settings, public_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if settings.server.workers == 1:  # with workers, their parent did this before they started
+            await close_interrupted_calls(runtime.store, runtime.outbox)
+        runtime.outbox.start()  # also resumes what an earlier run left pending
+        release_sigterm = install_drain(runtime, settings.limits.drain_secs)
+        tasks = [
+            asyncio.create_task(watch_event_loop(runtime.timings)),
+            asyncio.create_task(purge_daily(runtime.store, runtime.outbox, settings.retention.days)),
+        ]
+        shared = None
+        if settings.server.workers > 1:  # the agent desktop may be connected to another process
+            shared = EventLog(settings.data_dir / "events.sqlite3", runtime.events)
+            tasks.append(asyncio.create_task(shared.follow()))
+        yield
+        release_sigterm()
+        for task in tasks:
+            task.cancel()
+        if shared is not None:
+            await shared.aclose()
+        await runtime.aclose()
+
+    app = FastAPI(title="voicebot", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.runtime = runtime
+    for router in (api.router, prompts.router, crm.router, agent.router, phone.router):
+        app.include_router(router)
+    for platform in PLATFORMS:
+        app.include_router(platform.router)
+        app.add_api_websocket_route(platform.media_path, _media_route(runtime, platform))
+    app.mount("/media", StaticFiles(directory=runtime.media_dir), name="media")
+    app.add_middleware(OperatorAccess, token=settings.access.token)
+    _warn_about_open_doors(settings)
+    return app
+
+
+def _media_route(runtime: Runtime, platform: Platform) -> Callable[[WebSocket], Awaitable[None]]:
+    async def media(websocket: WebSocket) -> None:
+        await serve_media(websocket, runtime, platform)
+
+    return media
+
+
+def _warn_about_open_doors(settings: Settings) -> None:
+    """Bound to a reachable address without secrets, the guarded ways in refuse everyone: say which key opens them."""
+    if is_local(settings.server.host, {}) or settings.server.host == "localhost":
+        return
+    if settings.access.token is None:
+        log.warning("access.token is not set: /agent, /phone, /api and /crm answer local clients only")
+    if settings.access.media_secret is None:
+        log.warning("access.media_secret is not set: media streams are accepted from local clients only")
+    if settings.genesys.api_key is None:
+        log.warning("genesys.api_key is not set: AudioConnector accepts local clients only")
+
+
+def create_app_from_environment() -> FastAPI:
+    """The app of one ``voicebot serve --workers N`` process, from the settings its parent exported."""
+    settings = load_settings()
+    setup_logging(settings.log_level)
+    return create_app(settings)

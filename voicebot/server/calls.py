@@ -1,0 +1,62 @@
+"""The calls this process holds: each admitted against ``limits.max_calls`` and counted out when it ends.
+
+Every platform's media stream comes through :meth:`CallRegistry.admitted`, so
+the count in ``/api/metrics``, the refusals at capacity and the shutdown drain
+all read one ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from voicebot.server.metrics import Counters
+
+log = logging.getLogger(__name__)
+
+HandOver = Callable[[str], Awaitable[None]]
+
+
+@dataclass(eq=False)
+class CallPlace:
+    """One admitted call; ``hand_over`` is set once its pipeline runs, so a shutdown can send it to an agent."""
+
+    platform: str
+    call_id: str
+    hand_over: HandOver | None = None
+
+
+class CallRegistry:
+    def __init__(self, limit: int, counters: Counters):
+        self.limit = limit
+        self.counters = counters
+        self.draining = False  # SIGTERM came: no new calls
+        self._places: set[CallPlace] = set()
+
+    @property
+    def in_progress(self) -> int:
+        return len(self._places)
+
+    @contextmanager
+    def admitted(self, platform: str, call_id: str) -> Iterator[CallPlace | None]:
+        """A place for the call for as long as the block runs, or None: over the limit, or shutting down."""
+        if self.draining or len(self._places) >= self.limit:
+            self.counters.add("calls_refused")
+            why = "shutting down" if self.draining else f"{self.limit} calls in progress (limits.max_calls)"
+            log.warning("%s call %s refused: %s", platform, call_id, why)
+            yield None
+            return
+        place = CallPlace(platform, call_id)
+        self._places.add(place)
+        try:
+            yield place
+        finally:
+            self._places.discard(place)
+
+    async def hand_over_all(self, reason: str) -> None:
+        """Every call still running goes to an agent, told why."""
+        for place in list(self._places):
+            if place.hand_over is not None:
+                await place.hand_over(reason)

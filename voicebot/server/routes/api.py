@@ -1,0 +1,59 @@
+"""Read-only JSON API over call records, and the health check."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+
+from fastapi import APIRouter, HTTPException, Request
+
+router = APIRouter()
+
+
+@router.get("/healthz")
+async def healthz(request: Request) -> dict:
+    runtime = request.app.state.runtime
+    return {
+        "status": "ok",
+        "crm": runtime.crm.name,
+        "model_load_secs": round(runtime.model_load_secs, 2),
+        "pid": os.getpid(),  # which server process answered (``serve --workers``)
+    }
+
+
+@router.get("/api/calls")
+async def calls(request: Request, limit: int = 50) -> dict:
+    limit = max(1, min(limit, 500))
+    return {"calls": await request.app.state.runtime.store.recent(limit)}
+
+
+@router.get("/api/calls/{call_id}")
+async def call(request: Request, call_id: str) -> dict:
+    record = await request.app.state.runtime.store.get(call_id)
+    if record is None:
+        raise HTTPException(404, f"no call {call_id}")
+    return record.to_json()
+
+
+@router.get("/api/metrics")
+async def metrics(request: Request, since: float = 0.0) -> dict:
+    """Timings: ``stt`` (transcribing a turn), ``tts_first_audio`` (a reply's first sentence),
+    ``event_loop_lag`` (how late the loop that paces every call's audio wakes), ``turn_resumed_after``;
+    counters (``calls_refused``, ``calls_handed_over_<reason>``) and the calls in progress."""
+    runtime = request.app.state.runtime
+    return {
+        "timings": runtime.timings.summary(since),
+        "counters": runtime.counters.snapshot(),
+        "active_calls": runtime.calls.in_progress,
+    }
+
+
+@router.get("/api/outbox")
+async def outbox(request: Request, status: str | None = None, limit: int = 200) -> dict:
+    """Post-call writes and screen pops not yet delivered (pending) or given up on (parked)."""
+    box = request.app.state.runtime.outbox
+    if status not in (None, "pending", "parked", "done"):
+        raise HTTPException(422, "status must be pending, parked or done")
+    statuses = [status] if status else ["pending", "parked"]
+    items = [item for s in statuses for item in await box.items(s, max(1, min(limit, 1000)))]
+    return {"counts": await box.counts(), "items": [asdict(i) for i in items]}

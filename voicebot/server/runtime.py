@@ -1,0 +1,148 @@
+"""What a server process shares across calls: models, CRM, call store, router, webhook sender.
+
+Models load once here (loading them per call costs over a second and hundreds of
+MB each); every call's pipeline borrows them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from voicebot.config import Settings
+from voicebot.intents import IntentRouter
+from voicebot.pipeline.inference import InferenceQueue
+from voicebot.pipeline.smart_turn import EndOfTurnModel, shared_smart_turn
+from voicebot.pipeline.stt import Decoder, create_decoder
+from voicebot.pipeline.tts import Voice
+from voicebot.server.calls import CallRegistry
+from voicebot.server.metrics import Counters, Timings
+from voicebot.storage.events import CallEvents
+from voicebot.storage.outbox import Outbox
+from voicebot.storage.records import CallStore
+from voicebot.telephony.telnyx.api import TelnyxCalls
+from voicebot.telephony.telnyx.signature import public_key
+from voicebot.telephony.twilio.api import TwilioCalls
+from voicebot.telephony.twilio.twiml import TwilioHandover
+from voicebot.telephony.vonage.api import VonageCalls
+from voicebot.tools.crm.base import CRM, CallNote, open_crm
+from voicebot.tools.screen_pop import ScreenPopWebhook
+
+log = logging.getLogger(__name__)
+
+TELEPHONE_RATE = 8000
+
+
+def default_media_dir() -> Path:
+    """The bundled media: inside the installed package, or the repository's ``media/``."""
+    package = Path(__file__).resolve().parent.parent
+    packaged = package / "media"
+    return packaged if packaged.is_dir() else package.parent / "media"
+
+
+# Two: one decode in CTranslate2 while the next one's features are computed; more only contend for the cores.
+INFERENCE_WORKERS = 2
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    decoder: Decoder
+    inference: InferenceQueue  # Whisper and Smart Turn, turn ends first
+    end_model: EndOfTurnModel | None  # Smart Turn, when turn.smart_turn is on
+    voice: Voice
+    router: IntentRouter
+    crm: CRM
+    store: CallStore
+    webhook: ScreenPopWebhook
+    outbox: Outbox
+    handover: TwilioHandover
+    telnyx: TelnyxCalls | None
+    telnyx_public_key: Ed25519PublicKey | None
+    vonage: VonageCalls | None
+    events: CallEvents
+    public_url: str
+    media_dir: Path
+    model_load_secs: float
+    timings: Timings
+    counters: Counters
+    calls: CallRegistry
+
+    @classmethod
+    def start(cls, settings: Settings, public_url: str) -> Runtime:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        decoder = create_decoder(settings.stt)
+        whisper_secs = time.perf_counter() - started
+        voice = Voice.from_settings(settings.tts, TELEPHONE_RATE)
+        end_model = shared_smart_turn() if settings.turn.smart_turn else None
+        load_secs = time.perf_counter() - started
+        log.info(
+            "models loaded in %.2fs (whisper %.2fs, piper %.2fs)", load_secs, whisper_secs, load_secs - whisper_secs
+        )
+        secret = settings.screen_pop.webhook_secret
+        crm = open_crm(settings, public_url)
+        webhook = ScreenPopWebhook(
+            settings.screen_pop.webhook_url,
+            secret.get_secret_value() if secret else None,
+            settings.screen_pop.timeout_secs,
+        )
+
+        async def write_note(payload: dict) -> None:
+            await crm.add_note(CallNote(**payload))
+
+        outbox = Outbox(
+            settings.outbox_path,
+            {"crm_note": write_note, "screen_pop": webhook.post},
+            max_attempts=settings.outbox.max_attempts,
+            backoff_base_secs=settings.outbox.backoff_base_secs,
+            backoff_max_secs=settings.outbox.backoff_max_secs,
+        )
+        counters = Counters()
+        return cls(
+            settings=settings,
+            decoder=decoder,
+            inference=InferenceQueue(workers=INFERENCE_WORKERS),
+            end_model=end_model,
+            voice=voice,
+            router=IntentRouter.load(
+                settings.dialogue.intents_file,
+                settings.dialogue.intent_threshold,
+                None if settings.dialogue.embedder == "none" else settings.dialogue.embedder,
+            ),
+            crm=crm,
+            store=CallStore(settings.calls_path),
+            webhook=webhook,
+            outbox=outbox,
+            handover=TwilioHandover(
+                settings.transfer,
+                TwilioCalls(settings.twilio) if settings.twilio.rest_enabled else None,
+                public_url,
+            ),
+            telnyx=TelnyxCalls(settings.telnyx, settings.transfer) if settings.telnyx.api_key else None,
+            telnyx_public_key=public_key(settings.telnyx.public_key) if settings.telnyx.public_key else None,
+            vonage=(
+                VonageCalls(settings.vonage, settings.transfer, public_url) if settings.vonage.rest_enabled else None
+            ),
+            events=CallEvents(),
+            public_url=public_url,
+            media_dir=settings.media_dir or default_media_dir(),
+            model_load_secs=load_secs,
+            timings=Timings(),
+            counters=counters,
+            calls=CallRegistry(settings.limits.max_calls, counters),
+        )
+
+    async def aclose(self) -> None:
+        self.inference.close()
+        await self.outbox.aclose()
+        for calls in (self.handover.calls, self.telnyx, self.vonage):
+            if calls is not None:
+                await calls.aclose()
+        await self.webhook.aclose()
+        await self.crm.close()
+        self.store.close()

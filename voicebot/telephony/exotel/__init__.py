@@ -1,0 +1,15 @@
+"""Exotel: the Voicebot applet's stream; the flow's Passthru and Connect applets ask us what next."""
+
+from voicebot.telephony.control import StreamCloseCallControl
+from voicebot.telephony.exotel import routes, stream
+from voicebot.telephony.platform import JsonHandshake, Platform
+
+PLATFORM = Platform(
+    "exotel",
+    routes.router,
+    "/exotel/media",
+    lambda: JsonHandshake(stream.parse_start),
+    stream.ExotelMediaSerializer,
+    lambda runtime, start, serializer: StreamCloseCallControl(),
+    out_chunk_ms=100,  # Exotel wants at least 100 ms per message
+)

@@ -1,0 +1,86 @@
+"""What every telephony platform fills in, so that the server runs each one's calls down one path.
+
+A platform package (``voicebot/telephony/<name>/``) holds its stream parser and
+serializer, its call control, its webhooks and its signature checks, and
+exports one :class:`Platform`; :mod:`voicebot.telephony.registry` lists them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from fastapi import APIRouter, WebSocket
+from pipecat.serializers.base_serializer import FrameSerializer
+
+from voicebot.telephony.control import CallControl
+from voicebot.telephony.stream import StartParser, StreamStart, close_stream, read_start
+
+if TYPE_CHECKING:
+    from voicebot.server.runtime import Runtime
+
+
+class CallSerializer(Protocol):
+    """A pipecat serializer that can also ask the platform to echo a named mark once audio before it played."""
+
+    def mark_message(self, name: str) -> dict[str, Any]: ...
+
+
+class Handshake(Protocol):
+    """How one connection's stream opens, up to the message that says who is calling. One per connection."""
+
+    async def open(self, websocket: WebSocket) -> StreamStart:
+        """Raises ProtocolError (or TimeoutError) for a stream that must be refused."""
+        ...
+
+    async def refuse(self, websocket: WebSocket, code: int, reason: str) -> None:
+        """End a stream we will not take, the way its protocol says."""
+        ...
+
+    async def opened(self, websocket: WebSocket, serializer: FrameSerializer) -> bool:
+        """What the platform must hear before audio flows; False if it has gone meanwhile."""
+        ...
+
+
+class JsonHandshake:
+    """The JSON media streams: text messages until the start message, refusals by websocket close code."""
+
+    def __init__(self, parse_start: StartParser):
+        self._parse = parse_start
+
+    async def open(self, websocket: WebSocket) -> StreamStart:
+        return await read_start(websocket, self._parse)
+
+    async def refuse(self, websocket: WebSocket, code: int, reason: str) -> None:
+        await close_stream(websocket, code, reason[:120])
+
+    async def opened(self, websocket: WebSocket, serializer: FrameSerializer) -> bool:
+        return True
+
+
+def always(websocket: WebSocket, runtime: Runtime) -> bool:
+    return True
+
+
+def ready(runtime: Runtime) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Platform:
+    """One telephony platform: its webhooks, and how its media stream opens, plays and lets go of a call."""
+
+    name: str
+    router: APIRouter  # its webhooks; the media websocket is served by the server at ``media_path``
+    media_path: str
+    handshake: Callable[[], Handshake]
+    serializer: Callable[[StreamStart], FrameSerializer]
+    control: Callable[[Runtime, StreamStart, FrameSerializer], CallControl]
+    # Why it cannot take calls as configured (None: it can), checked before the stream is accepted.
+    unavailable: Callable[[Runtime], str | None] = ready
+    # Checked on the upgrade, before accepting: a platform that authenticates its connection (Genesys's API key).
+    upgrade_allowed: Callable[[WebSocket, Runtime], bool] = always
+    media_token: bool = True  # the per-call token of voicebot.server.access, from the start message or the URL
+    playback_marks: bool = False  # no mark echo on the wire: infer "heard" from the send pace
+    out_chunk_ms: int = 40  # bot audio per outgoing message

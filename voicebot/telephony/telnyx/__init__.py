@@ -1,0 +1,21 @@
+"""Telnyx: Call Control answers onto a bidirectional media stream; transfer and hang-up are REST commands."""
+
+from voicebot.telephony.control import RESTCallControl
+from voicebot.telephony.platform import JsonHandshake, Platform
+from voicebot.telephony.telnyx import routes, stream
+
+
+def _control(runtime, start, serializer):
+    assert runtime.telnyx is not None  # Platform.unavailable refused the stream otherwise
+    return RESTCallControl("telnyx", runtime.telnyx, runtime.settings.transfer, start.dialed)
+
+
+PLATFORM = Platform(
+    "telnyx",
+    routes.router,
+    "/telnyx/media",
+    lambda: JsonHandshake(stream.parse_start),
+    stream.TelnyxMediaSerializer,
+    _control,
+    unavailable=lambda runtime: None if runtime.telnyx is not None else routes.NOT_CONFIGURED,
+)
