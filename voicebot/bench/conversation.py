@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -113,7 +114,7 @@ def answers(part: str = "test") -> list[Answer]:
     return found
 
 
-def caller_calls(count: int, voices: list[tuple[Speaker, float | None]], part: str = "test") -> list[BenchCall]:
+def caller_calls(count: int, voices: Sequence[tuple[Speaker, float | None]], part: str = "test") -> list[BenchCall]:
     """``count`` calls, customers and voices in turn, three answers each (see the module's docstring)."""
     pool = answers(part)
     going = itertools.cycle([a for a in pool if not a.ends and a.kind != "paused"])

@@ -222,7 +222,7 @@ async def run_bench(options: BenchOptions, out: Callable[[str], None] = print) -
     for line in table(results):
         out(line)
     if options.json_path:
-        write_json(results, options)
+        write_json(results, options, options.json_path)
         out(f"JSON: {options.json_path}")
     if options.plot_path:
         from voicebot.bench.plot import plot_latency
@@ -278,15 +278,16 @@ def table(results: list[LevelResult]) -> list[str]:
         mine = ours.get(r.calls)
         if r.server != "voicebot" and mine and mine.latencies_ms and r.latencies_ms:
             a, b = describe_ms(mine.latencies_ms), describe_ms(r.latencies_ms)
+            rss = f"{r.peak_rss_mb / mine.peak_rss_mb:.2f}x" if r.peak_rss_mb and mine.peak_rss_mb else "not measured"
             lines.append(
                 f"{r.calls} calls: {r.server} / voicebot reply latency: p50 {b['p50_ms'] / a['p50_ms']:.2f}x,"
                 f" p95 {b['p95_ms'] / a['p95_ms']:.2f}x (of turns answered in time: {len(r.latencies_ms)} vs"
-                f" {len(mine.latencies_ms)}); peak RSS {r.peak_rss_mb / mine.peak_rss_mb:.2f}x"
+                f" {len(mine.latencies_ms)}); peak RSS {rss}"
             )
     return lines
 
 
-def write_json(results: list[LevelResult], options: BenchOptions) -> None:
+def write_json(results: list[LevelResult], options: BenchOptions, path: Path) -> None:
     document = {
         "machine": {
             "cpus": len(os.sched_getaffinity(0)),
@@ -299,5 +300,5 @@ def write_json(results: list[LevelResult], options: BenchOptions) -> None:
         "part": options.part,
         "results": [{**r.row(), **asdict(r)} for r in results],
     }
-    options.json_path.parent.mkdir(parents=True, exist_ok=True)
-    options.json_path.write_text(json.dumps(document, indent=2))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2))

@@ -129,7 +129,7 @@ class ServerProcess:
         answered: set[int] = set()
         deadline = time.monotonic() + READY_TIMEOUT_SECS
         while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
+            if self._process.poll() is not None:
                 raise RuntimeError(f"{self.name} server exited: {self.log_path.read_text()[-2000:]}")
             try:
                 response = httpx.get(f"{self.http_url}/healthz", timeout=1)
@@ -137,7 +137,7 @@ class ServerProcess:
                 time.sleep(0.3)
                 continue
             if response.status_code == 200:
-                answered.add(response.json().get("pid", self._proc.pid))
+                answered.add(response.json().get("pid", self.pid))
                 if len(answered) >= self.workers:
                     return
             time.sleep(0.05)
@@ -156,13 +156,18 @@ class ServerProcess:
         self._tmp.cleanup()
 
     @property
+    def _process(self) -> subprocess.Popen:
+        if self._proc is None:
+            raise RuntimeError(f"{self.name} server is not running")
+        return self._proc
+
+    @property
     def pid(self) -> int:
-        assert self._proc is not None
-        return self._proc.pid
+        return self._process.pid
 
     def measure(self) -> _Window:
         """A window over which CPU time and peak RSS are taken (``with server.measure() as usage:``)."""
-        return _Window(self._proc.pid)
+        return _Window(self.pid)
 
 
 class _Window:

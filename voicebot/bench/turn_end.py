@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import audioop
-import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soxr
@@ -137,7 +137,7 @@ def render(material: Material, speak: Callable[[str], bytes], noise_dbfs: float 
 
 
 class _Recording(SileroVADAnalyzer):
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.confidences: list[float] = []
 
@@ -179,7 +179,7 @@ class Judge:
         stops, confidences = asyncio.run(_vad(samples, self.vad))
         voiced = [(n + 1) * CHUNK_SECS for n, c in enumerate(confidences) if c >= self.vad.confidence]
         hint = self.flow.hint()
-        for last, following in itertools.pairwise([*voiced, None]):
+        for last, following in zip(voiced, [*voiced[1:], None], strict=True):
             if following is not None and following - last - CHUNK_SECS < self.look_secs:
                 continue
             again = None if following is None else following - CHUNK_SECS
@@ -219,7 +219,7 @@ def fixed_stop(secs: float) -> Rule:
 
 def smart_turn_only(threshold: float = 0.5, fallback: float = 3.0) -> Rule:
     """Pipecat's stock stop: VAD 0.2 s, then Smart Turn on every pause, 3 s fallback."""
-    return Rule("pipecat: Smart Turn + 3 s", lambda p: 0.0 if p.complete >= threshold else fallback)
+    return Rule("pipecat: Smart Turn + 3 s", lambda p: 0.0 if (p.complete or 0.0) >= threshold else fallback)
 
 
 def outcome(rendering: Rendering, rule: Rule, bar_secs: float) -> Outcome:

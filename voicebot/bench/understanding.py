@@ -253,5 +253,5 @@ def expected_calibration_error(outcomes: Sequence[Outcome], bins: int = 5) -> fl
         inside = [o for o in claimed if low <= o.confidence < high or (k == bins - 1 and o.confidence == 1.0)]
         if inside:
             gap = abs(np.mean([o.confidence for o in inside]) - np.mean([o.right for o in inside]))
-            total += gap * len(inside) / max(len(claimed), 1)
+            total += float(gap) * len(inside) / max(len(claimed), 1)
     return total

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import soxr
 import websockets
+from websockets.asyncio.client import ClientConnection
 
 from voicebot.caller.wires import WIRES, BotAudio, BotClear, BotMark, TwilioWire, Wire
 
@@ -67,7 +68,7 @@ class PhoneCaller:
         self.clears = 0
         self.closed = asyncio.Event()
         self.close_code: int | None = None
-        self._ws = None
+        self._ws: ClientConnection | None = None
         self._outgoing: asyncio.Queue[bytes] = asyncio.Queue()
         self._play_end = 0.0
         self._pending_marks: list[asyncio.Task] = []
@@ -92,10 +93,16 @@ class PhoneCaller:
 
     # -- connection --------------------------------------------------------------
 
+    @property
+    def _connection(self) -> ClientConnection:
+        if self._ws is None:
+            raise RuntimeError("the call has not been placed")
+        return self._ws
+
     async def __aenter__(self) -> PhoneCaller:
         self._ws = await websockets.connect(self.url, max_size=2**22)
         for message in self.wire.opening():
-            await self._ws.send(message)
+            await self._connection.send(message)
         self.started_at = time.perf_counter()
         self._tasks = [asyncio.create_task(self._sender()), asyncio.create_task(self._receiver())]
         return self
@@ -108,7 +115,7 @@ class PhoneCaller:
 
     async def _send(self, message: str | bytes | None) -> None:
         if message is not None:
-            await self._ws.send(message)
+            await self._connection.send(message)
 
     # -- caller -> bot -----------------------------------------------------------
 
@@ -169,14 +176,14 @@ class PhoneCaller:
 
     async def hang_up(self) -> None:
         await self._send(self.wire.stop())
-        await self._ws.close()
+        await self._connection.close()
         self.closed.set()
 
     # -- bot -> caller -----------------------------------------------------------
 
     async def _receiver(self) -> None:
         try:
-            async for raw in self._ws:
+            async for raw in self._connection:
                 message = self.wire.parse(raw)
                 if isinstance(message, BotAudio):
                     self._play(message.pcm)
@@ -187,7 +194,7 @@ class PhoneCaller:
         except websockets.ConnectionClosed:
             pass
         finally:
-            self.close_code = self._ws.close_code
+            self.close_code = self._connection.close_code
             self.closed.set()
 
     def _play(self, pcm: bytes) -> None:

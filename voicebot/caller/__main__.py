@@ -13,7 +13,8 @@ from voicebot.caller.wires import WIRES
 async def _main(args: argparse.Namespace) -> None:
     async with caller_for(args.platform, args.url, caller=args.ani) as call:
         await call.wait_for_prompts(1, timeout=15)
-        print(f"bot greeted after {call.prompts[0].first_audio_at - call.started_at:.2f}s")
+        greeted = call.prompts[0].first_audio_at or call.started_at
+        print(f"bot greeted after {greeted - call.started_at:.2f}s")
         if args.play:
             await call.say(read_wav_8k(Path(args.play)))
         for digit in args.dtmf or "":

@@ -14,10 +14,10 @@ from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.audio.vad_processor import VADProcessor
 from pipecat.processors.frame_processor import FrameProcessor
-from pipecat.serializers.base_serializer import FrameSerializer
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams
 from pipecat.workers.runner import WorkerRunner
 
+from voicebot.dialogue import HandOverReason
 from voicebot.pipeline.conversation import ConversationProcessor
 from voicebot.pipeline.frames import HandOverFrame
 from voicebot.pipeline.media_watch import MediaIdleWatch
@@ -29,6 +29,7 @@ from voicebot.pipeline.vad import create_vad_analyzer
 from voicebot.server.calls import CallPlace
 from voicebot.server.runtime import TELEPHONE_RATE, Runtime
 from voicebot.telephony.control import CallControl
+from voicebot.telephony.stream import CallSerializer
 from voicebot.tools.ani import normalize_ani
 from voicebot.tools.screen_pop import CallInfo
 
@@ -43,7 +44,7 @@ async def run_call(
     place: CallPlace,
     call: CallInfo,
     ani: str,
-    serializer: FrameSerializer,
+    serializer: CallSerializer,
     control: CallControl,
     after_output: list[FrameProcessor],
     out_chunk_ms: int = 40,
@@ -100,7 +101,7 @@ async def run_call(
         await session.abandon("caller_hung_up")
         await worker.cancel()
 
-    async def hand_over(reason: str) -> None:
+    async def hand_over(reason: HandOverReason) -> None:
         await worker.queue_frame(HandOverFrame(reason=reason))
 
     @transport.event_handler("on_session_timeout")

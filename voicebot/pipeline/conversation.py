@@ -29,7 +29,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from voicebot.dialogue import CallFlow, FlowState, Next, Reply
+from voicebot.dialogue import CallFlow, FlowState, HandOverReason, Next, Reply
 from voicebot.pipeline.frames import (
     CallerHungUpFrame,
     HandOverFrame,
@@ -249,7 +249,7 @@ class ConversationProcessor(FrameProcessor):
         await self._session.record_event("silence", seconds=self._silence_timeout)
         await self._say(self._flow.on_silence())
 
-    async def _on_hand_over(self, reason: str):
+    async def _on_hand_over(self, reason: HandOverReason):
         if self._flow is None or self._flow.finished:
             return
         self._session.runtime.counters.add(f"calls_handed_over_{reason}")

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from pipecat.frames.frames import DataFrame, SystemFrame, TranscriptionFrame
 
+from voicebot.dialogue import HandOverReason
+
 if TYPE_CHECKING:
     from voicebot.pipeline.turns import Expectation
 
@@ -83,4 +85,4 @@ class TurnResumedFrame(SystemFrame):
 class HandOverFrame(SystemFrame):
     """Hand the call to an agent for the server's own reason: ``max_duration`` or ``server_shutdown``."""
 
-    reason: str = "max_duration"
+    reason: HandOverReason = "max_duration"

@@ -218,7 +218,7 @@ class TurnTranscriber(FrameProcessor):
         self._turn = 0  # the current or last turn's number
         self._take = 0  # how many times it has ended
 
-    async def setup(self, setup: FrameProcessorSetup):
+    async def setup(self, setup: FrameProcessorSetup):  # type: ignore[override]  # as FrameProcessor.setup
         await super().setup(setup)
         self._sample_rate = setup.audio_in_sample_rate
 

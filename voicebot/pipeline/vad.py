@@ -22,7 +22,7 @@ class HearsVoice(VADAnalyzer):
     last_voice: float = 0.0  # time.monotonic() of the last frame at or above the confidence threshold
 
     def voice_confidence(self, buffer: bytes) -> float:
-        confidence = super().voice_confidence(buffer)
+        confidence = super().voice_confidence(buffer)  # type: ignore[safe-super]  # a mixin before an analyzer
         if confidence >= self.params.confidence:
             self.last_voice = time.monotonic()
         return confidence

@@ -22,7 +22,7 @@ _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+")
 _DIGIT_RUN = re.compile(r"\b\d+(?:[\s-]+\d+)+\b")
 
 
-def transcribe_8k(whisper: WhisperModel, pcm16: bytes) -> str:
+def transcribe_8k(whisper: WhisperModel, pcm16: bytes | bytearray) -> str:
     """What Whisper hears in 8 kHz telephone audio (upsampled as the pipeline does).
 
     Leading and trailing line silence is trimmed and 0.3 s of quiet put back on

@@ -121,9 +121,10 @@ class Turn(_Model):
 
     @property
     def action(self) -> Literal["say", "play", "dtmf", "silence", "listen"]:
-        for name in ("say", "play", "dtmf", "silence"):
+        names: tuple[Literal["say", "play", "dtmf", "silence"], ...] = ("say", "play", "dtmf", "silence")
+        for name in names:
             if getattr(self, name) is not None:
-                return name  # type: ignore[return-value]
+                return name
         return "listen"
 
     @property
@@ -135,7 +136,7 @@ class Turn(_Model):
             case "say":
                 what = f'says "{self.say}"'
             case "play":
-                what = f"plays {self.play.name}"
+                what = f"plays {self.play.name if self.play else None}"
             case "dtmf":
                 what = f"presses {self.dtmf}"
             case "silence":

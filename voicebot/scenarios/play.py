@@ -20,8 +20,7 @@ import websockets
 
 from voicebot.caller import BotUtterance, PhoneCaller, caller_for, loud_samples, read_wav_8k
 from voicebot.caller.tokens import ServerTokens
-from voicebot.pipeline.tts import Voice
-from voicebot.scenarios.line import LineNoise, over_the_line, speak
+from voicebot.scenarios.line import LineNoise, Speaker, over_the_line, speak
 from voicebot.scenarios.model import Call, Line, Turn
 
 KEY_GAP_SECS = 0.25  # between the keys of a multi-digit dtmf turn
@@ -74,7 +73,7 @@ def script(call: Call) -> list[Turn]:
     return [Turn(), *call.turns]
 
 
-def prepare_audio(turns: list[Turn], voice: Voice) -> dict[int, CallerAudio]:
+def prepare_audio(turns: list[Turn], voice: Speaker) -> dict[int, CallerAudio]:
     """Synthesise or read every say/play turn before dialling, so the caller never keeps the bot waiting."""
     audio: dict[int, CallerAudio] = {}
     for i, turn in enumerate(turns):
@@ -92,7 +91,7 @@ async def place_call(
     call: Call,
     url: str,
     http: str | None,
-    voice: Voice,
+    voice: Speaker,
     *,
     linger_secs: float | None = None,
     prompts_end_on_pause: bool = False,
@@ -179,19 +178,20 @@ async def _act(
     obs.began_at = time.perf_counter()
     match turn.action:
         case "say" | "play":
+            assert audio is not None, "a say or play turn has its audio rendered before the call"
             if line.noise_dbfs is not None:  # the same hiss on the same words, however long the call has run
                 noise = LineNoise(line.noise_dbfs, line.band_limit, seed=len(audio.pcm))
             pcm = over_the_line(audio.pcm, line, noise)
             await phone.say(pcm, speech_samples=audio.speech_samples)
             obs.timed_from = phone.speech_ended_at
         case "dtmf":
-            for n, key in enumerate(turn.dtmf):
+            for n, key in enumerate(turn.dtmf or ""):
                 if n:
                     await asyncio.sleep(KEY_GAP_SECS)
                 await phone.press(key)
             obs.timed_from = time.perf_counter()
         case "silence":
-            await asyncio.sleep(turn.silence)
+            await asyncio.sleep(turn.silence or 0.0)
         case "listen":
             obs.timed_from = phone.started_at if first else None
 
@@ -207,7 +207,7 @@ async def _await_reply(phone: PhoneCaller, obs: TurnObservation, after_index: in
             utterance = phone.utterances[index]
             if obs.turn.taken_back and (utterance.cleared or (utterance.first_audio_at or 0) < (obs.timed_from or 0)):
                 continue
-            if utterance.first_audio_at is not None and utterance.first_audio_at >= obs.began_at:
+            if utterance.first_audio_at is not None and utterance.first_audio_at >= (obs.began_at or 0.0):
                 obs.reply, obs.reply_index = utterance, index
                 return
         if phone.closed.is_set():
@@ -227,7 +227,8 @@ async def _until_heard(phone: PhoneCaller, utterance: BotUtterance) -> None:
 
 
 async def _until_into(phone: PhoneCaller, utterance: BotUtterance, ms: int) -> None:
-    await asyncio.sleep(max(0.0, utterance.first_audio_at + ms / 1000 - time.perf_counter()))
+    began = utterance.first_audio_at or time.perf_counter()
+    await asyncio.sleep(max(0.0, began + ms / 1000 - time.perf_counter()))
 
 
 async def fetch_record(http: str, call_id: str, tokens: ServerTokens = ServerTokens()) -> dict[str, Any] | None:

@@ -12,11 +12,12 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from voicebot.dialogue import HandOverReason
 from voicebot.server.metrics import Counters
 
 log = logging.getLogger(__name__)
 
-HandOver = Callable[[str], Awaitable[None]]
+HandOver = Callable[[HandOverReason], Awaitable[None]]
 
 
 @dataclass(eq=False)
@@ -55,7 +56,7 @@ class CallRegistry:
         finally:
             self._places.discard(place)
 
-    async def hand_over_all(self, reason: str) -> None:
+    async def hand_over_all(self, reason: HandOverReason) -> None:
         """Every call still running goes to an agent, told why."""
         for place in list(self._places):
             if place.hand_over is not None:

@@ -37,7 +37,7 @@ class Timings:
 class Counters:
     """Things a server process counts: calls refused at capacity, calls ended by a limit."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
 

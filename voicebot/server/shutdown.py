@@ -75,5 +75,8 @@ def install_drain(runtime: Runtime, drain_secs: float) -> Callable[[], None]:
             signal.signal(signal.SIGTERM, previous)
             signal.raise_signal(signal.SIGTERM)
 
+    def give_back() -> None:
+        loop.remove_signal_handler(signal.SIGTERM)
+
     loop.add_signal_handler(signal.SIGTERM, Drain(runtime, drain_secs, exit_as_before).start)
-    return lambda: loop.remove_signal_handler(signal.SIGTERM)
+    return give_back

@@ -9,22 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from fastapi import APIRouter, WebSocket
 from pipecat.serializers.base_serializer import FrameSerializer
 
 from voicebot.telephony.control import CallControl
-from voicebot.telephony.stream import StartParser, StreamStart, close_stream, read_start
+from voicebot.telephony.stream import CallSerializer, StartParser, StreamStart, close_stream, read_start
 
 if TYPE_CHECKING:
     from voicebot.server.runtime import Runtime
-
-
-class CallSerializer(Protocol):
-    """A pipecat serializer that can also ask the platform to echo a named mark once audio before it played."""
-
-    def mark_message(self, name: str) -> dict[str, Any]: ...
 
 
 class Handshake(Protocol):
@@ -75,8 +69,8 @@ class Platform:
     router: APIRouter  # its webhooks; the media websocket is served by the server at ``media_path``
     media_path: str
     handshake: Callable[[], Handshake]
-    serializer: Callable[[StreamStart], FrameSerializer]
-    control: Callable[[Runtime, StreamStart, FrameSerializer], CallControl]
+    serializer: Callable[[StreamStart], CallSerializer]
+    control: Callable[[Runtime, StreamStart, CallSerializer], CallControl]
     # Why it cannot take calls as configured (None: it can), checked before the stream is accepted.
     unavailable: Callable[[Runtime], str | None] = ready
     # Checked on the upgrade, before accepting: a platform that authenticates its connection (Genesys's API key).

@@ -13,12 +13,14 @@ import asyncio
 import binascii
 import json
 import logging
+from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import WebSocket
 from pipecat.frames.frames import Frame, OutputTransportMessageFrame, OutputTransportMessageUrgentFrame
+from pipecat.serializers.base_serializer import FrameSerializer
 from starlette.websockets import WebSocketDisconnect
 
 from voicebot.pipeline.frames import CallerHungUpFrame, MarkEchoFrame
@@ -28,6 +30,13 @@ log = logging.getLogger(__name__)
 HANDSHAKE_TIMEOUT_SECS = 10.0
 # Marks for platforms without a mark echo: they stay inside the process (see PlaybackMarks).
 LOCAL_MARK_KEY = "voicebot_mark"
+
+
+class CallSerializer(FrameSerializer):
+    """A platform's serializer: pipecat's, and a way to ask the phone side to echo a mark once it has played."""
+
+    @abstractmethod
+    def mark_message(self, name: str) -> dict[str, Any]: ...
 
 
 class ProtocolError(Exception):
@@ -113,7 +122,7 @@ def media_format(start: dict[str, Any], key: str) -> tuple[dict[str, Any], int]:
         raise ProtocolError(f"{key} is not an object")
     rate = value.get("sampleRate", value.get("sample_rate", 8000))
     try:
-        return value, int(rate)
+        return value, int(rate)  # type: ignore[arg-type]  # whatever the peer sent; refused below if not a number
     except (TypeError, ValueError, OverflowError):
         raise ProtocolError(f"unsupported sample rate {rate!r}") from None
 
@@ -151,9 +160,11 @@ class SkipsBadMessages:
         try:
             message = json.loads(text)
         except json.JSONDecodeError as exc:
-            return self._skip(f"invalid JSON ({exc.msg})")
+            self._skip(f"invalid JSON ({exc.msg})")
+            return None
         if not isinstance(message, dict):
-            return self._skip("message is not a JSON object")
+            self._skip("message is not a JSON object")
+            return None
         return message
 
 
@@ -177,7 +188,8 @@ class GuardedStream(SkipsBadMessages):
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
         if isinstance(data, bytes):
-            return self._skip("binary frame where this protocol sends text")
+            self._skip("binary frame where this protocol sends text")
+            return None
         message = self._json_object(data)
         if message is None:
             return None
@@ -190,22 +202,26 @@ class GuardedStream(SkipsBadMessages):
         if event == self.mark_echo_event:
             name = self.mark_echo_name(message)
             if not isinstance(name, (str, int)) or isinstance(name, bool) or name == "":
-                return self._skip(f"{event} without a name")
+                self._skip(f"{event} without a name")
+                return None
             return MarkEchoFrame(mark=str(name))
         if event in self.stop_events:
             return CallerHungUpFrame(reason=str(event))
         if event == "media":
             media = message.get("media")
             if not isinstance(media, dict) or not isinstance(media.get("payload"), str):
-                return self._skip("media without a payload")
+                self._skip("media without a payload")
+                return None
             if media.get("track", self.inbound_tracks[0]) not in self.inbound_tracks:
                 return None
         elif event == "dtmf" and not isinstance(message.get("dtmf"), dict):
-            return self._skip("dtmf without a digit")
+            self._skip("dtmf without a digit")
+            return None
         try:
             return await super().deserialize(data)  # type: ignore[misc]
         except (binascii.Error, ValueError, TypeError) as exc:
-            return self._skip(f"undecodable {event} ({exc})")
+            self._skip(f"undecodable {event} ({exc})")
+            return None
 
 
 def is_local_mark(frame: Frame) -> bool:

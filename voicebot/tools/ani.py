@@ -78,7 +78,7 @@ def same_number(stored: str, caller: CallerNumber, default_region: str = "US") -
     if not caller.is_known or not stored.strip():
         return False
     candidate = normalize_ani(stored, default_region)
-    if candidate.e164 is None:
+    if candidate.e164 is None or caller.e164 is None:
         return False
     match = phonenumbers.is_number_match(candidate.e164, caller.e164)
     return match in (phonenumbers.MatchType.EXACT_MATCH, phonenumbers.MatchType.NSN_MATCH)

@@ -14,6 +14,7 @@ from typing import Any
 from pipecat.serializers.exotel import ExotelFrameSerializer
 
 from voicebot.telephony.stream import (
+    CallSerializer,
     GuardedStream,
     ProtocolError,
     StreamStart,
@@ -44,7 +45,7 @@ def parse_start(message: dict[str, Any]) -> StreamStart | None:
     )
 
 
-class ExotelMediaSerializer(GuardedStream, ExotelFrameSerializer):
+class ExotelMediaSerializer(GuardedStream, ExotelFrameSerializer, CallSerializer):
     def __init__(self, start: StreamStart):
         super().__init__(
             start.stream_id,

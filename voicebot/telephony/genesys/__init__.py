@@ -6,13 +6,19 @@ from voicebot.telephony.genesys.handshake import GenesysHandshake
 from voicebot.telephony.genesys.stream import GenesysMediaSerializer
 from voicebot.telephony.platform import Platform
 
+
+def _control(runtime, start, serializer):
+    assert isinstance(serializer, GenesysMediaSerializer)  # made by this platform's serializer factory
+    return GenesysCallControl(serializer)
+
+
 PLATFORM = Platform(
     "genesys",
     routes.router,
     "/genesys/audioconnector",
     GenesysHandshake,
     lambda start: GenesysMediaSerializer(),
-    lambda runtime, start, serializer: GenesysCallControl(serializer),
+    _control,
     upgrade_allowed=routes.api_key_valid,
     media_token=False,  # Genesys authenticates the connection with its X-API-KEY instead
     playback_marks=True,

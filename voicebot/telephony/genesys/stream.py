@@ -21,7 +21,7 @@ from pipecat.serializers.genesys import GenesysAudioHookSerializer
 
 from voicebot.pipeline.frames import CallerHungUpFrame, ProtocolViolationFrame
 from voicebot.pipeline.playback_marks import local_mark
-from voicebot.telephony.stream import ProtocolError, close_stream, send_unless_gone
+from voicebot.telephony.stream import CallSerializer, ProtocolError, close_stream, send_unless_gone
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def parse_open(text: str) -> GenesysOpen:
     )
 
 
-class GenesysMediaSerializer(GenesysAudioHookSerializer):
+class GenesysMediaSerializer(GenesysAudioHookSerializer, CallSerializer):
     """pipecat's AudioHook serializer, strict about sequence numbers and message types.
 
     It does not send ``disconnect`` by itself at the end of the pipeline: the call

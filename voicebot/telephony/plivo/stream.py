@@ -16,6 +16,7 @@ from typing import Any
 from pipecat.serializers.plivo import PlivoFrameSerializer
 
 from voicebot.telephony.stream import (
+    CallSerializer,
     GuardedStream,
     ProtocolError,
     StreamStart,
@@ -56,7 +57,7 @@ def parse_start(message: dict[str, Any]) -> StreamStart | None:
     )
 
 
-class PlivoMediaSerializer(GuardedStream, PlivoFrameSerializer):
+class PlivoMediaSerializer(GuardedStream, PlivoFrameSerializer, CallSerializer):
     mark_echo_event = "playedStream"
     ignored_events = ("clearedAudio",)
 

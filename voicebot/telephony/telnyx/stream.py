@@ -14,6 +14,7 @@ from typing import Any
 from pipecat.serializers.telnyx import TelnyxFrameSerializer
 
 from voicebot.telephony.stream import (
+    CallSerializer,
     GuardedStream,
     ProtocolError,
     StreamStart,
@@ -47,7 +48,7 @@ def parse_start(message: dict[str, Any]) -> StreamStart | None:
     )
 
 
-class TelnyxMediaSerializer(GuardedStream, TelnyxFrameSerializer):
+class TelnyxMediaSerializer(GuardedStream, TelnyxFrameSerializer, CallSerializer):
     reported_events = ("error",)
 
     def __init__(self, start: StreamStart):

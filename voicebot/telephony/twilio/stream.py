@@ -13,6 +13,7 @@ from typing import Any
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
 from voicebot.telephony.stream import (
+    CallSerializer,
     GuardedStream,
     ProtocolError,
     StreamStart,
@@ -45,7 +46,7 @@ def parse_start(message: dict[str, Any]) -> StreamStart | None:
     )
 
 
-class TwilioMediaSerializer(GuardedStream, TwilioFrameSerializer):
+class TwilioMediaSerializer(GuardedStream, TwilioFrameSerializer, CallSerializer):
     def __init__(self, start: StreamStart):
         super().__init__(start.stream_id, start.call_id, params=TwilioFrameSerializer.InputParams(auto_hang_up=False))
         self.stream_label = f"twilio stream {start.stream_id}"

@@ -19,7 +19,14 @@ from pipecat.frames.frames import Frame
 from pipecat.serializers.vonage import VonageFrameSerializer
 
 from voicebot.pipeline.playback_marks import local_mark
-from voicebot.telephony.stream import ProtocolError, SkipsBadMessages, StreamStart, is_local_mark, required
+from voicebot.telephony.stream import (
+    CallSerializer,
+    ProtocolError,
+    SkipsBadMessages,
+    StreamStart,
+    is_local_mark,
+    required,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +54,7 @@ def parse_start(message: dict[str, Any]) -> StreamStart:
     )
 
 
-class VonageMediaSerializer(SkipsBadMessages, VonageFrameSerializer):
+class VonageMediaSerializer(SkipsBadMessages, VonageFrameSerializer, CallSerializer):
     """pipecat's Vonage serializer, tolerant of bad frames and keeping local marks off the wire."""
 
     def __init__(self, start: StreamStart):
@@ -65,7 +72,8 @@ class VonageMediaSerializer(SkipsBadMessages, VonageFrameSerializer):
     async def deserialize(self, data: str | bytes) -> Frame | None:
         if isinstance(data, bytes):
             if len(data) % 2:
-                return self._skip(f"odd-length audio frame ({len(data)} bytes)")
+                self._skip(f"odd-length audio frame ({len(data)} bytes)")
+                return None
             return await super().deserialize(data)
         message = self._json_object(data)
         if message is None:
@@ -76,7 +84,8 @@ class VonageMediaSerializer(SkipsBadMessages, VonageFrameSerializer):
         if event == "websocket:dtmf":
             digit = message.get("digit", (message.get("dtmf") or {}).get("digit"))
             if digit is None:
-                return self._skip("websocket:dtmf without a digit")
+                self._skip("websocket:dtmf without a digit")
+                return None
         elif event == "websocket:error":
             log.warning("%s: Vonage reported an error: %s", self.stream_label, str(message)[:300])
             return None

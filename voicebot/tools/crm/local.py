@@ -210,8 +210,9 @@ class LocalCRM:
             return result
 
     def notes(self, case_id: str | None = None) -> list[dict[str, Any]]:
+        args: tuple[str, ...] = ()
         with closing(self._connect()) as db:
-            sql, args = "SELECT * FROM notes", ()
+            sql = "SELECT * FROM notes"
             if case_id:
                 sql, args = sql + " WHERE case_id = ?", (case_id,)
             return [dict(r) for r in db.execute(sql + " ORDER BY id", args)]
@@ -254,7 +255,7 @@ class LocalCRM:
         return None
 
     def _find_customer(self, caller: CallerNumber) -> CustomerMatch | None:
-        if not caller.is_known:
+        if caller.e164 is None:
             return None
         with closing(self._connect()) as db:
             ids = self._find_ids(db, [caller.e164])
