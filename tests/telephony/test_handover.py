@@ -8,7 +8,7 @@ from voicebot.config import TransferSettings
 from voicebot.telephony.plivo.xml import after_stream_xml, answer_xml
 from voicebot.telephony.telnyx.api import client_state
 from voicebot.telephony.vonage.api import answer_ncco, transfer_ncco
-from voicebot.tools.screen_pop import TransferTarget
+from voicebot.tools.transfer import TransferTarget
 
 BASE = "https://bot.example.com"
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.http_receiver import HTTPReceiver
 from voicebot.storage.outbox import PermanentError
-from voicebot.storage.records import Turn
+from voicebot.storage.records import CallInfo, Turn
 from voicebot.tools.ani import normalize_ani
 from voicebot.tools.crm.base import Case, Customer
 from voicebot.tools.crm.local import LocalCRM
@@ -17,13 +17,12 @@ from voicebot.tools.lookup import CallerContext
 from voicebot.tools.screen_pop import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
-    CallInfo,
     ScreenPopWebhook,
-    TransferTarget,
     build_screen_pop,
     sign,
     verify,
 )
+from voicebot.tools.transfer import TransferTarget
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "voicebot/schemas/screen_pop.v1.json").read_text())
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
@@ -33,6 +32,7 @@ CALL = CallInfo("CA1", "twilio", "MZ1", "+18005550100", "2026-11-21T10:00:00.000
 
 
 def pop(context, action="open_case", tmp_path=Path("/tmp")):
+    """The pop as the webhook, the call record and the agent desktop get it."""
     crm = LocalCRM(tmp_path / "pop.sqlite3", "http://bot.example")
     return build_screen_pop(
         call=CALL,
@@ -43,7 +43,7 @@ def pop(context, action="open_case", tmp_path=Path("/tmp")):
         transfer=TransferTarget("enqueue", "support"),
         transcript=[Turn("bot", "Hi Jane", "t0"), Turn("caller", "agent please", "t1")],
         intents=["agent"],
-    )
+    ).to_json()
 
 
 def test_known_caller_pop_opens_the_case_and_is_schema_valid(tmp_path):

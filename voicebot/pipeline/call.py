@@ -28,10 +28,10 @@ from voicebot.pipeline.turns import TurnPolicy, TurnTranscriber
 from voicebot.pipeline.vad import create_vad_analyzer
 from voicebot.server.calls import CallPlace
 from voicebot.server.runtime import TELEPHONE_RATE, Runtime
+from voicebot.storage.records import CallInfo
 from voicebot.telephony.control import CallControl
 from voicebot.telephony.stream import CallSerializer
 from voicebot.tools.ani import normalize_ani
-from voicebot.tools.screen_pop import CallInfo
 
 log = logging.getLogger(__name__)
 

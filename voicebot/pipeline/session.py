@@ -15,17 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from voicebot.dialogue import CallFlow, Handoff
 from voicebot.intents import IntentMatch
-from voicebot.storage.records import CallStore, Outcome, Turn, utcnow
+from voicebot.storage.records import CallInfo, CallStore, Outcome, TransferRecord, Turn, utcnow
 from voicebot.tools.ani import CallerNumber
 from voicebot.tools.crm.base import CallNote
 from voicebot.tools.lookup import CallerContext, look_up_caller, refresh_case
-from voicebot.tools.screen_pop import (
-    CallInfo,
-    build_screen_pop,
-    case_json,
-    customer_json,
-    summarize,
-)
+from voicebot.tools.screen_pop import ScreenPop, build_screen_pop, case_json, customer_json, summarize
 from voicebot.tools.transfer import transfer_target
 
 if TYPE_CHECKING:
@@ -45,7 +39,7 @@ class CallSession:
         self.intent_events: list[int] = []  # record rows of the intents, in order
         self.intents: list[str] = []
         self.outcome: Outcome | None = None
-        self.transfer_record: dict[str, Any] | None = None
+        self.transfer_record: TransferRecord | None = None
         self._lookup: asyncio.Task[CallerContext] | None = None
         self.started = time.perf_counter()
 
@@ -158,7 +152,7 @@ class CallSession:
     async def record_event(self, kind: str, **data: Any) -> None:
         await self.store.add_event(self.call.id, kind, data)
 
-    async def transfer(self, handoff: Handoff) -> dict[str, Any]:
+    async def transfer(self, handoff: Handoff) -> ScreenPop:
         """Send the screen pop and record the transfer; the call control then tells the platform."""
         assert self.flow is not None
         target = transfer_target(self.runtime.settings.transfer, handoff.reason, self.flow.context.case)
@@ -172,11 +166,12 @@ class CallSession:
             transcript=self.transcript,
             intents=self.intents,
         )
-        await self.store.add_event(self.call.id, "screen_pop", {"payload": pop})
-        self.runtime.events.publish("screen_pop", self.call.id, pop=pop, state="transferring")
+        payload = pop.to_json()
+        await self.store.add_event(self.call.id, "screen_pop", {"payload": payload})
+        self.runtime.events.publish("screen_pop", self.call.id, pop=payload, state="transferring")
         if self.runtime.webhook.enabled:
-            await self.runtime.outbox.enqueue("screen_pop", pop)
-        transfer = {"mode": target.mode, "target": target.target, "screen_pop_id": pop["id"], "action": handoff.action}
+            await self.runtime.outbox.enqueue("screen_pop", payload)
+        transfer = TransferRecord(target.mode, target.target, pop.id, pop.action.type)
         self.transfer_record = transfer
         await self._finish("transferred", handoff.reason, transfer)
         return pop
@@ -190,7 +185,7 @@ class CallSession:
     async def fail(self, reason: str) -> None:
         await self._finish("error", reason)
 
-    async def _finish(self, outcome: Outcome, reason: str, transfer: dict | None = None) -> None:
+    async def _finish(self, outcome: Outcome, reason: str, transfer: TransferRecord | None = None) -> None:
         if self.outcome is not None:
             return
         self.outcome = outcome

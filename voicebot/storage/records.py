@@ -62,6 +62,31 @@ def utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+@dataclass(frozen=True, slots=True)
+class CallInfo:
+    """The call as its platform names it."""
+
+    id: str
+    platform: str
+    stream_id: str | None
+    dialed: str | None
+    started_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRecord:
+    """Where a transferred caller was sent: what a platform asking after the call is told."""
+
+    mode: Literal["dial", "enqueue"]
+    target: str
+    screen_pop_id: str
+    action: Literal["open_case", "new_case_form"]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> TransferRecord | None:
+        return None if not data else cls(data["mode"], data["target"], data["screen_pop_id"], data["action"])
+
+
 @dataclass(slots=True)
 class Turn:
     role: Role
@@ -94,7 +119,7 @@ class CallRecord:
     crm: dict[str, Any] | None = None
     outcome: Outcome | None = None
     outcome_reason: str | None = None
-    transfer: dict[str, Any] | None = None
+    transfer: TransferRecord | None = None
     turns: list[Turn] = field(default_factory=list)
     intents: list[dict[str, Any]] = field(default_factory=list)
     dtmf: list[dict[str, Any]] = field(default_factory=list)
@@ -166,17 +191,17 @@ class CallStore:
         for event_id in event_ids:
             await self._sql.run(self._write, "UPDATE events SET kind = ? WHERE id = ?", (kind, event_id))
 
-    async def finish(self, call_id: str, outcome: Outcome, reason: str, transfer: dict | None = None) -> bool:
+    async def finish(self, call_id: str, outcome: Outcome, reason: str, transfer: TransferRecord | None = None) -> bool:
         """Set the outcome once; a later finish (e.g. the socket closing after a transfer) is ignored."""
         changed = await self._sql.run(self._finish, call_id, outcome, reason, transfer)
         return changed
 
-    def _finish(self, call_id: str, outcome: str, reason: str, transfer: dict | None) -> bool:
+    def _finish(self, call_id: str, outcome: str, reason: str, transfer: TransferRecord | None) -> bool:
         with self._db:
             cur = self._db.execute(
                 "UPDATE calls SET outcome = ?, outcome_reason = ?, transfer = ?, ended_at = ?"
                 " WHERE id = ? AND outcome IS NULL",
-                (outcome, reason, _dump(transfer), utcnow(), call_id),
+                (outcome, reason, _dump(asdict(transfer) if transfer else None), utcnow(), call_id),
             )
             return cur.rowcount > 0
 
@@ -226,7 +251,7 @@ class CallStore:
             crm=_load(row["crm"]),
             outcome=row["outcome"],
             outcome_reason=row["outcome_reason"],
-            transfer=_load(row["transfer"]),
+            transfer=TransferRecord.from_json(_load(row["transfer"])),
         )
         for t in self._db.execute("SELECT * FROM turns WHERE call_id = ? ORDER BY id", (call_id,)):
             record.turns.append(

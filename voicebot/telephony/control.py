@@ -17,7 +17,7 @@ one place that knows how each platform lets go of a call:
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
+from typing import Protocol
 
 from pipecat.frames.frames import EndWorkerFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
@@ -25,14 +25,14 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from voicebot.config import TransferSettings
 from voicebot.pipeline.session import CallSession
 from voicebot.telephony.errors import PlatformAPIError
-from voicebot.tools.screen_pop import TransferTarget
-from voicebot.tools.transfer import after_stream_target
+from voicebot.tools.screen_pop import ScreenPop
+from voicebot.tools.transfer import TransferTarget, after_stream_target
 
 log = logging.getLogger(__name__)
 
 
 class CallControl(Protocol):
-    async def end(self, processor: FrameProcessor, session: CallSession, pop: dict[str, Any] | None) -> None:
+    async def end(self, processor: FrameProcessor, session: CallSession, pop: ScreenPop | None) -> None:
         """The outcome is recorded: hand the caller over (``pop``) or hang up, then end the pipeline."""
         ...
 
@@ -52,7 +52,7 @@ async def end_pipeline(processor: FrameProcessor) -> None:
 class StreamCloseCallControl:
     """Close the stream; the platform's flow then asks us where the caller goes (see the routes)."""
 
-    async def end(self, processor: FrameProcessor, session: CallSession, pop: dict[str, Any] | None) -> None:
+    async def end(self, processor: FrameProcessor, session: CallSession, pop: ScreenPop | None) -> None:
         await end_pipeline(processor)
 
     async def peer_closed(self, processor: FrameProcessor, reply: dict | None) -> None:
@@ -83,7 +83,7 @@ class RESTCallControl(StreamCloseCallControl):
         self.settings = settings
         self.dialed = dialed
 
-    async def end(self, processor: FrameProcessor, session: CallSession, pop: dict[str, Any] | None) -> None:
+    async def end(self, processor: FrameProcessor, session: CallSession, pop: ScreenPop | None) -> None:
         await self._let_go(session, pop)
         await end_pipeline(processor)
 
@@ -91,13 +91,13 @@ class RESTCallControl(StreamCloseCallControl):
         await self._let_go(session, None)
         await end_pipeline(processor)
 
-    async def _let_go(self, session: CallSession, pop: dict[str, Any] | None) -> None:
+    async def _let_go(self, session: CallSession, pop: ScreenPop | None) -> None:
         handover = after_stream_target(session.outcome, session.transfer_record, self.settings)
         try:
             if handover is None:
                 await self.calls.hang_up(session.call.id)
             else:
-                pop_id = pop["id"] if pop else ""
+                pop_id = pop.id if pop else ""
                 await self.calls.hand_over(session.call.id, handover, pop_id, self.dialed)
                 await session.record_event("transfer_via", via=f"{self.platform}_rest")
         except PlatformAPIError as exc:

@@ -12,10 +12,9 @@ from voicebot.pipeline.call import run_call
 from voicebot.pipeline.playback_marks import PlaybackMarks
 from voicebot.server.access import media_allowed
 from voicebot.server.runtime import Runtime
-from voicebot.storage.records import utcnow
+from voicebot.storage.records import CallInfo, utcnow
 from voicebot.telephony.platform import Platform
 from voicebot.telephony.stream import ProtocolError, StreamStart, close_stream
-from voicebot.tools.screen_pop import CallInfo
 
 log = logging.getLogger(__name__)
 

@@ -14,62 +14,144 @@ import hmac
 import json
 import time
 import uuid
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field
 
 from voicebot.storage.outbox import PermanentError
-from voicebot.storage.records import Turn, utcnow
+from voicebot.storage.records import CallInfo, Turn, utcnow
 from voicebot.tools.crm.base import CRM, Case, Customer
-from voicebot.tools.lookup import CallerContext
+from voicebot.tools.lookup import CallerContext, CRMStatus
+from voicebot.tools.transfer import TransferTarget
 
-SCHEMA_ID = "voicebot.screen_pop/v1"
+SCHEMA_ID: Final = "voicebot.screen_pop/v1"
 SIGNATURE_HEADER = "X-Voicebot-Signature"
 TIMESTAMP_HEADER = "X-Voicebot-Timestamp"
 TOLERANCE_SECS = 300  # how old a signed request a receiver should accept
 
 
-@dataclass(frozen=True, slots=True)
-class CallInfo:
+class _Part(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PopCustomer(_Part):
+    id: str
+    name: str
+    first_name: str
+    email: str | None = None
+    phones: list[str] = []
+    url: str | None = None
+
+    @classmethod
+    def of(cls, customer: Customer, crm: CRM | None = None) -> PopCustomer:
+        return cls(
+            id=customer.id,
+            name=customer.name,
+            first_name=customer.first_name,
+            email=customer.email,
+            phones=list(customer.phones),
+            url=crm.customer_url(customer) if crm is not None else None,
+        )
+
+
+class PopCase(_Part):
+    id: str
+    number: str
+    kind: str
+    title: str
+    status: str
+    priority: str | None
+    created_at: str
+    updated_at: str
+    url: str | None = None
+
+    @classmethod
+    def of(cls, case: Case, crm: CRM | None = None) -> PopCase:
+        return cls(
+            id=case.id,
+            number=case.number,
+            kind=case.kind,
+            title=case.title,
+            status=case.status,
+            priority=case.priority,
+            created_at=case.created_at.isoformat(),
+            updated_at=case.updated_at.isoformat(),
+            url=crm.case_url(case) if crm is not None else None,
+        )
+
+
+class PopAni(_Part):
+    raw: str
+    e164: str | None
+    national: str | None
+
+
+class PopCall(_Part):
     id: str
     platform: str
     stream_id: str | None
     dialed: str | None
     started_at: str
+    ani: PopAni
 
 
-@dataclass(frozen=True, slots=True)
-class TransferTarget:
+class PopCRM(_Part):
+    backend: str
+    status: CRMStatus
+    error: str | None
+    candidates: int
+    ambiguous_match: bool
+
+
+class PopAction(_Part):
+    type: Literal["open_case", "new_case_form"]
+    url: str
+
+
+class PopTransfer(_Part):
     mode: Literal["dial", "enqueue"]
     target: str
 
 
+class PopTurn(_Part):
+    role: Literal["caller", "bot"]
+    text: str
+    at: str
+
+
+class ScreenPop(_Part):
+    """The ``voicebot.screen_pop/v1`` payload; :meth:`to_json` is what the schema file describes."""
+
+    schema_id: Literal["voicebot.screen_pop/v1"] = Field(default=SCHEMA_ID, alias="schema")
+    id: str
+    created_at: str
+    call: PopCall
+    reason: str
+    crm: PopCRM
+    customer: PopCustomer | None
+    case: PopCase | None
+    action: PopAction
+    transfer: PopTransfer
+    transcript: list[PopTurn]
+    summary: str
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=False)
+
+
 def customer_json(customer: Customer | None, crm: CRM | None = None) -> dict[str, Any] | None:
-    if customer is None:
-        return None
-    data = asdict(customer)
-    data["phones"] = list(customer.phones)
-    if crm is not None:
-        data["url"] = crm.customer_url(customer)
-    return data
+    """The customer as the call record and the desktop show it (with its CRM link when ``crm`` is given)."""
+    return None if customer is None else _linked(PopCustomer.of(customer, crm).model_dump(), crm)
 
 
 def case_json(case: Case | None, crm: CRM | None = None) -> dict[str, Any] | None:
-    if case is None:
-        return None
-    data = {
-        "id": case.id,
-        "number": case.number,
-        "kind": case.kind,
-        "title": case.title,
-        "status": case.status,
-        "priority": case.priority,
-        "created_at": case.created_at.isoformat(),
-        "updated_at": case.updated_at.isoformat(),
-    }
-    if crm is not None:
-        data["url"] = crm.case_url(case)
+    return None if case is None else _linked(PopCase.of(case, crm).model_dump(), crm)
+
+
+def _linked(data: dict[str, Any], crm: CRM | None) -> dict[str, Any]:
+    if crm is None:
+        del data["url"]
     return data
 
 
@@ -107,7 +189,7 @@ def build_screen_pop(
     transfer: TransferTarget,
     transcript: list[Turn],
     intents: list[str],
-) -> dict[str, Any]:
+) -> ScreenPop:
     if action == "open_case" and context.case is None:
         action = "new_case_form"
     url = (
@@ -116,33 +198,32 @@ def build_screen_pop(
         else crm.new_case_url(context.customer, context.caller)
     )
     caller = context.caller
-    return {
-        "schema": SCHEMA_ID,
-        "id": uuid.uuid4().hex,
-        "created_at": utcnow(),
-        "call": {
-            "id": call.id,
-            "platform": call.platform,
-            "stream_id": call.stream_id,
-            "dialed": call.dialed,
-            "started_at": call.started_at,
-            "ani": {"raw": caller.raw, "e164": caller.e164, "national": caller.national},
-        },
-        "reason": reason,
-        "crm": {
-            "backend": crm.name,
-            "status": context.crm_status,
-            "error": context.crm_error,
-            "candidates": context.candidates,
-            "ambiguous_match": context.ambiguous,
-        },
-        "customer": customer_json(context.customer, crm),
-        "case": case_json(context.case, crm),
-        "action": {"type": action, "url": url},
-        "transfer": {"mode": transfer.mode, "target": transfer.target},
-        "transcript": [{"role": t.role, "text": t.text, "at": t.started_at} for t in transcript],
-        "summary": summarize(context, reason, transcript, intents),
-    }
+    return ScreenPop(
+        id=uuid.uuid4().hex,
+        created_at=utcnow(),
+        call=PopCall(
+            id=call.id,
+            platform=call.platform,
+            stream_id=call.stream_id,
+            dialed=call.dialed,
+            started_at=call.started_at,
+            ani=PopAni(raw=caller.raw, e164=caller.e164, national=caller.national),
+        ),
+        reason=reason,
+        crm=PopCRM(
+            backend=crm.name,
+            status=context.crm_status,
+            error=context.crm_error,
+            candidates=context.candidates,
+            ambiguous_match=context.ambiguous,
+        ),
+        customer=PopCustomer.of(context.customer, crm) if context.customer else None,
+        case=PopCase.of(context.case, crm) if context.case else None,
+        action=PopAction(type=action, url=url),
+        transfer=PopTransfer(mode=transfer.mode, target=transfer.target),
+        transcript=[PopTurn(role=t.role, text=t.text, at=t.started_at) for t in transcript],
+        summary=summarize(context, reason, transcript, intents),
+    )
 
 
 def sign(body: bytes, secret: str, timestamp: int) -> str:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Literal
 
 from voicebot.config import TransferSettings
-from voicebot.storage.records import CallStore
+from voicebot.storage.records import CallStore, TransferRecord
 from voicebot.tools.crm.base import Case
-from voicebot.tools.screen_pop import TransferTarget
+
+
+@dataclass(frozen=True, slots=True)
+class TransferTarget:
+    mode: Literal["dial", "enqueue"]
+    target: str
 
 
 def transfer_target(settings: TransferSettings, reason: str, case: Case | None = None) -> TransferTarget:
@@ -21,7 +27,7 @@ def transfer_target(settings: TransferSettings, reason: str, case: Case | None =
 
 
 def after_stream_target(
-    outcome: str | None, transfer: dict[str, Any] | None, settings: TransferSettings
+    outcome: str | None, transfer: TransferRecord | None, settings: TransferSettings
 ) -> TransferTarget | None:
     """Where a caller goes once the bot has let go of the call; None means hang up.
 
@@ -30,8 +36,8 @@ def after_stream_target(
     """
     if outcome in ("completed", "abandoned"):
         return None
-    mode = (transfer or {}).get("mode", settings.mode)
-    target = (transfer or {}).get("target") or (settings.agent_number if mode == "dial" else settings.queue)
+    mode = transfer.mode if transfer else settings.mode
+    target = (transfer.target if transfer else "") or (settings.agent_number if mode == "dial" else settings.queue)
     return TransferTarget(mode, target)
 
 

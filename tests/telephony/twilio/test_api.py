@@ -4,6 +4,7 @@ import pytest
 
 from tests.standins.twilio import ACCOUNT_SID, AUTH_TOKEN, TwilioREST
 from voicebot.config import TransferSettings, TwilioSettings
+from voicebot.storage.records import TransferRecord
 from voicebot.telephony.twilio.api import TwilioAPIError, TwilioCalls, request_signature, valid_signature
 from voicebot.telephony.twilio.twiml import TwilioHandover
 
@@ -58,7 +59,7 @@ async def test_a_rejected_update_is_an_error(twilio):
 
 
 async def test_handover_uses_rest_when_it_can_and_falls_back_to_the_stream_close(twilio):
-    transfer = {"mode": "enqueue", "target": "billing"}
+    transfer = TransferRecord("enqueue", "billing", "pop-1", "open_case")
     rest = TwilioHandover(TransferSettings(), TwilioCalls(settings(twilio)), "https://bot.example.com")
     assert await rest.transfer("CA1", transfer) == "rest"
     twiml = twilio.updates[0][1]["Twiml"]

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 from voicebot.config import TransferSettings
+from voicebot.storage.records import TransferRecord
 from voicebot.telephony.twilio.twiml import after_stream_twiml, connect_twiml, hold_twiml
 from voicebot.tools.crm.base import Case
 from voicebot.tools.transfer import after_stream_target, transfer_target
@@ -40,10 +41,10 @@ def test_odd_caller_values_still_give_well_formed_twiml():
 
 
 def test_transferred_calls_are_enqueued_with_hold_music_or_dialled():
-    transfer = {"mode": "enqueue", "target": "support"}
+    transfer = TransferRecord("enqueue", "support", "pop-1", "open_case")
     xml = twiml("transferred", transfer, TransferSettings())
     assert '<Enqueue waitUrl="https://bot.example.com/twilio/hold" waitUrlMethod="GET">support</Enqueue>' in xml
-    dial = twiml("transferred", {"mode": "dial", "target": "+18005550199"}, TransferSettings())
+    dial = twiml("transferred", TransferRecord("dial", "+18005550199", "pop-2", "open_case"), TransferSettings())
     assert '<Dial timeout="30"><Number>+18005550199</Number></Dial>' in dial
 
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from voicebot.tools.screen_pop import TransferTarget
-from voicebot.tools.transfer import handover_for
+from voicebot.tools.transfer import TransferTarget, handover_for
 
 router = APIRouter(prefix="/exotel")
 

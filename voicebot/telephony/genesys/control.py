@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from pipecat.frames.frames import OutputTransportMessageUrgentFrame
 from pipecat.processors.frame_processor import FrameProcessor
@@ -12,6 +11,7 @@ from pipecat.processors.frame_processor import FrameProcessor
 from voicebot.pipeline.session import CallSession
 from voicebot.telephony.control import end_pipeline
 from voicebot.telephony.genesys.stream import GenesysMediaSerializer
+from voicebot.tools.screen_pop import ScreenPop
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ class GenesysCallControl:
         self.serializer = serializer
         self._closed = asyncio.Event()
 
-    async def end(self, processor: FrameProcessor, session: CallSession, pop: dict[str, Any] | None) -> None:
+    async def end(self, processor: FrameProcessor, session: CallSession, pop: ScreenPop | None) -> None:
         if pop is not None:
             variables = output_variables(pop)
         else:  # a goodbye ends the call; anything else (an error) still goes to an agent
@@ -54,17 +54,16 @@ class GenesysCallControl:
             await end_pipeline(processor)
 
 
-def output_variables(pop: dict[str, Any]) -> dict[str, str]:
+def output_variables(pop: ScreenPop) -> dict[str, str]:
     """What an Architect flow reads after the Call Audio Connector action: strings only."""
-    customer, case = pop.get("customer") or {}, pop.get("case") or {}
     return {
         "action": "transfer",
-        "queue": pop["transfer"]["target"],
-        "reason": pop["reason"],
-        "customerId": str(customer.get("id", "")),
-        "customerName": str(customer.get("name", "")),
-        "caseNumber": str(case.get("number", "")),
-        "screenPopUrl": pop["action"]["url"],
-        "screenPopId": pop["id"],
-        "summary": pop["summary"][:SUMMARY_MAX_CHARS],
+        "queue": pop.transfer.target,
+        "reason": pop.reason,
+        "customerId": pop.customer.id if pop.customer else "",
+        "customerName": pop.customer.name if pop.customer else "",
+        "caseNumber": pop.case.number if pop.case else "",
+        "screenPopUrl": pop.action.url,
+        "screenPopId": pop.id,
+        "summary": pop.summary[:SUMMARY_MAX_CHARS],
     }

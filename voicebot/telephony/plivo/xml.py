@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from xml.sax.saxutils import escape, quoteattr
 
 from voicebot.config import TransferSettings
-from voicebot.tools.screen_pop import TransferTarget
+from voicebot.tools.transfer import TransferTarget
 
 
 def _response(*elements: str) -> str:

@@ -17,7 +17,7 @@ import httpx
 
 from voicebot.config import TelnyxSettings, TransferSettings
 from voicebot.telephony.errors import PlatformAPIError
-from voicebot.tools.screen_pop import TransferTarget
+from voicebot.tools.transfer import TransferTarget
 
 log = logging.getLogger(__name__)
 

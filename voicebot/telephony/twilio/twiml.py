@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from voicebot.config import TransferSettings
+from voicebot.storage.records import TransferRecord
 from voicebot.telephony.twilio.api import TwilioAPIError, TwilioCalls
-from voicebot.tools.screen_pop import TransferTarget
-from voicebot.tools.transfer import after_stream_target
+from voicebot.tools.transfer import TransferTarget, after_stream_target
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +60,7 @@ def hold_twiml(public_url: str) -> str:
     return _response(f"<Play>{music}</Play><Play>{prompt}</Play>")
 
 
-def transfer_twiml(transfer: dict[str, Any], settings: TransferSettings, public_url: str) -> str:
+def transfer_twiml(transfer: TransferRecord, settings: TransferSettings, public_url: str) -> str:
     """TwiML that puts the caller through to their transfer target (after-stream, or a REST update)."""
     return after_stream_twiml(after_stream_target("transferred", transfer, settings), settings, public_url)
 
@@ -74,7 +73,7 @@ class TwilioHandover:
         self.calls = calls
         self.public_url = public_url
 
-    async def transfer(self, call_sid: str, transfer: dict[str, Any]) -> str:
+    async def transfer(self, call_sid: str, transfer: TransferRecord) -> str:
         """Returns how it was done: ``rest``, or ``stream_close`` (also when REST fails)."""
         if self.calls is None:
             return "stream_close"

@@ -18,7 +18,7 @@ import jwt
 
 from voicebot.config import TransferSettings, VonageSettings
 from voicebot.telephony.errors import PlatformAPIError
-from voicebot.tools.screen_pop import TransferTarget
+from voicebot.tools.transfer import TransferTarget
 
 POP_HEADER = "X-Voicebot-Screen-Pop"
 AUDIO_RATE = 16000
