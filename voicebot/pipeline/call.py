@@ -21,13 +21,13 @@ from voicebot.dialogue import HandOverReason
 from voicebot.pipeline.conversation import ConversationProcessor
 from voicebot.pipeline.frames import HandOverFrame
 from voicebot.pipeline.media_watch import MediaIdleWatch
+from voicebot.pipeline.services import CallServices
 from voicebot.pipeline.session import CallSession
 from voicebot.pipeline.transport import CallTransport
 from voicebot.pipeline.tts import PiperSpeaker
 from voicebot.pipeline.turns import TurnPolicy, TurnTranscriber
 from voicebot.pipeline.vad import create_vad_analyzer
 from voicebot.server.calls import CallPlace
-from voicebot.server.runtime import TELEPHONE_RATE, Runtime
 from voicebot.storage.records import CallInfo
 from voicebot.telephony.control import CallControl
 from voicebot.telephony.stream import CallSerializer
@@ -40,7 +40,7 @@ WHISPER_RATE = 16000
 
 async def run_call(
     websocket: WebSocket,
-    runtime: Runtime,
+    services: CallServices,
     place: CallPlace,
     call: CallInfo,
     ani: str,
@@ -49,8 +49,8 @@ async def run_call(
     after_output: list[FrameProcessor],
     out_chunk_ms: int = 40,
 ) -> None:
-    settings = runtime.settings
-    session = CallSession(runtime, call, normalize_ani(ani, settings.telephony.default_region))
+    settings = services.settings
+    session = CallSession(services, call, normalize_ani(ani, settings.telephony.default_region))
     await session.begin()
     transport = CallTransport(
         websocket,
@@ -71,12 +71,12 @@ async def run_call(
             MediaIdleWatch(settings.limits.idle_secs),
             VADProcessor(vad_analyzer=vad),
             TurnTranscriber(
-                decoder=runtime.decoder,
-                timings=runtime.timings,
+                decoder=services.decoder,
+                timings=services.timings,
                 last_voice=lambda: vad.last_voice,
                 policy=TurnPolicy.from_settings(settings.turn),
-                queue=runtime.inference,
-                end_model=runtime.end_model,
+                queue=services.inference,
+                end_model=services.end_model,
             ),
             ConversationProcessor(
                 session,
@@ -84,14 +84,14 @@ async def run_call(
                 silence_timeout=settings.dialogue.silence_timeout_secs,
                 hints=settings.stt.hints,
             ),
-            PiperSpeaker(runtime.voice, serializer.mark_message, runtime.timings, runtime.inference),
+            PiperSpeaker(services.voice, serializer.mark_message, services.timings, services.inference),
             transport.output(),
             *after_output,
         ]
     )
     worker = PipelineWorker(
         pipeline,
-        params=PipelineParams(audio_in_sample_rate=WHISPER_RATE, audio_out_sample_rate=TELEPHONE_RATE),
+        params=PipelineParams(audio_in_sample_rate=WHISPER_RATE, audio_out_sample_rate=services.voice.sample_rate),
         idle_timeout_secs=None,
         enable_rtvi=False,
     )

@@ -252,7 +252,7 @@ class ConversationProcessor(FrameProcessor):
     async def _on_hand_over(self, reason: HandOverReason):
         if self._flow is None or self._flow.finished:
             return
-        self._session.runtime.counters.add(f"calls_handed_over_{reason}")
+        self._session.services.counters.add(f"calls_handed_over_{reason}")
         await self._session.record_event("hand_over", reason=reason)
         async with self._lock:
             await self._interrupt_prompt(reason)

@@ -11,10 +11,11 @@ import asyncio
 import logging
 import time
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from voicebot.dialogue import CallFlow, Handoff
 from voicebot.intents import IntentMatch
+from voicebot.pipeline.services import CallServices
 from voicebot.storage.records import CallInfo, CallStore, Outcome, TransferRecord, Turn, utcnow
 from voicebot.tools.ani import CallerNumber
 from voicebot.tools.crm.base import CallNote
@@ -22,15 +23,12 @@ from voicebot.tools.lookup import CallerContext, look_up_caller, refresh_case
 from voicebot.tools.screen_pop import ScreenPop, build_screen_pop, case_json, customer_json, summarize
 from voicebot.tools.transfer import transfer_target
 
-if TYPE_CHECKING:
-    from voicebot.server.runtime import Runtime
-
 log = logging.getLogger(__name__)
 
 
 class CallSession:
-    def __init__(self, runtime: Runtime, call: CallInfo, caller: CallerNumber):
-        self.runtime = runtime
+    def __init__(self, services: CallServices, call: CallInfo, caller: CallerNumber):
+        self.services = services
         self.call = call
         self.caller = caller
         self.flow: CallFlow | None = None
@@ -45,14 +43,14 @@ class CallSession:
 
     @property
     def store(self) -> CallStore:
-        return self.runtime.store
+        return self.services.store
 
     async def begin(self) -> None:
         """Record the call and start the CRM look-up at once, before anything else."""
-        settings = self.runtime.settings
+        settings = self.services.settings
         self.started = time.perf_counter()
         self._lookup = asyncio.create_task(
-            look_up_caller(self.runtime.crm, self.caller, settings.dialogue.crm_budget_secs)
+            look_up_caller(self.services.crm, self.caller, settings.dialogue.crm_budget_secs)
         )
         await self.store.start_call(
             self.call.id,
@@ -63,7 +61,7 @@ class CallSession:
             self.call.dialed,
         )
         log.info("call %s from %s started on %s", self.call.id, self.caller.masked, self.call.platform)
-        self.runtime.events.publish(
+        self.services.events.publish(
             "call_started",
             self.call.id,
             platform=self.call.platform,
@@ -75,7 +73,7 @@ class CallSession:
     async def start_flow(self) -> CallFlow:
         assert self._lookup is not None, "begin() first"
         context = await self._lookup
-        crm = self.runtime.crm
+        crm = self.services.crm
         await self.store.set_caller(
             self.call.id,
             customer_json(context.customer),
@@ -88,7 +86,7 @@ class CallSession:
                 "lookup_ms": context.lookup_ms,
             },
         )
-        self.runtime.events.publish(
+        self.services.events.publish(
             "caller_identified",
             self.call.id,
             customer=customer_json(context.customer, crm),
@@ -96,18 +94,18 @@ class CallSession:
             crm_status=context.crm_status,
             state="talking",
         )
-        budget = self.runtime.settings.dialogue.crm_budget_secs
+        budget = self.services.settings.dialogue.crm_budget_secs
         self.flow = CallFlow(
             context,
-            self.runtime.router,
-            self.runtime.settings.dialogue,
+            self.services.router,
+            self.services.settings.dialogue,
             refresh_case=lambda: refresh_case(crm, context, budget),
         )
         return self.flow
 
     async def add_turn(self, turn: Turn) -> int:
         self.transcript.append(turn)
-        self.runtime.events.publish("turn", self.call.id, role=turn.role, text=turn.text, at=turn.started_at)
+        self.services.events.publish("turn", self.call.id, role=turn.role, text=turn.text, at=turn.started_at)
         turn_id = await self.store.add_turn(self.call.id, turn)
         self._turns[turn_id] = turn
         return turn_id
@@ -116,7 +114,7 @@ class CallSession:
         """A caller turn heard again in full: they went on after the bot had begun to answer its first part."""
         turn = self._turns[turn_id]
         turn.text, turn.ended_at = text, ended_at
-        self.runtime.events.publish("turn", self.call.id, role=turn.role, text=text, at=turn.started_at)
+        self.services.events.publish("turn", self.call.id, role=turn.role, text=text, at=turn.started_at)
         await self.store.update_turn(turn_id, text=text, ended_at=ended_at)
 
     async def update_turn(self, turn_id: int, **changes: Any) -> None:
@@ -155,11 +153,11 @@ class CallSession:
     async def transfer(self, handoff: Handoff) -> ScreenPop:
         """Send the screen pop and record the transfer; the call control then tells the platform."""
         assert self.flow is not None
-        target = transfer_target(self.runtime.settings.transfer, handoff.reason, self.flow.context.case)
+        target = transfer_target(self.services.settings.transfer, handoff.reason, self.flow.context.case)
         pop = build_screen_pop(
             call=self.call,
             context=self.flow.context,
-            crm=self.runtime.crm,
+            crm=self.services.crm,
             reason=handoff.reason,
             action=handoff.action,
             transfer=target,
@@ -168,9 +166,9 @@ class CallSession:
         )
         payload = pop.to_json()
         await self.store.add_event(self.call.id, "screen_pop", {"payload": payload})
-        self.runtime.events.publish("screen_pop", self.call.id, pop=payload, state="transferring")
-        if self.runtime.webhook.enabled:
-            await self.runtime.outbox.enqueue("screen_pop", payload)
+        self.services.events.publish("screen_pop", self.call.id, pop=payload, state="transferring")
+        if self.services.pops_webhook:
+            await self.services.outbox.enqueue("screen_pop", payload)
         transfer = TransferRecord(target.mode, target.target, pop.id, pop.action.type)
         self.transfer_record = transfer
         await self._finish("transferred", handoff.reason, transfer)
@@ -193,8 +191,8 @@ class CallSession:
             self._lookup.cancel()
         await self.store.finish(self.call.id, outcome, reason, transfer)
         log.info("call %s ended: %s (%s)", self.call.id, outcome, reason)
-        self.runtime.events.publish("call_ended", self.call.id, state="ended", outcome=outcome, reason=reason)
-        await self.runtime.outbox.enqueue("crm_note", asdict(self._note(outcome, reason)))
+        self.services.events.publish("call_ended", self.call.id, state="ended", outcome=outcome, reason=reason)
+        await self.services.outbox.enqueue("crm_note", asdict(self._note(outcome, reason)))
 
     def _note(self, outcome: Outcome, reason: str) -> CallNote:
         """The post-call note: outcome, summary and transcript, on the caller's case."""

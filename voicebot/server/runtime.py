@@ -16,8 +16,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from voicebot.config import Settings
 from voicebot.intents import IntentRouter
 from voicebot.pipeline.inference import InferenceQueue
-from voicebot.pipeline.smart_turn import EndOfTurnModel, shared_smart_turn
-from voicebot.pipeline.stt import Decoder, create_decoder
+from voicebot.pipeline.services import CallServices
+from voicebot.pipeline.smart_turn import shared_smart_turn
+from voicebot.pipeline.stt import create_decoder
 from voicebot.pipeline.tts import Voice
 from voicebot.server.calls import CallRegistry
 from voicebot.server.metrics import Counters, Timings
@@ -29,7 +30,7 @@ from voicebot.telephony.telnyx.signature import public_key
 from voicebot.telephony.twilio.api import TwilioCalls
 from voicebot.telephony.twilio.twiml import TwilioHandover
 from voicebot.telephony.vonage.api import VonageCalls
-from voicebot.tools.crm.base import CRM, CallNote, open_crm
+from voicebot.tools.crm.base import CallNote, open_crm
 from voicebot.tools.screen_pop import ScreenPopWebhook
 
 log = logging.getLogger(__name__)
@@ -50,26 +51,18 @@ INFERENCE_WORKERS = 2
 
 @dataclass
 class Runtime:
+    """The process: what its calls share (:class:`CallServices`), its platforms' clients, and its calls."""
+
     settings: Settings
-    decoder: Decoder
-    inference: InferenceQueue  # Whisper and Smart Turn, turn ends first
-    end_model: EndOfTurnModel | None  # Smart Turn, when turn.smart_turn is on
-    voice: Voice
-    router: IntentRouter
-    crm: CRM
-    store: CallStore
+    services: CallServices
     webhook: ScreenPopWebhook
-    outbox: Outbox
     handover: TwilioHandover
     telnyx: TelnyxCalls | None
     telnyx_public_key: Ed25519PublicKey | None
     vonage: VonageCalls | None
-    events: CallEvents
     public_url: str
     media_dir: Path
     model_load_secs: float
-    timings: Timings
-    counters: Counters
     calls: CallRegistry
 
     @classmethod
@@ -103,21 +96,29 @@ class Runtime:
             backoff_max_secs=settings.outbox.backoff_max_secs,
         )
         counters = Counters()
-        return cls(
+        services = CallServices(
             settings=settings,
-            decoder=decoder,
-            inference=InferenceQueue(workers=INFERENCE_WORKERS),
-            end_model=end_model,
-            voice=voice,
+            crm=crm,
+            store=CallStore(settings.calls_path),
+            events=CallEvents(),
+            outbox=outbox,
+            pops_webhook=webhook.enabled,
             router=IntentRouter.load(
                 settings.dialogue.intents_file,
                 settings.dialogue.intent_threshold,
                 None if settings.dialogue.embedder == "none" else settings.dialogue.embedder,
             ),
-            crm=crm,
-            store=CallStore(settings.calls_path),
+            counters=counters,
+            timings=Timings(),
+            decoder=decoder,
+            inference=InferenceQueue(workers=INFERENCE_WORKERS),
+            end_model=end_model,
+            voice=voice,
+        )
+        return cls(
+            settings=settings,
+            services=services,
             webhook=webhook,
-            outbox=outbox,
             handover=TwilioHandover(
                 settings.transfer,
                 TwilioCalls(settings.twilio) if settings.twilio.rest_enabled else None,
@@ -128,21 +129,19 @@ class Runtime:
             vonage=(
                 VonageCalls(settings.vonage, settings.transfer, public_url) if settings.vonage.rest_enabled else None
             ),
-            events=CallEvents(),
             public_url=public_url,
             media_dir=settings.media_dir or default_media_dir(),
             model_load_secs=load_secs,
-            timings=Timings(),
-            counters=counters,
             calls=CallRegistry(settings.limits.max_calls, counters),
         )
 
     async def aclose(self) -> None:
-        self.inference.close()
-        await self.outbox.aclose()
+        services = self.services
+        services.inference.close()
+        await services.outbox.aclose()
         for calls in (self.handover.calls, self.telnyx, self.vonage):
             if calls is not None:
                 await calls.aclose()
         await self.webhook.aclose()
-        await self.crm.close()
-        self.store.close()
+        await services.crm.close()
+        services.store.close()

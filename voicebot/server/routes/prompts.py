@@ -16,11 +16,11 @@ router = APIRouter(prefix="/prompts")
 async def hold_prompt(request: Request) -> Response:
     """The "your call is important" prompt (synthesised once, then cached by the voice)."""
     runtime = request.app.state.runtime
-    pcm = await asyncio.to_thread(runtime.voice.synthesize, runtime.settings.transfer.hold_prompt)
+    pcm = await asyncio.to_thread(runtime.services.voice.synthesize, runtime.settings.transfer.hold_prompt)
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
-        w.setframerate(runtime.voice.sample_rate)
+        w.setframerate(runtime.services.voice.sample_rate)
         w.writeframes(pcm)
     return Response(buffer.getvalue(), media_type="audio/wav")

@@ -17,7 +17,9 @@ router = APIRouter(prefix="/exotel")
 
 async def _handover(request: Request) -> TransferTarget | None:
     runtime = request.app.state.runtime
-    return await handover_for(runtime.store, request.query_params.get("CallSid", ""), runtime.settings.transfer)
+    return await handover_for(
+        runtime.services.store, request.query_params.get("CallSid", ""), runtime.settings.transfer
+    )
 
 
 @router.get("/outcome")
