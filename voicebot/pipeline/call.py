@@ -50,7 +50,7 @@ async def run_call(
     out_chunk_ms: int = 40,
 ) -> None:
     settings = services.settings
-    session = CallSession(services, call, normalize_ani(ani, settings.telephony.default_region))
+    session = CallSession(services.session, call, normalize_ani(ani, settings.telephony.default_region))
     await session.begin()
     transport = CallTransport(
         websocket,

@@ -1,4 +1,8 @@
-"""What a call uses of its process, handed to it explicitly: the server builds one, every call gets it."""
+"""What a call uses of its process, handed to it explicitly: the server builds them once, every call gets them.
+
+Split in two so that a call's bookkeeping (:class:`~voicebot.pipeline.session.CallSession`)
+needs no speech models, and can be exercised without them.
+"""
 
 from __future__ import annotations
 
@@ -18,9 +22,10 @@ from voicebot.tools.crm.base import CRM
 
 
 @dataclass(frozen=True)
-class CallServices:
+class SessionServices:
+    """What a call's session looks the caller up with and records into."""
+
     settings: Settings
-    # what the call's session records into and looks up with
     crm: CRM
     store: CallStore
     events: CallEvents  # the agent desktop's live feed
@@ -28,9 +33,19 @@ class CallServices:
     pops_webhook: bool  # a screen-pop webhook is configured: pops go out through the outbox
     router: IntentRouter
     counters: Counters
+
+
+@dataclass(frozen=True)
+class CallServices:
+    """Everything a call uses: its session's services and the speech models every call shares."""
+
+    session: SessionServices
     timings: Timings
-    # the speech models, shared by every call of the process
     decoder: Decoder
     inference: InferenceQueue  # Whisper, Smart Turn and Piper, turn ends first
     end_model: EndOfTurnModel | None  # Smart Turn, when turn.smart_turn is on
     voice: Voice
+
+    @property
+    def settings(self) -> Settings:
+        return self.session.settings

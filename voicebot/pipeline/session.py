@@ -15,7 +15,7 @@ from typing import Any
 
 from voicebot.dialogue import CallFlow, Handoff
 from voicebot.intents import IntentMatch
-from voicebot.pipeline.services import CallServices
+from voicebot.pipeline.services import SessionServices
 from voicebot.storage.records import CallInfo, CallStore, Outcome, TransferRecord, Turn, utcnow
 from voicebot.tools.ani import CallerNumber
 from voicebot.tools.crm.base import CallNote
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 class CallSession:
-    def __init__(self, services: CallServices, call: CallInfo, caller: CallerNumber):
+    def __init__(self, services: SessionServices, call: CallInfo, caller: CallerNumber):
         self.services = services
         self.call = call
         self.caller = caller

@@ -30,20 +30,21 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings) -> FastAPI:
     public_url = (settings.server.public_url or f"http://{settings.server.host}:{settings.server.port}").rstrip("/")
     runtime = Runtime.start(settings, public_url)
+    calls = runtime.services.session
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if settings.server.workers == 1:  # with workers, their parent did this before they started
-            await close_interrupted_calls(runtime.services.store, runtime.services.outbox)
-        runtime.services.outbox.start()  # also resumes what an earlier run left pending
+            await close_interrupted_calls(calls.store, calls.outbox)
+        calls.outbox.start()  # also resumes what an earlier run left pending
         release_sigterm = install_drain(runtime, settings.limits.drain_secs)
         tasks = [
             asyncio.create_task(watch_event_loop(runtime.services.timings)),
-            asyncio.create_task(purge_daily(runtime.services.store, runtime.services.outbox, settings.retention.days)),
+            asyncio.create_task(purge_daily(calls.store, calls.outbox, settings.retention.days)),
         ]
         shared = None
         if settings.server.workers > 1:  # the agent desktop may be connected to another process
-            shared = EventLog(settings.data_dir / "events.sqlite3", runtime.services.events)
+            shared = EventLog(settings.data_dir / "events.sqlite3", calls.events)
             tasks.append(asyncio.create_task(shared.follow()))
         yield
         release_sigterm()

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from voicebot.config import Settings
 from voicebot.intents import IntentRouter
 from voicebot.pipeline.inference import InferenceQueue
-from voicebot.pipeline.services import CallServices
+from voicebot.pipeline.services import CallServices, SessionServices
 from voicebot.pipeline.smart_turn import shared_smart_turn
 from voicebot.pipeline.stt import create_decoder
 from voicebot.pipeline.tts import Voice
@@ -97,18 +97,20 @@ class Runtime:
         )
         counters = Counters()
         services = CallServices(
-            settings=settings,
-            crm=crm,
-            store=CallStore(settings.calls_path),
-            events=CallEvents(),
-            outbox=outbox,
-            pops_webhook=webhook.enabled,
-            router=IntentRouter.load(
-                settings.dialogue.intents_file,
-                settings.dialogue.intent_threshold,
-                None if settings.dialogue.embedder == "none" else settings.dialogue.embedder,
+            session=SessionServices(
+                settings=settings,
+                crm=crm,
+                store=CallStore(settings.calls_path),
+                events=CallEvents(),
+                outbox=outbox,
+                pops_webhook=webhook.enabled,
+                router=IntentRouter.load(
+                    settings.dialogue.intents_file,
+                    settings.dialogue.intent_threshold,
+                    None if settings.dialogue.embedder == "none" else settings.dialogue.embedder,
+                ),
+                counters=counters,
             ),
-            counters=counters,
             timings=Timings(),
             decoder=decoder,
             inference=InferenceQueue(workers=INFERENCE_WORKERS),
@@ -138,10 +140,10 @@ class Runtime:
     async def aclose(self) -> None:
         services = self.services
         services.inference.close()
-        await services.outbox.aclose()
+        await services.session.outbox.aclose()
         for calls in (self.handover.calls, self.telnyx, self.vonage):
             if calls is not None:
                 await calls.aclose()
         await self.webhook.aclose()
-        await services.crm.close()
-        services.store.close()
+        await services.session.crm.close()
+        services.session.store.close()

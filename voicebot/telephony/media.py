@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 async def serve_media(websocket: WebSocket, runtime: Runtime, platform: Platform) -> None:
     if not platform.upgrade_allowed(websocket, runtime):
-        runtime.services.counters.add("calls_unauthorised")
+        runtime.services.session.counters.add("calls_unauthorised")
         log.warning("%s media stream refused: not authorised", platform.name)
         await websocket.close(WS_1008_POLICY_VIOLATION)  # before accept: the upgrade is answered 403
         return
@@ -41,7 +41,7 @@ async def serve_media(websocket: WebSocket, runtime: Runtime, platform: Platform
     except WebSocketDisconnect:
         return
     if platform.media_token and not _token_valid(websocket, runtime, start):
-        runtime.services.counters.add("calls_unauthorised")
+        runtime.services.session.counters.add("calls_unauthorised")
         log.warning("%s media stream refused: no valid token for its call (access.media_secret)", platform.name)
         await close_stream(websocket, WS_1008_POLICY_VIOLATION, "unauthorised")
         return

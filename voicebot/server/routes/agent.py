@@ -22,7 +22,7 @@ async def desktop() -> str:
 
 @router.get("/events")
 async def events(request: Request) -> StreamingResponse:
-    live = request.app.state.runtime.services.events
+    live = request.app.state.runtime.services.session.events
 
     async def stream() -> AsyncIterator[str]:
         yield _sse("snapshot", {"calls": live.snapshot()})

@@ -15,7 +15,7 @@ async def healthz(request: Request) -> dict:
     runtime = request.app.state.runtime
     return {
         "status": "ok",
-        "crm": runtime.services.crm.name,
+        "crm": runtime.services.session.crm.name,
         "model_load_secs": round(runtime.model_load_secs, 2),
         "pid": os.getpid(),  # which server process answered (``serve --workers``)
     }
@@ -24,12 +24,12 @@ async def healthz(request: Request) -> dict:
 @router.get("/api/calls")
 async def calls(request: Request, limit: int = 50) -> dict:
     limit = max(1, min(limit, 500))
-    return {"calls": await request.app.state.runtime.services.store.recent(limit)}
+    return {"calls": await request.app.state.runtime.services.session.store.recent(limit)}
 
 
 @router.get("/api/calls/{call_id}")
 async def call(request: Request, call_id: str) -> dict:
-    record = await request.app.state.runtime.services.store.get(call_id)
+    record = await request.app.state.runtime.services.session.store.get(call_id)
     if record is None:
         raise HTTPException(404, f"no call {call_id}")
     return record.to_json()
@@ -43,7 +43,7 @@ async def metrics(request: Request, since: float = 0.0) -> dict:
     runtime = request.app.state.runtime
     return {
         "timings": runtime.services.timings.summary(since),
-        "counters": runtime.services.counters.snapshot(),
+        "counters": runtime.services.session.counters.snapshot(),
         "active_calls": runtime.calls.in_progress,
     }
 
@@ -51,7 +51,7 @@ async def metrics(request: Request, since: float = 0.0) -> dict:
 @router.get("/api/outbox")
 async def outbox(request: Request, status: str | None = None, limit: int = 200) -> dict:
     """Post-call writes and screen pops not yet delivered (pending) or given up on (parked)."""
-    box = request.app.state.runtime.services.outbox
+    box = request.app.state.runtime.services.session.outbox
     if status not in (None, "pending", "parked", "done"):
         raise HTTPException(422, "status must be pending, parked or done")
     statuses = [status] if status else ["pending", "parked"]

@@ -22,7 +22,7 @@ input,textarea{{width:100%;padding:.4rem;margin:.2rem 0 .8rem}}</style></head><b
 
 
 def _local(request: Request) -> LocalCRM:
-    crm = request.app.state.runtime.services.crm
+    crm = request.app.state.runtime.services.session.crm
     if not isinstance(crm, LocalCRM):
         raise HTTPException(404, "the embedded CRM is not in use")
     return crm

@@ -18,7 +18,7 @@ router = APIRouter(prefix="/exotel")
 async def _handover(request: Request) -> TransferTarget | None:
     runtime = request.app.state.runtime
     return await handover_for(
-        runtime.services.store, request.query_params.get("CallSid", ""), runtime.settings.transfer
+        runtime.services.session.store, request.query_params.get("CallSid", ""), runtime.settings.transfer
     )
 
 

@@ -53,7 +53,7 @@ async def answer(request: Request) -> Response:
 async def after_stream(request: Request) -> Response:
     runtime = request.app.state.runtime
     call_uuid = (await _params(request)).get("CallUUID", "")
-    handover = await handover_for(runtime.services.store, call_uuid, runtime.settings.transfer)
+    handover = await handover_for(runtime.services.session.store, call_uuid, runtime.settings.transfer)
     return _xml(after_stream_xml(handover, runtime.settings.transfer, public_url(request)))
 
 

@@ -47,7 +47,7 @@ async def voice(request: Request) -> Response:
 async def after_stream(request: Request) -> Response:
     runtime = request.app.state.runtime
     form = await _form(request)
-    handover = await handover_for(runtime.services.store, form.get("CallSid", ""), runtime.settings.transfer)
+    handover = await handover_for(runtime.services.session.store, form.get("CallSid", ""), runtime.settings.transfer)
     return _twiml(after_stream_twiml(handover, runtime.settings.transfer, public_url(request)))
 
 
