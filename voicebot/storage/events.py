@@ -16,7 +16,7 @@ import os
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,7 @@ class CallEvents:
                 log.warning("an agent desktop connection stopped reading; dropping it")
                 self._subscribers.discard(queue)
 
-    async def subscribe(self) -> AsyncIterator[dict[str, Any]]:
+    async def subscribe(self) -> AsyncGenerator[dict[str, Any]]:
         """Events from now on; ends when this subscriber fell too far behind."""
         queue: asyncio.Queue = asyncio.Queue(self._queue_size)
         self._subscribers.add(queue)

@@ -10,6 +10,8 @@ from importlib import resources
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
+from voicebot.server.state import runtime_of
+
 router = APIRouter(prefix="/agent")  # behind voicebot.server.access.OperatorAccess
 
 KEEPALIVE_SECS = 15.0
@@ -22,7 +24,7 @@ async def desktop() -> str:
 
 @router.get("/events")
 async def events(request: Request) -> StreamingResponse:
-    live = request.app.state.runtime.services.session.events
+    live = runtime_of(request).services.session.events
 
     async def stream() -> AsyncIterator[str]:
         yield _sse("snapshot", {"calls": live.snapshot()})

@@ -7,12 +7,15 @@ from dataclasses import asdict
 
 from fastapi import APIRouter, HTTPException, Request
 
+from voicebot.server.state import runtime_of
+from voicebot.storage.outbox import Status
+
 router = APIRouter()
 
 
 @router.get("/healthz")
 async def healthz(request: Request) -> dict:
-    runtime = request.app.state.runtime
+    runtime = runtime_of(request)
     return {
         "status": "ok",
         "crm": runtime.services.session.crm.name,
@@ -24,12 +27,12 @@ async def healthz(request: Request) -> dict:
 @router.get("/api/calls")
 async def calls(request: Request, limit: int = 50) -> dict:
     limit = max(1, min(limit, 500))
-    return {"calls": await request.app.state.runtime.services.session.store.recent(limit)}
+    return {"calls": await runtime_of(request).services.session.store.recent(limit)}
 
 
 @router.get("/api/calls/{call_id}")
 async def call(request: Request, call_id: str) -> dict:
-    record = await request.app.state.runtime.services.session.store.get(call_id)
+    record = await runtime_of(request).services.session.store.get(call_id)
     if record is None:
         raise HTTPException(404, f"no call {call_id}")
     return record.to_json()
@@ -40,7 +43,7 @@ async def metrics(request: Request, since: float = 0.0) -> dict:
     """Timings: ``stt`` (transcribing a turn), ``tts_first_audio`` (a reply's first sentence),
     ``event_loop_lag`` (how late the loop that paces every call's audio wakes), ``turn_resumed_after``;
     counters (``calls_refused``, ``calls_handed_over_<reason>``) and the calls in progress."""
-    runtime = request.app.state.runtime
+    runtime = runtime_of(request)
     return {
         "timings": runtime.services.timings.summary(since),
         "counters": runtime.services.session.counters.snapshot(),
@@ -49,11 +52,9 @@ async def metrics(request: Request, since: float = 0.0) -> dict:
 
 
 @router.get("/api/outbox")
-async def outbox(request: Request, status: str | None = None, limit: int = 200) -> dict:
+async def outbox(request: Request, status: Status | None = None, limit: int = 200) -> dict:
     """Post-call writes and screen pops not yet delivered (pending) or given up on (parked)."""
-    box = request.app.state.runtime.services.session.outbox
-    if status not in (None, "pending", "parked", "done"):
-        raise HTTPException(422, "status must be pending, parked or done")
-    statuses = [status] if status else ["pending", "parked"]
+    box = runtime_of(request).services.session.outbox
+    statuses: list[Status] = [status] if status else ["pending", "parked"]
     items = [item for s in statuses for item in await box.items(s, max(1, min(limit, 1000)))]
     return {"counts": await box.counts(), "items": [asdict(i) for i in items]}

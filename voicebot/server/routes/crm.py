@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from voicebot.server.state import runtime_of
 from voicebot.tools.crm.local import LocalCRM
 
 router = APIRouter(prefix="/crm")
@@ -22,7 +23,7 @@ input,textarea{{width:100%;padding:.4rem;margin:.2rem 0 .8rem}}</style></head><b
 
 
 def _local(request: Request) -> LocalCRM:
-    crm = request.app.state.runtime.services.session.crm
+    crm = runtime_of(request).services.session.crm
     if not isinstance(crm, LocalCRM):
         raise HTTPException(404, "the embedded CRM is not in use")
     return crm

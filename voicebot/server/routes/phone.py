@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from voicebot.server.access import stream_parameters
+from voicebot.server.state import runtime_of
 
 router = APIRouter(prefix="/phone")  # behind voicebot.server.access.OperatorAccess, like the agent desktop
 
@@ -22,5 +23,5 @@ async def phone() -> str:
 async def ticket(request: Request) -> dict:
     """A call id and the media token for it: what Twilio's webhook answer would give a real call."""
     call_sid = "CA" + uuid.uuid4().hex
-    secret = request.app.state.runtime.settings.access.media_secret
+    secret = runtime_of(request).settings.access.media_secret
     return {"call_sid": call_sid, "parameters": stream_parameters(secret, call_sid)}

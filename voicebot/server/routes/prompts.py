@@ -9,13 +9,15 @@ import wave
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from voicebot.server.state import runtime_of
+
 router = APIRouter(prefix="/prompts")
 
 
 @router.get("/hold.wav")
 async def hold_prompt(request: Request) -> Response:
     """The "your call is important" prompt (synthesised once, then cached by the voice)."""
-    runtime = request.app.state.runtime
+    runtime = runtime_of(request)
     pcm = await asyncio.to_thread(runtime.services.voice.synthesize, runtime.settings.transfer.hold_prompt)
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as w:

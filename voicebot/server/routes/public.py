@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from voicebot.server.state import runtime_of
+
 
 def public_url(request: Request) -> str:
     """The configured public URL, else the one this request came in on."""
-    configured = request.app.state.runtime.settings.server.public_url
+    configured = runtime_of(request).settings.server.public_url
     if configured:
         return configured.rstrip("/")
     proto = request.headers.get("x-forwarded-proto", request.url.scheme)

@@ -10,13 +10,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
+from voicebot.server.state import runtime_of
 from voicebot.tools.transfer import TransferTarget, handover_for
 
 router = APIRouter(prefix="/exotel")
 
 
 async def _handover(request: Request) -> TransferTarget | None:
-    runtime = request.app.state.runtime
+    runtime = runtime_of(request)
     return await handover_for(
         runtime.services.session.store, request.query_params.get("CallSid", ""), runtime.settings.transfer
     )
@@ -37,7 +38,7 @@ async def dial_whom(request: Request) -> Response:
     Exotel dials numbers; a queue target (``transfer.mode = "enqueue"``) has no
     number, so the configured agent number is given instead.
     """
-    settings = request.app.state.runtime.settings.transfer
+    settings = runtime_of(request).settings.transfer
     handover = await _handover(request)
     number = handover.target if handover is not None and handover.mode == "dial" else settings.agent_number
     return PlainTextResponse(number)

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from voicebot.server.access import stream_parameters
 from voicebot.server.routes.public import public_url, requested_url, ws_url
+from voicebot.server.state import runtime_of
 from voicebot.telephony.plivo.signature import NONCE_HEADER, SIGNATURE_HEADER, valid_signature
 from voicebot.telephony.plivo.xml import after_stream_xml, answer_xml, hold_xml
 from voicebot.tools.transfer import handover_for
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/plivo")
 async def _params(request: Request) -> dict[str, str]:
     """Plivo sends its parameters as a form (POST) or a query string (GET), signed when an auth token is set."""
     form = parse_qs((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
-    token = request.app.state.runtime.settings.plivo.auth_token
+    token = runtime_of(request).settings.plivo.auth_token
     if token is not None:
         url = requested_url(request)
         fields = form if request.method == "POST" else {}
@@ -45,13 +46,13 @@ def _xml(body: str) -> Response:
 async def answer(request: Request) -> Response:
     params = await _params(request)
     base = public_url(request)
-    token = stream_parameters(request.app.state.runtime.settings.access.media_secret, params.get("CallUUID", ""))
+    token = stream_parameters(runtime_of(request).settings.access.media_secret, params.get("CallUUID", ""))
     return _xml(answer_xml(base, ws_url(base), params.get("From", ""), params.get("To", ""), token))
 
 
 @router.api_route("/after-stream", methods=["GET", "POST"])
 async def after_stream(request: Request) -> Response:
-    runtime = request.app.state.runtime
+    runtime = runtime_of(request)
     call_uuid = (await _params(request)).get("CallUUID", "")
     handover = await handover_for(runtime.services.session.store, call_uuid, runtime.settings.transfer)
     return _xml(after_stream_xml(handover, runtime.settings.transfer, public_url(request)))

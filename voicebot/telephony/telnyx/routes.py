@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from voicebot.server.access import stream_parameters
 from voicebot.server.routes.public import public_url, ws_url
+from voicebot.server.state import runtime_of
 from voicebot.telephony.telnyx.api import TelnyxAPIError
 from voicebot.telephony.telnyx.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, valid_signature
 
@@ -22,7 +23,7 @@ NOT_CONFIGURED = "telnyx.api_key is not configured: Telnyx calls cannot be answe
 @router.post("/webhook")
 async def webhook(request: Request) -> Response:
     """``call.initiated`` for an incoming call: answer it with a bidirectional stream to ``/telnyx/media``."""
-    runtime = request.app.state.runtime
+    runtime = runtime_of(request)
     key = runtime.telnyx_public_key
     if key is not None and not valid_signature(
         key, await request.body(), request.headers.get(SIGNATURE_HEADER), request.headers.get(TIMESTAMP_HEADER)

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from voicebot.server.access import stream_parameters
 from voicebot.server.routes.public import public_url, requested_url, ws_url
+from voicebot.server.state import runtime_of
 from voicebot.telephony.twilio.api import SIGNATURE_HEADER, valid_signature
 from voicebot.telephony.twilio.twiml import after_stream_twiml, connect_twiml, hold_twiml
 from voicebot.tools.transfer import handover_for
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/twilio")
 async def _form(request: Request) -> dict[str, str]:
     """The POSTed form, after checking Twilio signed it (when an auth token is configured)."""
     form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
-    token = request.app.state.runtime.settings.twilio.auth_token
+    token = runtime_of(request).settings.twilio.auth_token
     if token is not None:
         url = requested_url(request)
         params = form if request.method == "POST" else {}
@@ -39,13 +40,13 @@ def _twiml(body: str) -> Response:
 async def voice(request: Request) -> Response:
     form = await _form(request)
     base = public_url(request)
-    token = stream_parameters(request.app.state.runtime.settings.access.media_secret, form.get("CallSid", ""))
+    token = stream_parameters(runtime_of(request).settings.access.media_secret, form.get("CallSid", ""))
     return _twiml(connect_twiml(base, ws_url(base), form.get("From", ""), form.get("To", ""), token))
 
 
 @router.post("/after-stream")
 async def after_stream(request: Request) -> Response:
-    runtime = request.app.state.runtime
+    runtime = runtime_of(request)
     form = await _form(request)
     handover = await handover_for(runtime.services.session.store, form.get("CallSid", ""), runtime.settings.transfer)
     return _twiml(after_stream_twiml(handover, runtime.settings.transfer, public_url(request)))

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, Response
 
 from voicebot.server.access import stream_parameters
 from voicebot.server.routes.public import public_url, ws_url
+from voicebot.server.state import runtime_of
 from voicebot.telephony.vonage.api import answer_ncco
 
 log = logging.getLogger(__name__)
@@ -34,14 +35,14 @@ async def _params(request: Request) -> dict[str, str]:
 
 @router.api_route("/answer", methods=["GET", "POST"])
 async def answer(request: Request) -> Response:
-    if request.app.state.runtime.vonage is None:
+    if runtime_of(request).vonage is None:
         log.error(NOT_CONFIGURED)
         return JSONResponse({"error": NOT_CONFIGURED}, status_code=503)
     params = await _params(request)
     if not params.get("uuid"):
         return JSONResponse({"error": "the answer request has no uuid"}, status_code=400)
     base = public_url(request)
-    token = stream_parameters(request.app.state.runtime.settings.access.media_secret, params["uuid"])
+    token = stream_parameters(runtime_of(request).settings.access.media_secret, params["uuid"])
     caller, dialed = params.get("from", ""), params.get("to", "")
     return JSONResponse(answer_ncco(base, ws_url(base), caller, dialed, params["uuid"], token))
 
