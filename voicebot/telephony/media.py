@@ -33,7 +33,7 @@ async def serve_media(websocket: WebSocket, runtime: Runtime, platform: Platform
     handshake = platform.handshake()
     try:
         start = await handshake.open(websocket)
-    except (ProtocolError, TimeoutError, KeyError, TypeError, ValueError) as exc:
+    except (ProtocolError, TimeoutError) as exc:
         reason = str(exc) or type(exc).__name__
         log.warning("%s media stream refused: %s", platform.name, reason)
         await handshake.refuse(websocket, WS_1008_POLICY_VIOLATION, reason)

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import binascii
+import functools
 import json
 import logging
 from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from fastapi import WebSocket
 from pipecat.frames.frames import Frame, OutputTransportMessageFrame, OutputTransportMessageUrgentFrame
@@ -57,6 +58,27 @@ class StreamStart:
 
 
 StartParser = Callable[[dict[str, Any]], "StreamStart | None"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def refuses_malformed(parse: Callable[P, R]) -> Callable[P, R]:
+    """A start parser's contract: it parses, or raises :class:`ProtocolError` saying what was wrong.
+
+    A field of the wrong type deep in a peer's message surfaces as a KeyError,
+    TypeError or ValueError wherever it is read; this turns each into the one
+    refusal the stream handler expects.
+    """
+
+    @functools.wraps(parse)
+    def parsing(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return parse(*args, **kwargs)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ProtocolError(f"malformed start message ({type(exc).__name__}: {exc})") from None
+
+    return parsing
 
 
 async def read_start(websocket: WebSocket, parse: StartParser, timeout: float = HANDSHAKE_TIMEOUT_SECS) -> StreamStart:

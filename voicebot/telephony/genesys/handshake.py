@@ -8,9 +8,10 @@ import json
 from fastapi import WebSocket
 from pipecat.frames.frames import OutputTransportMessageUrgentFrame
 from pipecat.serializers.base_serializer import FrameSerializer
+from starlette.websockets import WebSocketDisconnect
 
 from voicebot.telephony.genesys.stream import parse_open, refuse
-from voicebot.telephony.stream import HANDSHAKE_TIMEOUT_SECS, StreamStart, send_unless_gone
+from voicebot.telephony.stream import HANDSHAKE_TIMEOUT_SECS, ProtocolError, StreamStart, send_unless_gone
 
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
 
@@ -21,7 +22,12 @@ class GenesysHandshake:
 
     async def open(self, websocket: WebSocket) -> StreamStart:
         async with asyncio.timeout(HANDSHAKE_TIMEOUT_SECS):
-            self._text = await websocket.receive_text()
+            message = await websocket.receive()
+        if message.get("type") == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000), "before 'open'")
+        if message.get("text") is None:
+            raise ProtocolError("binary frame before 'open'")
+        self._text = message["text"]
         opened = parse_open(self._text)
         return StreamStart(
             call_id=opened.conversation_id, stream_id=opened.session_id, caller=opened.ani, dialed=opened.dnis

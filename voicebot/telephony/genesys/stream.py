@@ -21,7 +21,7 @@ from pipecat.serializers.genesys import GenesysAudioHookSerializer
 
 from voicebot.pipeline.frames import CallerHungUpFrame, ProtocolViolationFrame
 from voicebot.pipeline.playback_marks import local_mark
-from voicebot.telephony.stream import CallSerializer, ProtocolError, close_stream, send_unless_gone
+from voicebot.telephony.stream import CallSerializer, ProtocolError, close_stream, refuses_malformed, send_unless_gone
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ class GenesysOpen:
     message: dict[str, Any]
 
 
+@refuses_malformed
 def parse_open(text: str) -> GenesysOpen:
     try:
         message = json.loads(text)

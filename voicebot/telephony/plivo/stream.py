@@ -21,6 +21,7 @@ from voicebot.telephony.stream import (
     ProtocolError,
     StreamStart,
     media_format,
+    refuses_malformed,
     required,
     start_object,
 )
@@ -41,6 +42,7 @@ def extra_headers(value: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
+@refuses_malformed
 def parse_start(message: dict[str, Any]) -> StreamStart | None:
     start = start_object(message, passed_over=())
     assert start is not None

@@ -19,6 +19,7 @@ from voicebot.telephony.stream import (
     ProtocolError,
     StreamStart,
     media_format,
+    refuses_malformed,
     required,
     start_object,
     text_params,
@@ -27,6 +28,7 @@ from voicebot.telephony.stream import (
 ENCODINGS = ("PCMU", "PCMA")
 
 
+@refuses_malformed
 def parse_start(message: dict[str, Any]) -> StreamStart | None:
     start = start_object(message)
     if start is None:

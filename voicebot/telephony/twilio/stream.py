@@ -18,12 +18,14 @@ from voicebot.telephony.stream import (
     ProtocolError,
     StreamStart,
     media_format,
+    refuses_malformed,
     required,
     start_object,
     text_params,
 )
 
 
+@refuses_malformed
 def parse_start(message: dict[str, Any]) -> StreamStart | None:
     """``connected`` comes first and is passed over; the caller's number is a ``<Parameter>``."""
     start = start_object(message)

@@ -25,6 +25,7 @@ from voicebot.telephony.stream import (
     SkipsBadMessages,
     StreamStart,
     is_local_mark,
+    refuses_malformed,
     required,
 )
 
@@ -34,6 +35,7 @@ RATES = (8000, 16000, 24000)
 PASSED_OVER = ("websocket:cleared", "websocket:notify")
 
 
+@refuses_malformed
 def parse_start(message: dict[str, Any]) -> StreamStart:
     if message.get("event") != "websocket:connected":
         raise ProtocolError(f"expected 'websocket:connected', got {message.get('event')!r}")
