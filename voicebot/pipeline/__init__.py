@@ -1,1 +1,1 @@
-"""Speech and transport: telephony serializer, VAD, Whisper, Piper, and the per-call pipeline."""
+"""The speech pipeline of one call: transport, VAD, Whisper, turns, the conversation, Piper, and its assembly."""
