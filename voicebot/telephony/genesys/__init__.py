@@ -1,13 +1,21 @@
 """Genesys Cloud AudioConnector (AudioHook v2): the bot ends a call with ``disconnect`` and output variables."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from voicebot.telephony.genesys import routes
 from voicebot.telephony.genesys.control import GenesysCallControl
 from voicebot.telephony.genesys.handshake import GenesysHandshake
 from voicebot.telephony.genesys.stream import GenesysMediaSerializer
 from voicebot.telephony.platform import Platform
+from voicebot.telephony.stream import CallSerializer, StreamStart
+
+if TYPE_CHECKING:
+    from voicebot.server.runtime import Runtime
 
 
-def _control(runtime, start, serializer):
+def _control(runtime: Runtime, start: StreamStart, serializer: CallSerializer) -> GenesysCallControl:
     assert isinstance(serializer, GenesysMediaSerializer)  # made by this platform's serializer factory
     return GenesysCallControl(serializer)
 
