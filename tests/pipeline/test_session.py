@@ -11,63 +11,22 @@ import json
 from pathlib import Path
 
 import jsonschema
-import pytest
 
-from voicebot.config import Settings
 from voicebot.dialogue import Handoff
-from voicebot.intents import IntentRouter
 from voicebot.pipeline.services import SessionServices
-from voicebot.pipeline.session import CallSession, new_turn
-from voicebot.server.metrics import Counters
-from voicebot.storage.events import CallEvents
-from voicebot.storage.outbox import Outbox
-from voicebot.storage.records import CallInfo, CallStore
-from voicebot.tools.ani import normalize_ani
-from voicebot.tools.crm.local import LocalCRM
+from voicebot.pipeline.session import new_turn
 from voicebot.tools.transfer import TransferTarget, handover_for
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "voicebot/schemas/screen_pop.v1.json").read_text())
-JANE = "+14155552671"
-
-
-@pytest.fixture
-async def services(tmp_path):
-    def build(pops_webhook: bool = True) -> SessionServices:
-        settings = Settings(data_dir=tmp_path)
-        crm = LocalCRM(tmp_path / "crm.sqlite3", "http://bot.example")
-        crm.seed_demo()
-        made = SessionServices(
-            settings=settings,
-            crm=crm,
-            store=CallStore(settings.calls_path),
-            events=CallEvents(),
-            outbox=Outbox(settings.outbox_path, {}, kinds=("crm_note", "screen_pop")),
-            pops_webhook=pops_webhook,
-            router=IntentRouter.load(embedder=None),
-            counters=Counters(),
-        )
-        opened.append(made)
-        return made
-
-    opened: list[SessionServices] = []
-    yield build
-    for made in opened:
-        await made.outbox.aclose()
-        made.store.close()
-
-
-def session_for(services: SessionServices, call_id: str = "CA1", caller: str = JANE) -> CallSession:
-    call = CallInfo(call_id, "twilio", "MZ1", "+18005550100", "2026-12-01T10:00:00.000+00:00")
-    return CallSession(services, call, normalize_ani(caller))
 
 
 async def queued(services: SessionServices, kind: str) -> list[dict]:
     return [item.payload for item in await services.outbox.items("pending") if item.kind == kind]
 
 
-async def test_a_known_caller_is_looked_up_and_recorded_with_the_case(services):
+async def test_a_known_caller_is_looked_up_and_recorded_with_the_case(services, new_session):
     shared = services()
-    session = session_for(shared)
+    session = new_session(shared)
     await session.begin()
     flow = await session.start_flow()
     assert flow.context.customer.name == "Jane Doe" and flow.context.case.number == "CAS-01234"
@@ -76,9 +35,9 @@ async def test_a_known_caller_is_looked_up_and_recorded_with_the_case(services):
     assert shared.events.snapshot()[0]["state"] == "talking"
 
 
-async def test_a_transfer_sends_a_valid_pop_and_records_where_the_caller_went(services):
+async def test_a_transfer_sends_a_valid_pop_and_records_where_the_caller_went(services, new_session):
     shared = services()
-    session = session_for(shared)
+    session = new_session(shared)
     await session.begin()
     await session.start_flow()
     await session.add_turn(new_turn("caller", "agent please"))
@@ -94,9 +53,9 @@ async def test_a_transfer_sends_a_valid_pop_and_records_where_the_caller_went(se
     assert await handover_for(shared.store, "CA1", shared.settings.transfer) == TransferTarget("enqueue", "support")
 
 
-async def test_without_a_webhook_the_pop_is_recorded_but_not_queued_for_delivery(services):
+async def test_without_a_webhook_the_pop_is_recorded_but_not_queued_for_delivery(services, new_session):
     shared = services(pops_webhook=False)
-    session = session_for(shared)
+    session = new_session(shared)
     await session.begin()
     await session.start_flow()
     await session.transfer(Handoff("caller_requested_agent", "open_case"))
@@ -104,9 +63,9 @@ async def test_without_a_webhook_the_pop_is_recorded_but_not_queued_for_delivery
     assert (await shared.store.get("CA1")).screen_pops
 
 
-async def test_the_outcome_is_recorded_once_and_the_note_written_once(services):
+async def test_the_outcome_is_recorded_once_and_the_note_written_once(services, new_session):
     shared = services()
-    session = session_for(shared)
+    session = new_session(shared)
     await session.begin()
     await session.start_flow()
     await session.transfer(Handoff("caller_requested_agent", "open_case"))
@@ -119,9 +78,9 @@ async def test_the_outcome_is_recorded_once_and_the_note_written_once(services):
     assert "Transcript:" in notes[0]["body"] and not notes[0]["create_case"]
 
 
-async def test_a_caller_who_hangs_up_before_the_look_up_ends_still_gets_a_note(services):
+async def test_a_caller_who_hangs_up_before_the_look_up_ends_still_gets_a_note(services, new_session):
     shared = services()
-    session = session_for(shared, caller="+14155550000")
+    session = new_session(shared, caller="+14155550000")
     await session.begin()
     await session.abandon()
     notes = await queued(shared, "crm_note")

@@ -1,0 +1,166 @@
+"""The conversation processor, frames in and frames out: what the caller hears, when the call ends, what is kept.
+
+No speech models: transcripts come in as the turn taker would send them and
+marks are echoed as the phone side would, each only once the bot has said what
+it answers; the session, store, CRM and outbox are real (tests/pipeline/conftest.py),
+as is the call control that closes the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+
+from pipecat.frames.frames import EndFrame, EndWorkerFrame, Frame, VADUserStartedSpeakingFrame
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineWorker
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.workers.runner import WorkerRunner
+
+from voicebot.pipeline.conversation import ConversationProcessor
+from voicebot.pipeline.frames import ListeningFrame, MarkEchoFrame, SpeakFrame, TurnTranscriptionFrame
+from voicebot.telephony.control import StreamCloseCallControl
+
+WAIT_SECS = 10.0  # a generous bound on things that take milliseconds; never reached when the code is right
+
+
+class Phone(FrameProcessor):
+    """Both ends of the line in one: keeps what the conversation sends either way, and lets the test wait for it."""
+
+    def __init__(self, direction: FrameDirection):
+        super().__init__()
+        self._direction = direction
+        self.frames: list[Frame] = []
+        self._changed = asyncio.Event()
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        await super().process_frame(frame, direction)
+        if direction is self._direction:
+            self.frames.append(frame)
+            self._changed.set()
+        await self.push_frame(frame, direction)
+
+    def of(self, kind: type) -> list:
+        return [f for f in self.frames if isinstance(f, kind)]
+
+    async def until(self, kind: type, count: int) -> list:
+        async with asyncio.timeout(WAIT_SECS):
+            while len(self.of(kind)) < count:
+                self._changed.clear()
+                await self._changed.wait()
+        return self.of(kind)
+
+
+class Call:
+    def __init__(self, worker: PipelineWorker, ear: Phone, back: Phone):
+        self.worker, self.ear, self.back = worker, ear, back
+
+    async def say(self, text: str, turn: int) -> None:
+        await self.worker.queue_frame(TurnTranscriptionFrame(text=text, user_id="caller", timestamp="", turn=turn))
+
+    async def hear(self, count: int) -> str:
+        """The ``count``-th thing the bot says, once it has said it; its mark is then echoed (it played)."""
+        spoken = (await self.ear.until(SpeakFrame, count))[count - 1]
+        await self.worker.queue_frame(MarkEchoFrame(mark=spoken.mark))
+        return spoken.text
+
+    async def send(self, frame: Frame) -> None:
+        await self.worker.queue_frame(frame)
+
+
+@asynccontextmanager
+async def call_with(session):
+    """The conversation between a phone on each side; the stream closes at the end of the block if still open."""
+    await session.begin()
+    back, ear = Phone(FrameDirection.UPSTREAM), Phone(FrameDirection.DOWNSTREAM)
+    worker = PipelineWorker(
+        Pipeline([back, ConversationProcessor(session, StreamCloseCallControl(), silence_timeout=30), ear]),
+        cancel_on_idle_timeout=False,
+        enable_rtvi=False,
+    )
+    runner = WorkerRunner(handle_sigint=False)
+    await runner.add_workers(worker)
+    running = asyncio.create_task(runner.run())
+    call = Call(worker, ear, back)
+    try:
+        yield call
+    finally:
+        if not running.done():
+            await worker.queue_frame(EndFrame())
+        async with asyncio.timeout(WAIT_SECS):
+            await running
+
+
+async def test_a_caller_who_asks_for_an_agent_hears_the_hand_off_and_is_transferred_with_a_pop(services, new_session):
+    shared = services()
+    session = new_session(shared)
+    async with call_with(session) as call:
+        assert (await call.hear(1)).startswith("Hi Jane")
+        await call.say("I'd like to speak to an agent please", turn=1)
+        assert "connecting you to an agent" in await call.hear(2)
+        await call.back.until(EndWorkerFrame, 1)  # the stream closes: the platform asks where the caller goes
+    assert call.back.of(ListeningFrame)  # the turn taker was told what the greeting asked
+    record = await shared.store.get("CA1")
+    assert (record.outcome, record.outcome_reason) == ("transferred", "caller_requested_agent")
+    assert [t.role for t in record.turns] == ["bot", "caller", "bot"]
+    assert record.screen_pops and record.transfer.target == "support"
+
+
+async def test_a_goodbye_ends_the_call_once_the_caller_has_heard_it_with_no_pop(services, new_session):
+    shared = services()
+    session = new_session(shared)
+    async with call_with(session) as call:
+        await call.hear(1)
+        await call.say("No thanks, that's all", turn=1)
+        spoken = (await call.ear.until(SpeakFrame, 2))[1]
+        assert "goodbye" in spoken.text.lower()
+        assert session.outcome is None and not call.back.of(EndWorkerFrame)  # not before it has played
+        await call.send(MarkEchoFrame(mark=spoken.mark))
+        await call.back.until(EndWorkerFrame, 1)
+    record = await shared.store.get("CA1")
+    assert (record.outcome, record.outcome_reason) == ("completed", "caller_done")
+    assert record.turns[-1].ended_at is not None  # heard to the end
+    assert not record.screen_pops and record.transfer is None
+
+
+async def test_a_phone_that_never_echoes_the_goodbye_still_has_its_call_ended(services, new_session, caplog):
+    shared = services()
+    session = new_session(shared)
+    async with call_with(session) as call:
+        await call.hear(1)
+        await call.say("Bye.", turn=1)
+        await call.ear.until(SpeakFrame, 2)  # no echo follows
+        await call.back.until(EndWorkerFrame, 1)
+    assert "no echo of mark" in caplog.text
+    record = await shared.store.get("CA1")
+    assert record.outcome == "completed" and record.turns[-1].ended_at is None
+
+
+async def test_a_caller_who_talks_over_the_greeting_stops_it_and_it_is_marked_interrupted(services, new_session):
+    shared = services()
+    session = new_session(shared)
+    async with call_with(session) as call:
+        await call.ear.until(SpeakFrame, 1)
+        await call.send(VADUserStartedSpeakingFrame())
+        await call.ear.until(VADUserStartedSpeakingFrame, 1)
+    record = await shared.store.get("CA1")
+    assert record.turns[0].role == "bot" and record.turns[0].interrupted
+    assert any(e.kind == "barge_in" for e in record.events)
+
+
+async def test_words_said_over_the_hand_off_are_still_recorded(services, new_session):
+    shared = services()
+    session = new_session(shared)
+    async with call_with(session) as call:
+        await call.hear(1)
+        await call.say("Agent.", turn=1)
+        await call.ear.until(SpeakFrame, 2)
+        await call.say("and it's about my bill", turn=2)  # the bot no longer listens: kept, not answered
+        async with asyncio.timeout(WAIT_SECS):
+            while len((await shared.store.get("CA1")).turns) < 4:
+                await asyncio.sleep(0.01)
+        await call.hear(2)
+        await call.back.until(EndWorkerFrame, 1)
+    record = await shared.store.get("CA1")
+    assert record.outcome == "transferred" and len(call.ear.of(SpeakFrame)) == 2
+    assert (record.turns[-1].role, record.turns[-1].text) == ("caller", "and it's about my bill")
