@@ -18,7 +18,7 @@ from voicebot.intents import IntentMatch
 from voicebot.pipeline.services import SessionServices
 from voicebot.storage.records import CallInfo, CallStore, Outcome, TransferRecord, Turn, utcnow
 from voicebot.tools.ani import CallerNumber
-from voicebot.tools.crm.base import CallNote
+from voicebot.tools.crm.base import CallNote, note_body
 from voicebot.tools.lookup import CallerContext, look_up_caller, refresh_case
 from voicebot.tools.screen_pop import ScreenPop, build_screen_pop, case_json, customer_json, summarize
 from voicebot.tools.transfer import transfer_target
@@ -199,14 +199,11 @@ class CallSession:
         context = self.flow.context if self.flow else None
         customer = context.customer if context else None
         case = context.case if context else None
-        lines = [f"Voice bot call {self.call.id} at {self.call.started_at}: {outcome} ({reason.replace('_', ' ')})."]
-        if context is not None:
-            lines.append(summarize(context, reason, self.transcript, self.intents))
-        lines += ["", "Transcript:"] + [f"{t.role}: {t.text}" for t in self.transcript]
+        about = [summarize(context, reason, self.transcript, self.intents)] if context is not None else []
         return CallNote(
             call_id=self.call.id,
             subject=f"Voice bot call: {outcome}",
-            body="\n".join(lines),
+            body=note_body(self.call.id, self.call.started_at, outcome, reason, about, self.transcript),
             customer_id=customer.id if customer else None,
             case_id=case.id if case else None,
             caller=self.caller.e164,

@@ -15,7 +15,7 @@ from dataclasses import asdict
 from voicebot.config import Settings
 from voicebot.storage.outbox import Outbox
 from voicebot.storage.records import CallRecord, CallStore
-from voicebot.tools.crm.base import CallNote
+from voicebot.tools.crm.base import CallNote, note_body
 
 log = logging.getLogger(__name__)
 
@@ -47,17 +47,11 @@ async def recover_data_dir(settings: Settings) -> int:
 
 def interrupted_note(record: CallRecord) -> CallNote:
     customer, case = record.customer or {}, record.case or {}
-    lines = [
-        f"Voice bot call {record.call_id} at {record.started_at}: error (server stopped).",
-        "The voice bot's server stopped during this call; the transcript runs up to that moment.",
-        "",
-        "Transcript:",
-        *(f"{t.role}: {t.text}" for t in record.turns),
-    ]
+    about = ["The voice bot's server stopped during this call; the transcript runs up to that moment."]
     return CallNote(
         call_id=record.call_id,
         subject="Voice bot call: error",
-        body="\n".join(lines),
+        body=note_body(record.call_id, record.started_at, "error", REASON, about, record.turns),
         customer_id=customer.get("id"),
         case_id=case.get("id"),
         caller=record.ani_e164,

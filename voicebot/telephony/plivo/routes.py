@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from voicebot.server.access import stream_parameters
 from voicebot.server.routes.public import public_url, requested_url, ws_url
 from voicebot.server.state import runtime_of
+from voicebot.telephony.markup import xml_reply
 from voicebot.telephony.plivo.signature import NONCE_HEADER, SIGNATURE_HEADER, valid_signature
 from voicebot.telephony.plivo.xml import after_stream_xml, answer_xml, hold_xml
 from voicebot.tools.transfer import handover_for
@@ -38,16 +39,12 @@ async def _params(request: Request) -> dict[str, str]:
     return params
 
 
-def _xml(body: str) -> Response:
-    return Response(body, media_type="application/xml")
-
-
 @router.api_route("/answer", methods=["GET", "POST"])
 async def answer(request: Request) -> Response:
     params = await _params(request)
     base = public_url(request)
     token = stream_parameters(runtime_of(request).settings.access.media_secret, params.get("CallUUID", ""))
-    return _xml(answer_xml(base, ws_url(base), params.get("From", ""), params.get("To", ""), token))
+    return xml_reply(answer_xml(base, ws_url(base), params.get("From", ""), params.get("To", ""), token))
 
 
 @router.api_route("/after-stream", methods=["GET", "POST"])
@@ -55,10 +52,10 @@ async def after_stream(request: Request) -> Response:
     runtime = runtime_of(request)
     call_uuid = (await _params(request)).get("CallUUID", "")
     handover = await handover_for(runtime.services.session.store, call_uuid, runtime.settings.transfer)
-    return _xml(after_stream_xml(handover, runtime.settings.transfer, public_url(request)))
+    return xml_reply(after_stream_xml(handover, runtime.settings.transfer, public_url(request)))
 
 
 @router.api_route("/hold", methods=["GET", "POST"])
 async def hold(request: Request) -> Response:
     await _params(request)
-    return _xml(hold_xml(public_url(request)))
+    return xml_reply(hold_xml(public_url(request)))

@@ -11,11 +11,8 @@ from collections.abc import Mapping
 from xml.sax.saxutils import escape, quoteattr
 
 from voicebot.config import TransferSettings
+from voicebot.telephony.markup import xml_document
 from voicebot.tools.transfer import TransferTarget
-
-
-def _response(*elements: str) -> str:
-    return '<?xml version="1.0" encoding="UTF-8"?>\n<Response>' + "".join(elements) + "</Response>"
 
 
 def answer_xml(
@@ -23,7 +20,7 @@ def answer_xml(
 ) -> str:
     """Stream the call to the bot; caller, dialed number and ``extra`` arrive as the start's ``extra_headers``."""
     headers = ",".join(f"{k}={v}" for k, v in {"from": caller, "to": dialed, **(extra or {})}.items())
-    return _response(
+    return xml_document(
         '<Stream bidirectional="true" keepCallAlive="true" contentType="audio/x-mulaw;rate=8000" '
         f"extraHeaders={quoteattr(headers)}>{escape(public_ws_url + '/plivo/media')}</Stream>",
         f'<Redirect method="POST">{escape(public_url + "/plivo/after-stream")}</Redirect>',
@@ -32,10 +29,10 @@ def answer_xml(
 
 def after_stream_xml(handover: TransferTarget | None, settings: TransferSettings, public_url: str) -> str:
     if handover is None:
-        return _response("<Hangup/>")
+        return xml_document("<Hangup/>")
     if handover.mode == "enqueue":
         wait = quoteattr(public_url + "/plivo/hold")
-        return _response(
+        return xml_document(
             f'<Conference waitSound={wait} startConferenceOnEnter="false" endConferenceOnExit="false">'
             f"{escape(handover.target)}</Conference>"
         )
@@ -43,12 +40,12 @@ def after_stream_xml(handover: TransferTarget | None, settings: TransferSettings
         endpoint = f"<User>{escape(handover.target)}</User>"
     else:
         endpoint = f"<Number>{''.join(c for c in handover.target if c.isdigit())}</Number>"
-    return _response(f'<Dial timeout="{settings.dial_timeout_secs}">{endpoint}</Dial>')
+    return xml_document(f'<Dial timeout="{settings.dial_timeout_secs}">{endpoint}</Dial>')
 
 
 def hold_xml(public_url: str) -> str:
     """The queue conference's wait sound: hold music, then the hold prompt in the bot's voice."""
-    return _response(
+    return xml_document(
         f"<Play>{escape(public_url + '/media/hold-music.wav')}</Play>",
         f"<Play>{escape(public_url + '/prompts/hold.wav')}</Play>",
     )

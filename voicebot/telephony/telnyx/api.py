@@ -17,12 +17,12 @@ import httpx
 
 from voicebot.config import TelnyxSettings, TransferSettings
 from voicebot.telephony.errors import PlatformAPIError
+from voicebot.telephony.markup import POP_HEADER
 from voicebot.tools.transfer import TransferTarget
 
 log = logging.getLogger(__name__)
 
 CALL_ALREADY_ENDED = "90018"
-POP_HEADER = "X-Voicebot-Screen-Pop"
 
 
 class TelnyxAPIError(PlatformAPIError):

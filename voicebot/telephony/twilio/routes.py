@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from voicebot.server.access import stream_parameters
 from voicebot.server.routes.public import public_url, requested_url, ws_url
 from voicebot.server.state import runtime_of
+from voicebot.telephony.markup import xml_reply
 from voicebot.telephony.twilio.api import SIGNATURE_HEADER, valid_signature
 from voicebot.telephony.twilio.twiml import after_stream_twiml, connect_twiml, hold_twiml
 from voicebot.tools.transfer import handover_for
@@ -32,16 +33,12 @@ async def _form(request: Request) -> dict[str, str]:
     return form
 
 
-def _twiml(body: str) -> Response:
-    return Response(body, media_type="application/xml")
-
-
 @router.post("/voice")
 async def voice(request: Request) -> Response:
     form = await _form(request)
     base = public_url(request)
     token = stream_parameters(runtime_of(request).settings.access.media_secret, form.get("CallSid", ""))
-    return _twiml(connect_twiml(base, ws_url(base), form.get("From", ""), form.get("To", ""), token))
+    return xml_reply(connect_twiml(base, ws_url(base), form.get("From", ""), form.get("To", ""), token))
 
 
 @router.post("/after-stream")
@@ -49,10 +46,10 @@ async def after_stream(request: Request) -> Response:
     runtime = runtime_of(request)
     form = await _form(request)
     handover = await handover_for(runtime.services.session.store, form.get("CallSid", ""), runtime.settings.transfer)
-    return _twiml(after_stream_twiml(handover, runtime.settings.transfer, public_url(request)))
+    return xml_reply(after_stream_twiml(handover, runtime.settings.transfer, public_url(request)))
 
 
 @router.api_route("/hold", methods=["GET", "POST"])
 async def hold(request: Request) -> Response:
     await _form(request)
-    return _twiml(hold_twiml(public_url(request)))
+    return xml_reply(hold_twiml(public_url(request)))

@@ -15,14 +15,11 @@ from xml.sax.saxutils import escape, quoteattr
 
 from voicebot.config import TransferSettings
 from voicebot.storage.records import TransferRecord
+from voicebot.telephony.markup import xml_document
 from voicebot.telephony.twilio.api import TwilioAPIError, TwilioCalls
 from voicebot.tools.transfer import TransferTarget, after_stream_target
 
 log = logging.getLogger(__name__)
-
-
-def _response(*verbs: str) -> str:
-    return '<?xml version="1.0" encoding="UTF-8"?>\n<Response>' + "".join(verbs) + "</Response>"
 
 
 def connect_twiml(
@@ -30,7 +27,7 @@ def connect_twiml(
 ) -> str:
     """The voice webhook's answer: stream the call to the bot (with ``extra`` parameters), then ask what's next."""
     parameters = {"from": caller, "to": dialed, **(extra or {})}
-    return _response(
+    return xml_document(
         f"<Connect action={quoteattr(public_url + '/twilio/after-stream')}>"
         f"<Stream url={quoteattr(public_ws_url + '/twilio/media')}>"
         + "".join(f"<Parameter name={quoteattr(k)} value={quoteattr(v)}/>" for k, v in parameters.items())
@@ -41,12 +38,14 @@ def connect_twiml(
 def after_stream_twiml(handover: TransferTarget | None, settings: TransferSettings, public_url: str) -> str:
     """What Twilio does once the bot closed the stream: hand over or hang up."""
     if handover is None:
-        return _response("<Hangup/>")
+        return xml_document("<Hangup/>")
     if handover.mode == "dial":
         number = escape(handover.target)
-        return _response(f'<Dial timeout="{settings.dial_timeout_secs}"><Number>{number}</Number></Dial>')
+        return xml_document(f'<Dial timeout="{settings.dial_timeout_secs}"><Number>{number}</Number></Dial>')
     wait_url = public_url + "/twilio/hold"
-    return _response(f'<Enqueue waitUrl={quoteattr(wait_url)} waitUrlMethod="GET">{escape(handover.target)}</Enqueue>')
+    return xml_document(
+        f'<Enqueue waitUrl={quoteattr(wait_url)} waitUrlMethod="GET">{escape(handover.target)}</Enqueue>'
+    )
 
 
 def hold_twiml(public_url: str) -> str:
@@ -57,7 +56,7 @@ def hold_twiml(public_url: str) -> str:
     """
     music = escape(public_url + "/media/hold-music.wav")
     prompt = escape(public_url + "/prompts/hold.wav")
-    return _response(f"<Play>{music}</Play><Play>{prompt}</Play>")
+    return xml_document(f"<Play>{music}</Play><Play>{prompt}</Play>")
 
 
 def transfer_twiml(transfer: TransferRecord, settings: TransferSettings, public_url: str) -> str:

@@ -18,9 +18,9 @@ import jwt
 
 from voicebot.config import TransferSettings, VonageSettings
 from voicebot.telephony.errors import PlatformAPIError
+from voicebot.telephony.markup import POP_HEADER
 from voicebot.tools.transfer import TransferTarget
 
-POP_HEADER = "X-Voicebot-Screen-Pop"
 AUDIO_RATE = 16000
 JWT_LIFETIME_SECS = 300
 

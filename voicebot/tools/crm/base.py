@@ -15,6 +15,7 @@ from voicebot.tools.ani import CallerNumber
 
 if TYPE_CHECKING:
     from voicebot.config import Settings
+    from voicebot.storage.records import Turn
 
 
 class CRMError(Exception):
@@ -73,6 +74,12 @@ class CallNote:
     customer_name: str | None = None
     create_case: bool = False
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+
+def note_body(call_id: str, started_at: str, outcome: str, reason: str, about: list[str], turns: list[Turn]) -> str:
+    """The note's text: what happened, ``about`` it (a summary, an explanation), then the transcript."""
+    head = f"Voice bot call {call_id} at {started_at}: {outcome} ({reason.replace('_', ' ')})."
+    return "\n".join([head, *about, "", "Transcript:", *(f"{t.role}: {t.text}" for t in turns)])
 
 
 class CRM(Protocol):
