@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from voicebot.bench.run import LevelResult
+if TYPE_CHECKING:  # run.py imports this module: the type alone, no circle
+    from voicebot.bench.run import LevelResult
 
 TARGETS_MS = {"one call p50": 400, "one call p95": 700, "24 calls p95": 1000}
 

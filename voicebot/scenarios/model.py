@@ -127,10 +127,6 @@ class Turn(_Model):
                 return name
         return "listen"
 
-    @property
-    def expects_reply(self) -> bool:
-        return bool(self.bot_says or self.bot_matches or self.max_latency_ms or self.intent)
-
     def describe(self) -> str:
         match self.action:
             case "say":

@@ -1,4 +1,4 @@
-"""Read-only JSON API over call records, and the health check."""
+"""The operator's JSON API: call records, metrics, the outbox (and putting a parked item back), the health check."""
 
 from __future__ import annotations
 
@@ -58,3 +58,11 @@ async def outbox(request: Request, status: Status | None = None, limit: int = 20
     statuses: list[Status] = [status] if status else ["pending", "parked"]
     items = [item for s in statuses for item in await box.items(s, max(1, min(limit, 1000)))]
     return {"counts": await box.counts(), "items": [asdict(i) for i in items]}
+
+
+@router.post("/api/outbox/{item_id}/retry")
+async def retry(request: Request, item_id: int) -> dict:
+    """Put a parked item back in line, once its cause is fixed (a ticket restored, a webhook repaired)."""
+    if not await runtime_of(request).services.session.outbox.retry_parked(item_id):
+        raise HTTPException(404, f"no parked outbox item {item_id}")
+    return {"requeued": item_id}

@@ -263,7 +263,7 @@ class DynamicsCRM:
 def _datetime(value: str | None) -> datetime:
     if not value:
         raise CRMHTTPError("dynamics: record without a date", retryable=False)
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return datetime.fromisoformat(value)
 
 
 def open_dynamics_crm(settings: Settings, public_url: str) -> DynamicsCRM:
