@@ -30,10 +30,10 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings) -> FastAPI:
     public_url = (settings.server.public_url or f"http://{settings.server.host}:{settings.server.port}").rstrip("/")
     runtime = Runtime.start(settings, public_url)
-    calls = runtime.services.session
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        calls = runtime.services.session
         if settings.server.workers == 1:  # with workers, their parent did this before they started
             await close_interrupted_calls(calls.store, calls.outbox)
         calls.outbox.start()  # also resumes what an earlier run left pending
