@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 from fastapi import APIRouter, WebSocket
 from pipecat.serializers.base_serializer import FrameSerializer
 
-from voicebot.telephony.control import CallControl
+from voicebot.telephony.control import CallControl, PlatformCalls, RESTCallControl
 from voicebot.telephony.stream import CallSerializer, StartParser, StreamStart, close_stream, read_start
 
 if TYPE_CHECKING:
@@ -78,3 +78,17 @@ class Platform:
     media_token: bool = True  # the per-call token of voicebot.server.access, from the start message or the URL
     playback_marks: bool = False  # no mark echo on the wire: infer "heard" from the send pace
     out_chunk_ms: int = 40  # bot audio per outgoing message
+
+
+def rest_control(
+    name: str, calls_of: Callable[[Runtime], PlatformCalls | None]
+) -> Callable[[Runtime, StreamStart, CallSerializer], CallControl]:
+    """Call control for a stream that is a fork of the call: the bot transfers or hangs up by the platform's REST."""
+
+    def control(runtime: Runtime, start: StreamStart, serializer: CallSerializer) -> CallControl:
+        calls = calls_of(runtime)
+        if calls is None:  # Platform.unavailable refuses such a stream before it gets here
+            raise RuntimeError(f"{name} call control is not configured")
+        return RESTCallControl(name, calls, runtime.settings.transfer, start.dialed)
+
+    return control
