@@ -80,6 +80,7 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
     from voicebot.pipeline.stt import create_decoder
     from voicebot.pipeline.tts import Voice
     from voicebot.server.recovery import recover_data_dir
+    from voicebot.storage.events import EventLog
     from voicebot.tools.crm.base import open_crm
 
     # A worker that cannot load its models would be restarted forever: check them once, here.
@@ -88,6 +89,7 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     asyncio.run(open_crm(settings, "").close())
     asyncio.run(recover_data_dir(settings))
+    EventLog.prepare(settings.events_path)  # the call store and outbox exist now too: no worker creates a file
     if args.config:
         os.environ["VOICEBOT_CONFIG"] = str(Path(args.config).resolve())
     os.environ["VOICEBOT_DATA_DIR"] = str(settings.data_dir.resolve())

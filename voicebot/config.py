@@ -348,6 +348,11 @@ class Settings(_Section):
     def outbox_path(self) -> Path:
         return self.data_dir / "outbox.sqlite3"
 
+    @property
+    def events_path(self) -> Path:
+        """The live events the ``--workers`` processes share with each other's agent desktops."""
+        return self.data_dir / "events.sqlite3"
+
     def masked(self) -> dict[str, Any]:
         """The settings as plain data with every secret replaced by ``********``."""
         return json.loads(self.model_dump_json())

@@ -44,7 +44,7 @@ def create_app(settings: Settings) -> FastAPI:
         ]
         shared = None
         if settings.server.workers > 1:  # the agent desktop may be connected to another process
-            shared = EventLog(settings.data_dir / "events.sqlite3", calls.events)
+            shared = EventLog(settings.events_path, calls.events)
             tasks.append(asyncio.create_task(shared.follow()))
         yield
         release_sigterm()

@@ -100,13 +100,19 @@ class EventLog:
     KEEP_SECS = 3600.0
 
     def __init__(self, path: Path, events: CallEvents):
-        self._sql = SQLiteWorker(path, _SCHEMA, name="events", synchronous="NORMAL")
+        self._sql = _open(path)
         self._db = self._sql.db
         self._origin = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._events = events
         self._writes: set[asyncio.Future] = set()
         self._last = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM call_events").fetchone()[0]
         events.forward = self._append
+
+    @staticmethod
+    def prepare(path: Path) -> None:
+        """Create the log before the workers start: processes opening a new SQLite file at once race for the
+        lock that switches it to WAL, and the loser fails to start ("database is locked")."""
+        _open(path).close()
 
     def _append(self, event: dict[str, Any]) -> None:
         write = asyncio.ensure_future(self._sql.run(self._insert, json.dumps(event, default=str)))
@@ -141,3 +147,7 @@ class EventLog:
         if self._writes:
             await asyncio.gather(*self._writes, return_exceptions=True)
         self._sql.close()
+
+
+def _open(path: Path) -> SQLiteWorker:
+    return SQLiteWorker(path, _SCHEMA, name="events", synchronous="NORMAL")
