@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -115,6 +116,13 @@ def voicebot(cwd: Path, env: dict[str, str], *argv: str) -> subprocess.Completed
         ('[server]\nport = "http"\n', {}, ["purge"], ["server.port", "voicebot.toml"]),
         (None, {"VOICEBOT_SERVER__PORT": "http"}, ["serve"], ["VOICEBOT_SERVER__PORT", "valid integer"]),
         (None, {"VOICEBOT_ACCESS__TOKENS": "x"}, ["call"], ["VOICEBOT_ACCESS__TOKENS", "VOICEBOT_ACCESS__TOKEN?"]),
+        (
+            None,
+            {"VOICEBOT_WEBEX__GRPC_PORT": "50061"},
+            ["serve", "--workers", "2"],
+            ["webex.grpc_port", "server.workers = 1"],
+        ),
+        (None, {"VOICEBOT_WEBEX__TLS_CERT": "cert.pem"}, ["serve"], ["webex.tls_cert", "webex.tls_key"]),
     ],
 )
 def test_a_configuration_mistake_is_one_line_and_exit_2(tmp_path, toml, env, argv, names):
@@ -127,3 +135,14 @@ def test_a_configuration_mistake_is_one_line_and_exit_2(tmp_path, toml, env, arg
     assert "Traceback" not in result.stderr
     [line] = result.stderr.splitlines()
     assert line.startswith("voicebot: ") and all(name in line for name in names), line
+
+
+def test_a_webex_port_another_program_holds_is_one_line_before_any_model_loads(tmp_path):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = voicebot(tmp_path, {"VOICEBOT_WEBEX__GRPC_PORT": str(port)}, "serve", "--port", "0")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith("voicebot: webex.grpc_port: cannot listen on 127.0.0.1:") and str(port) in line

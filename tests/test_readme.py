@@ -14,6 +14,7 @@ from voicebot.cli import main
 from voicebot.config import Settings
 from voicebot.server import app
 from voicebot.server.runtime import default_media_dir
+from voicebot.telephony.webex.proto import byova_pb2
 from voicebot.tools.screen_pop import ScreenPopWebhook
 
 README = (Path(__file__).parents[1] / "README.md").read_text()
@@ -72,10 +73,14 @@ def test_the_commands_the_status_names_are_in_the_command_reference():
 def test_every_platform_the_status_names_has_its_media_route_in_the_app(monkeypatch):
     """Built with the routes only (no models): the status names exactly the table's platforms, each one served."""
     table = dict(re.findall(r"^\| ([A-Z][\w ]+?) \| `WS (/[\w/-]+)`", README, re.M))
+    grpc = dict(re.findall(r"^\| ([A-Z][\w ]+?) \| gRPC `(\w+)`", README, re.M))
     named = re.search(r"end to end over (.+?) \(", STATUS.replace("\n", " ")).group(1)
     platforms = re.split(r", | and ", named)
-    assert table and len(table) == len(platforms)
-    assert all(any(p.startswith(row) for p in platforms) for row in table), (table, platforms)
+    assert table and len(table) + len(grpc) == len(platforms)
+    assert all(any(p.startswith(row) for p in platforms) for row in [*table, *grpc]), (table, grpc, platforms)
+    for platform, service in grpc.items():  # served by its own gRPC server (see the Webex tests)
+        methods = byova_pb2.DESCRIPTOR.services_by_name[service].methods_by_name
+        assert {"ProcessCallerInput", "ListVirtualAgents"} <= set(methods), platform
     monkeypatch.setattr(
         app, "Runtime", SimpleNamespace(start=lambda *_: SimpleNamespace(media_dir=default_media_dir()))
     )

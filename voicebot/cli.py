@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import socket
 import sys
 import time
 import wave
@@ -30,6 +31,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)  # first: importing the app logs pipecat's banner, a config error must be one line
+    _free_port("webex.grpc_port", settings.webex.grpc_host or settings.server.host, settings.webex.grpc_port)
     from voicebot.pipeline.model_files import ModelFileError
     from voicebot.server.app import create_app
 
@@ -50,6 +52,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     _uvicorn(app, settings)
     return 0
+
+
+def _free_port(key: str, host: str, port: int | None) -> None:
+    """A port another program holds fails here, in one line, not as a traceback from inside the server's start."""
+    if port is None:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(f"{key}: cannot listen on {host}:{port} ({exc.strerror})") from None
 
 
 def _uvicorn(app: Any, settings: Settings, **options: Any) -> None:
@@ -329,12 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
     crm_sub.add_parser("list", parents=[common], help="list customers and their cases")
     crm.set_defaults(func=cmd_crm)
 
-    from voicebot.caller.wires import WIRES
+    from voicebot.caller import PLATFORMS
 
     call = sub.add_parser("call", parents=[tokens], help="call a running voicebot from the microphone or a WAV file")
     call.add_argument("--url", default="ws://127.0.0.1:8080", help="the server (ws:// or wss:// base URL)")
     call.add_argument("--ani", default="+14155552671", help="your caller number (demo: Jane Doe)")
-    call.add_argument("--platform", choices=sorted(WIRES), default="twilio", help="media-stream protocol")
+    call.add_argument("--platform", choices=PLATFORMS, default="twilio", help="media-stream protocol (or Webex BYOVA)")
     call.add_argument("--play", metavar="FILE.wav", help="say this file after the greeting instead of the microphone")
     call.add_argument("--record", metavar="OUT.wav", help="save both sides: caller left, bot right")
     call.add_argument("--dtmf", help="with --play: digits to press after it")

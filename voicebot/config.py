@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
 ENV_PREFIX = "VOICEBOT_"
@@ -294,6 +294,45 @@ class GenesysSettings(_Section):
     )
 
 
+class WebexSettings(_Section):
+    """Webex Contact Center's Bring Your Own Virtual Agent: Webex calls voicebot over gRPC, one RPC per turn."""
+
+    grpc_port: int | None = Field(
+        default=None, ge=1, le=65535, description="The BYOVA gRPC port; unset, Webex Contact Center is off."
+    )
+    grpc_host: str | None = Field(default=None, description="Address the gRPC server binds; default server.host.")
+    datasource_url: str | None = Field(
+        default=None,
+        description="The data-source URL registered with Webex, character for character; every RPC's token must "
+        "name it. Unset, only local clients (the simulator, tests) may connect.",
+    )
+    audience: str | None = Field(default=None, description="The registered audience the token must carry.")
+    subject: str | None = Field(default=None, description="The registered subject the token must carry.")
+    issuers: list[str] | None = Field(
+        default=None, description="Token issuers trusted; default: Webex's identity brokers. Change for tests only."
+    )
+    tls_cert: Path | None = Field(default=None, description="PEM certificate chain; with tls_key, serve gRPC on TLS.")
+    tls_key: Path | None = None
+    client_ca: Path | None = Field(
+        default=None, description="PEM CA bundle for mutual TLS: Webex must present a certificate it signed."
+    )
+    virtual_agent_id: str = Field(default="voicebot", description="The bot as Flow Designer lists it.")
+    virtual_agent_name: str = "voicebot"
+    ani_keys: list[str] = Field(
+        default=["ani", "ANI", "callerNumber", "calling_number", "caller_number", "from"],
+        description="SESSION_START parameters (the activity's State Event data) that may hold the caller's number.",
+    )
+    dialed_keys: list[str] = ["dnis", "DNIS", "dialedNumber", "dialed_number", "to"]
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> WebexSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("webex.tls_cert and webex.tls_key go together")
+        if self.client_ca is not None and self.tls_cert is None:
+            raise ValueError("webex.client_ca (mutual TLS) needs webex.tls_cert and webex.tls_key")
+        return self
+
+
 class AccessSettings(_Section):
     token: SecretStr | None = Field(
         default=None,
@@ -321,6 +360,7 @@ class Settings(_Section):
     transfer: TransferSettings = TransferSettings()
     twilio: TwilioSettings = TwilioSettings()
     genesys: GenesysSettings = GenesysSettings()
+    webex: WebexSettings = WebexSettings()
     telnyx: TelnyxSettings = TelnyxSettings()
     plivo: PlivoSettings = PlivoSettings()
     vonage: VonageSettings = VonageSettings()
@@ -335,6 +375,13 @@ class Settings(_Section):
     screen_pop: ScreenPopSettings = ScreenPopSettings()
     outbox: OutboxSettings = OutboxSettings()
     access: AccessSettings = AccessSettings()
+
+    @model_validator(mode="after")
+    def _webex_in_one_process(self) -> Settings:
+        if self.webex.grpc_port is not None and self.server.workers > 1:
+            # A conversation's turns are separate RPCs, each may land on any process holding the port.
+            raise ValueError("webex.grpc_port needs server.workers = 1: a Webex conversation lives in one process")
+        return self
 
     @property
     def crm_path(self) -> Path:
@@ -423,8 +470,10 @@ def load_settings(
     except ValidationError as exc:
         error = exc.errors()[0]
         problem = error["msg"].removeprefix("Value error, ")
-        where = _source(tuple(error["loc"]), path, env, given)
-        raise ConfigError(f"{where}: {problem[:1].lower()}{problem[1:]}") from None
+        problem = f"{problem[:1].lower()}{problem[1:]}"
+        if not error["loc"]:  # a rule across sections names its keys itself
+            raise ConfigError(f"{path or 'settings'}: {problem}") from None
+        raise ConfigError(f"{_source(tuple(error['loc']), path, env, given)}: {problem}") from None
 
 
 def _read_toml(path: Path, named_by: str) -> dict[str, Any]:

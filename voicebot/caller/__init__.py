@@ -294,9 +294,17 @@ def TwilioCaller(
     return PhoneCaller(url, wire)
 
 
+PLATFORMS = sorted([*WIRES, "webex"])  # what a caller can call over
+
+
 def caller_for(
     platform: str, url: str, caller: str = "+14155552671", dialed: str = "+18005550100", token: str = ""
 ) -> PhoneCaller:
+    """A caller on ``platform``; a Webex caller finds the server's gRPC port from ``url``'s ``/healthz``."""
+    if platform == "webex":
+        from voicebot.caller.webex import WebexCaller
+
+        return WebexCaller(url, caller, dialed)
     return PhoneCaller(url, WIRES[platform](caller=caller, dialed=dialed, token=token))
 
 

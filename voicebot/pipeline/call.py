@@ -8,6 +8,8 @@ How each platform's stream gets here is :mod:`voicebot.telephony.media`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import WebSocket
 from pipecat.pipeline.pipeline import Pipeline
@@ -38,6 +40,65 @@ log = logging.getLogger(__name__)
 WHISPER_RATE = 16000
 
 
+def call_processors(
+    services: CallServices,
+    session: CallSession,
+    control: CallControl,
+    mark_message: Callable[[str], dict[str, Any]],
+) -> list[FrameProcessor]:
+    """The speech pipeline between a platform's audio in and out, the same for every platform."""
+    settings = services.settings
+    vad = create_vad_analyzer(settings.vad)
+    return [
+        MediaIdleWatch(settings.limits.idle_secs),
+        VADProcessor(vad_analyzer=vad),
+        TurnTranscriber(
+            decoder=services.decoder,
+            timings=services.timings,
+            last_voice=lambda: vad.last_voice,
+            policy=TurnPolicy.from_settings(settings.turn),
+            queue=services.inference,
+            end_model=services.end_model,
+        ),
+        ConversationProcessor(
+            session,
+            control,
+            silence_timeout=settings.dialogue.silence_timeout_secs,
+            hints=settings.stt.hints,
+        ),
+        PiperSpeaker(services.voice, mark_message, services.timings, services.inference),
+    ]
+
+
+def call_worker(pipeline: Pipeline, services: CallServices) -> PipelineWorker:
+    return PipelineWorker(
+        pipeline,
+        params=PipelineParams(audio_in_sample_rate=WHISPER_RATE, audio_out_sample_rate=services.voice.sample_rate),
+        idle_timeout_secs=None,
+        enable_rtvi=False,
+    )
+
+
+async def run_worker(worker: PipelineWorker, session: CallSession, place: CallPlace) -> None:
+    """Run the call's pipeline to its end; a shutdown may hand it to an agent meanwhile (``place.hand_over``)."""
+
+    async def hand_over(reason: HandOverReason) -> None:
+        await worker.queue_frame(HandOverFrame(reason=reason))
+
+    runner = WorkerRunner(handle_sigint=False)
+    await runner.add_workers(worker)
+    place.hand_over = hand_over
+    try:
+        await runner.run()
+    except Exception:
+        log.exception("call %s: pipeline failed", session.call.id)
+        await session.fail("pipeline_error")
+    finally:
+        place.hand_over = None
+        if session.outcome is None:
+            await session.abandon("stream_closed")
+
+
 async def run_call(
     websocket: WebSocket,
     services: CallServices,
@@ -64,59 +125,23 @@ async def run_call(
             session_timeout=settings.limits.max_call_secs,
         ),
     )
-    vad = create_vad_analyzer(settings.vad)
     pipeline = Pipeline(
         [
             transport.input(),
-            MediaIdleWatch(settings.limits.idle_secs),
-            VADProcessor(vad_analyzer=vad),
-            TurnTranscriber(
-                decoder=services.decoder,
-                timings=services.timings,
-                last_voice=lambda: vad.last_voice,
-                policy=TurnPolicy.from_settings(settings.turn),
-                queue=services.inference,
-                end_model=services.end_model,
-            ),
-            ConversationProcessor(
-                session,
-                control,
-                silence_timeout=settings.dialogue.silence_timeout_secs,
-                hints=settings.stt.hints,
-            ),
-            PiperSpeaker(services.voice, serializer.mark_message, services.timings, services.inference),
+            *call_processors(services, session, control, serializer.mark_message),
             transport.output(),
             *after_output,
         ]
     )
-    worker = PipelineWorker(
-        pipeline,
-        params=PipelineParams(audio_in_sample_rate=WHISPER_RATE, audio_out_sample_rate=services.voice.sample_rate),
-        idle_timeout_secs=None,
-        enable_rtvi=False,
-    )
+    worker = call_worker(pipeline, services)
 
     @transport.event_handler("on_client_disconnected")
     async def on_disconnected(_transport, _client):
         await session.abandon("caller_hung_up")
         await worker.cancel()
 
-    async def hand_over(reason: HandOverReason) -> None:
-        await worker.queue_frame(HandOverFrame(reason=reason))
-
     @transport.event_handler("on_session_timeout")
     async def on_time_limit(_transport, _client):
-        await hand_over("max_duration")
+        await worker.queue_frame(HandOverFrame(reason="max_duration"))
 
-    runner = WorkerRunner(handle_sigint=False)
-    await runner.add_workers(worker)
-    place.hand_over = hand_over
-    try:
-        await runner.run()
-    except Exception:
-        log.exception("call %s: pipeline failed", call.id)
-        await session.fail("pipeline_error")
-    finally:
-        place.hand_over = None
-        if session.outcome is None:
-            await session.abandon("stream_closed")
+    await run_worker(worker, session, place)

@@ -32,6 +32,8 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from voicebot.dialogue import CallFlow, FlowState, HandOverReason, Next, Reply
 from voicebot.pipeline.frames import (
     CallerHungUpFrame,
+    CallerSilentFrame,
+    ClosingPromptFrame,
     HandOverFrame,
     ListeningFrame,
     MarkEchoFrame,
@@ -128,6 +130,9 @@ class ConversationProcessor(FrameProcessor):
             await self._on_mark(frame.mark)
         elif isinstance(frame, CallerHungUpFrame):
             await self._on_hang_up(frame)
+        elif isinstance(frame, CallerSilentFrame):
+            self._cancel_silence_timer()
+            await self._reprompt()
         elif isinstance(frame, HandOverFrame):
             await self._on_hand_over(frame.reason)
         elif isinstance(frame, ProtocolViolationFrame):
@@ -244,6 +249,9 @@ class ConversationProcessor(FrameProcessor):
     async def _on_silence(self):
         await asyncio.sleep(self._silence_timeout)
         self._silence_task = None  # this task is done waiting; _say must not cancel it
+        await self._reprompt()
+
+    async def _reprompt(self):
         if self._flow is None or self._flow.finished or self._pending:
             return
         await self._session.record_event("silence", seconds=self._silence_timeout)
@@ -270,6 +278,8 @@ class ConversationProcessor(FrameProcessor):
         turn_id = await self._session.add_turn(new_turn("bot", reply.text))
         self._pending[mark] = (turn_id, reply)
         self._awaiting_first_audio = (turn_id, speech_ended)
+        if reply.next is not Next.LISTEN:
+            await self.push_frame(ClosingPromptFrame())
         await self.push_frame(SpeakFrame(text=reply.text, mark=mark))
         if reply.next is not Next.LISTEN:
             # Close even if the phone side never echoes the mark.

@@ -47,6 +47,20 @@ class SpeakFrame(DataFrame):
 
 
 @dataclass
+class ClosingPromptFrame(DataFrame):
+    """The next prompt is the call's last: a transfer or a goodbye follows it.
+
+    Platforms whose hand-off travels with the prompt (Webex's terminal response)
+    hold that prompt for it; the others let it pass.
+    """
+
+
+@dataclass
+class CallerSilentFrame(SystemFrame):
+    """The platform says the caller has been silent (Webex ``NO_INPUT``): re-prompt now, as our own timer would."""
+
+
+@dataclass
 class PrepareSpeechFrame(DataFrame):
     """Render the first sentence of each of ``texts`` now, so whichever is said next starts at once."""
 

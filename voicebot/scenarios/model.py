@@ -32,7 +32,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from voicebot.caller.wires import WIRES
+from voicebot.caller import PLATFORMS
 
 DTMF_KEYS = set("0123456789*#")
 
@@ -168,8 +168,8 @@ class Call(_Model):
     @field_validator("platform")
     @classmethod
     def _known_platform(cls, value: str) -> str:
-        if value not in WIRES:
-            raise ValueError(f"platform must be one of {sorted(WIRES)}")
+        if value not in PLATFORMS:
+            raise ValueError(f"platform must be one of {PLATFORMS}")
         return value
 
 

@@ -1,7 +1,7 @@
 """A voicebot server inside this process, on a loopback port, for scenarios that bring their own settings.
 
 It is the same application ``voicebot serve`` runs (same models, routes and
-pipeline), on uvicorn in a thread of its own so its event loop never competes
+pipeline, Webex's gRPC service included), on uvicorn in a thread of its own so its event loop never competes
 with the callers' real-time pacing. Each scenario file gets a fresh data
 directory: its CRM fixtures, call records and outbox start empty.
 """
@@ -23,6 +23,12 @@ from voicebot.tools.crm.local import LocalCRM
 START_TIMEOUT_SECS = 120.0
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 class InProcessServer:
     def __init__(self, base_config: Path | None, overrides: dict[str, Any], crm_fixtures: list[dict] | None):
         self._base_config = base_config
@@ -35,7 +41,12 @@ class InProcessServer:
         self.http_url = ""
 
     def _settings(self, data_dir: Path, port: int) -> Settings:
-        forced = {"data_dir": str(data_dir), "server": {"host": "127.0.0.1", "port": port, "public_url": None}}
+        forced = {
+            "data_dir": str(data_dir),
+            "server": {"host": "127.0.0.1", "port": port, "public_url": None},
+            # Every platform a scenario may call over, Webex's gRPC included (callers find it in /healthz).
+            "webex": {"grpc_host": "127.0.0.1", "grpc_port": _free_port()},
+        }
         if self._fixtures is not None:
             forced["crm"] = {"seed_demo_data": False}
         settings = load_settings(self._base_config, **merge(self._overrides, forced))

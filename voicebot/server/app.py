@@ -46,10 +46,17 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.server.workers > 1:  # the agent desktop may be connected to another process
             shared = EventLog(settings.events_path, calls.events)
             tasks.append(asyncio.create_task(shared.follow()))
+        webex = None
+        if settings.webex.grpc_port is not None:
+            from voicebot.telephony.webex.server import WebexServer  # gRPC loads only for those who use it
+
+            webex = await WebexServer.start(settings, runtime.services, runtime.calls)
         yield
         release_sigterm()
         for task in tasks:
             task.cancel()
+        if webex is not None:
+            await webex.aclose()
         if shared is not None:
             await shared.aclose()
         await runtime.aclose()
@@ -61,6 +68,10 @@ def create_app(settings: Settings) -> FastAPI:
     for platform in PLATFORMS:
         app.include_router(platform.router)
         app.add_api_websocket_route(platform.media_path, _media_route(runtime, platform))
+    if settings.webex.grpc_port is not None:
+        from voicebot.telephony.webex.routes import router as webex_router
+
+        app.include_router(webex_router)
     app.mount("/media", StaticFiles(directory=runtime.media_dir), name="media")
     app.add_middleware(OperatorAccess, token=settings.access.token)
     _warn_about_open_doors(settings)

@@ -21,6 +21,7 @@ async def healthz(request: Request) -> dict:
         "crm": runtime.services.session.crm.name,
         "model_load_secs": round(runtime.model_load_secs, 2),
         "pid": os.getpid(),  # which server process answered (``serve --workers``)
+        "webex_grpc_port": runtime.settings.webex.grpc_port,  # where a Webex caller finds the BYOVA service
     }
 
 

@@ -1,0 +1,90 @@
+"""The end of a Webex call's pipeline: the bot's speech becomes prompts for the open RPC.
+
+There is no audio stream back to Webex (the voice speaks at 8 kHz, as prompts must): each utterance, up to its mark, is
+collected into WAV prompts and handed over whole. Webex plays them and says
+nothing when it has, so the mark is echoed once the prompt's own duration has
+passed, which is when the caller has heard it (and the silence timer starts).
+The call's last prompt is echoed at once instead: it leaves with the hand-off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    CancelFrame,
+    EndFrame,
+    Frame,
+    InterruptionFrame,
+    OutputTransportMessageFrame,
+    OutputTransportMessageUrgentFrame,
+    TTSAudioRawFrame,
+    TTSStartedFrame,
+    TTSStoppedFrame,
+    VADUserStartedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from voicebot.pipeline.frames import ClosingPromptFrame, MarkEchoFrame
+from voicebot.telephony.stream import LOCAL_MARK_KEY
+from voicebot.telephony.webex.audio import TELEPHONE_RATE, prompt_files
+from voicebot.telephony.webex.conversation import WebexConversation
+
+
+class WebexOutput(FrameProcessor):
+    def __init__(self, conversation: WebexConversation, **kwargs):
+        super().__init__(**kwargs)
+        self._conversation = conversation
+        self._sentences: list[bytes] = []
+        self._closing = False
+        self._heard: set[asyncio.Task] = set()
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        await super().process_frame(frame, direction)
+        if direction is FrameDirection.UPSTREAM:
+            await self.push_frame(frame, direction)
+        elif isinstance(frame, TTSAudioRawFrame):
+            self._sentences.append(frame.audio)
+        elif isinstance(frame, ClosingPromptFrame):
+            self._closing = True
+        elif isinstance(frame, (OutputTransportMessageFrame, OutputTransportMessageUrgentFrame)):
+            message = frame.message
+            if isinstance(message, dict) and LOCAL_MARK_KEY in message:
+                await self._prompt_done(str(message[LOCAL_MARK_KEY]))
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            self._conversation.speech_started()
+        elif isinstance(frame, InterruptionFrame):
+            self._sentences = []
+            self._conversation.withdraw()
+            for task in list(self._heard):
+                await self.cancel_task(task)
+            self._heard.clear()
+        elif isinstance(frame, (EndFrame, CancelFrame)):
+            for task in list(self._heard):
+                await self.cancel_task(task)
+            self._heard.clear()
+            await self.push_frame(frame, direction)
+        elif not isinstance(frame, (TTSStartedFrame, TTSStoppedFrame)):
+            await self.push_frame(frame, direction)
+
+    async def _prompt_done(self, mark: str) -> None:
+        sentences, self._sentences = self._sentences, []
+        files = prompt_files(sentences)
+        await self.push_frame(BotStartedSpeakingFrame(), FrameDirection.UPSTREAM)
+        if self._closing:
+            self._closing = False
+            self._conversation.hold_closing(files)
+            await self.push_frame(MarkEchoFrame(mark=mark), FrameDirection.UPSTREAM)
+            return
+        self._conversation.reply(files)
+        seconds = sum(len(pcm) for pcm in sentences) / 2 / TELEPHONE_RATE
+        task = self.create_task(self._heard_after(mark, seconds), f"prompt {mark} heard")
+        self._heard.add(task)
+        task.add_done_callback(self._heard.discard)
+
+    async def _heard_after(self, mark: str, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        await self.push_frame(BotStoppedSpeakingFrame(), FrameDirection.UPSTREAM)
+        await self.push_frame(MarkEchoFrame(mark=mark), FrameDirection.UPSTREAM)
