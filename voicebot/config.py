@@ -319,7 +319,16 @@ class WebexSettings(_Section):
     virtual_agent_id: str = Field(default="voicebot", description="The bot as Flow Designer lists it.")
     virtual_agent_name: str = "voicebot"
     ani_keys: list[str] = Field(
-        default=["ani", "ANI", "callerNumber", "calling_number", "caller_number", "from"],
+        default=[
+            "ani",
+            "ANI",
+            "callerNumber",
+            "callingNumber",
+            "calling_number",
+            "caller_number",
+            "phoneNumber",
+            "from",
+        ],
         description="SESSION_START parameters (the activity's State Event data) that may hold the caller's number.",
     )
     dialed_keys: list[str] = ["dnis", "DNIS", "dialedNumber", "dialed_number", "to"]
