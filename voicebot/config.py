@@ -249,7 +249,11 @@ class DynamicsSettings(_Section):
     authority_url: str = "https://login.microsoftonline.com"
     app_id: str = Field(default="", description="Model-driven app id used in screen-pop URLs.")
     phone_columns: list[str] = ["telephone1", "mobilephone", "telephone2"]
-    cases: Literal["prefer_active", "active_only", "newest"] = "prefer_active"
+    cases: Literal["prefer_active", "active_only", "newest"] = Field(
+        default="active_only",
+        description="Which case is the caller's: an active one only (as the other back ends), the newest active else "
+        "the newest closed (prefer_active), or the newest whatever its state.",
+    )
     note_kind: Literal["phonecall", "annotation"] = "phonecall"
 
 

@@ -30,6 +30,14 @@ def error(status: int, code: str, message: str, **headers: str) -> Reply:
     return Reply(status, {"error": {"code": code, "message": message}}, headers)
 
 
+# Single-valued navigation properties each entity type declares for its case or contact (the entity references:
+# phonecall's Incident_Phonecalls is ``regardingobjectid_incident_phonecall``; annotation's is ``objectid_incident``).
+BINDABLE = {
+    "phonecalls": {"regardingobjectid_incident_phonecall", "regardingobjectid_contact_phonecall"},
+    "annotations": {"objectid_incident", "objectid_contact"},
+}
+
+
 class Dataverse(StandIn):
     def __init__(self, org_url_path: str = ""):
         super().__init__()
@@ -171,7 +179,13 @@ class Dataverse(StandIn):
     def _create(self, entity: str, body: dict) -> Reply:
         binding = re.compile(rf"^/(incidents|contacts)\({GUID}\)$")
         for key, value in body.items():
-            if key.endswith("@odata.bind") and not binding.match(value):
+            if not key.endswith("@odata.bind"):
+                continue
+            name = key.removesuffix("@odata.bind")
+            if name not in BINDABLE[entity]:
+                # What the Web API says of a navigation property the entity type does not declare.
+                return error(400, "0x80060888", f"An undeclared property '{name}' was found in the payload")
+            if not binding.match(value):
                 return error(400, "0x80048d19", f"Invalid binding {key}: {value}")
         if not body.get("subject"):
             return error(400, "0x80040203", "subject is required")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import httpx
 import pytest
 
 from tests.standins.dataverse import CLIENT_ID, CLIENT_SECRET, TENANT, Dataverse
@@ -96,16 +97,17 @@ async def test_a_case_on_an_account_is_found_through_its_primary_contact(dataver
     assert (await crm.latest_case(match.customer)).number == "CAS-02000"
 
 
-async def test_prefer_active_falls_back_to_the_newest_closed_case(dataverse, crm):
+async def test_prefer_active_falls_back_to_the_newest_closed_case(dataverse):
+    crm = open_crm(settings(dataverse, dynamics={"cases": "prefer_active"}), "")
     jane = dataverse.add_contact("Jane Doe", telephone1=JANE)
     dataverse.add_incident("CAS-1", "Old", "2026-01-01T00:00:00Z", customer=jane, statecode=1, statuscode=5)
     match = await crm.find_customer(normalize_ani(JANE))
     case = await crm.latest_case(match.customer)
     assert case.number == "CAS-1" and not case.is_open
+    await crm.close()
 
 
-async def test_active_only_ignores_closed_cases(dataverse):
-    crm = open_crm(settings(dataverse, dynamics={"cases": "active_only"}), "")
+async def test_by_default_a_resolved_case_is_not_the_callers_open_case_as_on_every_back_end(dataverse, crm):
     jane = dataverse.add_contact("Jane Doe", telephone1=JANE)
     dataverse.add_incident("CAS-1", "Old", "2026-01-01T00:00:00Z", customer=jane, statecode=1, statuscode=5)
     match = await crm.find_customer(normalize_ani(JANE))
@@ -221,8 +223,35 @@ async def test_the_note_is_a_phone_call_activity_regarding_the_case(dataverse, c
     case = dataverse.add_incident("CAS-01234", "Router", "2026-11-18T09:12:00Z", customer=jane)
     await crm.add_note(CallNote("CA1", "Voice bot call: transferred", "caller: agent please", jane, case, JANE))
     [call] = dataverse.phonecalls
-    assert call["regardingobjectid_incident@odata.bind"] == f"/incidents({case})"
+    assert call["regardingobjectid_incident_phonecall@odata.bind"] == f"/incidents({case})"
     assert call["directioncode"] is False and call["phonenumber"] == JANE and "agent please" in call["description"]
+
+
+async def test_a_note_without_a_case_is_regarding_the_contact(dataverse, crm):
+    jane = dataverse.add_contact("Jane Doe", telephone1=JANE)
+    await crm.add_note(CallNote("CA2", "Voice bot call: completed", "caller: bye", jane, None, JANE))
+    [call] = dataverse.phonecalls
+    assert call["regardingobjectid_contact_phonecall@odata.bind"] == f"/contacts({jane})"
+
+
+async def test_the_stand_in_refuses_the_activity_base_types_navigation_property_as_the_web_api_does(dataverse):
+    """phonecall declares ``regardingobjectid_incident_phonecall``; the base type's name is not one of its own."""
+    token = httpx.post(
+        f"{dataverse.url}/{TENANT}/oauth2/v2.0/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "scope": f"{dataverse.url}/.default",
+        },
+    ).json()["access_token"]
+    case = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    refused = httpx.post(
+        f"{dataverse.url}/api/data/v9.2/phonecalls",
+        headers={"Authorization": f"Bearer {token}", "OData-Version": "4.0", "OData-MaxVersion": "4.0"},
+        json={"subject": "x", "regardingobjectid_incident@odata.bind": f"/incidents({case})"},
+    )
+    assert refused.status_code == 400 and "undeclared property 'regardingobjectid_incident'" in refused.text
 
 
 async def test_the_note_can_be_an_annotation(dataverse):

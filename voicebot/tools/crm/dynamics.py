@@ -202,10 +202,12 @@ class DynamicsCRM:
             "directioncode": False,  # incoming
             "description": note.body,
         }
+        # The phone call's own navigation properties (the entity reference's ReferencingEntityNavigationPropertyName):
+        # the activity base type's ``regardingobjectid_incident`` is refused on create.
         if note.case_id:
-            body["regardingobjectid_incident@odata.bind"] = f"/incidents({note.case_id})"
+            body["regardingobjectid_incident_phonecall@odata.bind"] = f"/incidents({note.case_id})"
         elif note.customer_id:
-            body["regardingobjectid_contact@odata.bind"] = f"/contacts({note.customer_id})"
+            body["regardingobjectid_contact_phonecall@odata.bind"] = f"/contacts({note.customer_id})"
         await self.api.request("POST", "phonecalls", json=body)
 
     # -- screen-pop URLs -------------------------------------------------------
