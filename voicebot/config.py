@@ -298,6 +298,80 @@ class GenesysSettings(_Section):
     )
 
 
+class GraphSettings(_Section):
+    """Microsoft Graph, for the Teams agents' presence: an app registration with Presence.Read.All (application)."""
+
+    tenant_id: str = ""
+    client_id: str = ""
+    client_secret: SecretStr | None = None
+    authority_url: str = "https://login.microsoftonline.com"
+    url: str = "https://graph.microsoft.com"
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.tenant_id and self.client_id and self.client_secret is not None)
+
+
+class AcsSettings(_Section):
+    """Azure Communication Services Call Automation: Event Grid brings the call, REST answers it onto a websocket."""
+
+    endpoint: str = Field(default="", description="https://<resource>.communication.azure.com")
+    access_key: SecretStr | None = Field(default=None, description="The resource's access key (signs REST requests).")
+    connection_string: SecretStr | None = Field(
+        default=None, description="Or the resource's connection string: endpoint=https://...;accesskey=..."
+    )
+    api_version: str = "2025-06-15"
+    incoming_secret: SecretStr | None = Field(
+        default=None,
+        description="The ?code= secret in the Event Grid subscription's URL; unset, only local clients may post.",
+    )
+    resource_id: str | None = Field(
+        default=None, description="The resource's immutable id: the audience of ACS's callback and websocket JWTs."
+    )
+    issuer: str = "https://acscallautomation.communication.azure.com"
+    jwks_url: str = "https://acscallautomation.communication.azure.com/calling/keys"
+    fallback_number: str | None = Field(
+        default=None, description="Where a caller goes when every transfer target failed (E.164)."
+    )
+    queues: dict[str, str] = Field(
+        default={},
+        description="transfer.* queue name -> the number (E.164) or Teams user (Entra object id) that takes it.",
+    )
+    teams_agents: list[str] = Field(
+        default=[], description="Teams agents (Entra object ids): a caller goes to one Graph shows Available."
+    )
+    teams_agents_by_reason: dict[str, list[str]] = Field(
+        default={}, description="Transfer reason -> its own Teams agents, instead of teams_agents."
+    )
+    presence_budget_secs: float = Field(
+        default=1.0, gt=0, description="Longest wait for Graph presence; past it the caller goes to the queue."
+    )
+    graph: GraphSettings = GraphSettings()
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> AcsSettings:
+        if self.connection_string is not None and (self.endpoint or self.access_key is not None):
+            raise ValueError("acs.connection_string replaces acs.endpoint and acs.access_key: set one or the other")
+        self.credentials()  # a malformed connection string fails at start-up, naming the key
+        if (self.teams_agents or self.teams_agents_by_reason) and not self.graph.configured:
+            raise ValueError("acs.teams_agents need acs.graph.tenant_id, client_id and client_secret (for presence)")
+        return self
+
+    def credentials(self) -> tuple[str, str] | None:
+        """(endpoint, access key), from the connection string or the two keys; None if not configured."""
+        if self.connection_string is not None:
+            parts = dict(
+                part.split("=", 1) for part in self.connection_string.get_secret_value().split(";") if "=" in part
+            )
+            lowered = {k.strip().lower(): v.strip() for k, v in parts.items()}
+            if "endpoint" not in lowered or "accesskey" not in lowered:
+                raise ValueError("acs.connection_string: format is endpoint=https://<resource>/;accesskey=<key>")
+            return lowered["endpoint"].rstrip("/"), lowered["accesskey"]
+        if self.endpoint and self.access_key is not None:
+            return self.endpoint.rstrip("/"), self.access_key.get_secret_value()
+        return None
+
+
 class WebexSettings(_Section):
     """Webex Contact Center's Bring Your Own Virtual Agent: Webex calls voicebot over gRPC, one RPC per turn."""
 
@@ -374,6 +448,7 @@ class Settings(_Section):
     twilio: TwilioSettings = TwilioSettings()
     genesys: GenesysSettings = GenesysSettings()
     webex: WebexSettings = WebexSettings()
+    acs: AcsSettings = AcsSettings()
     telnyx: TelnyxSettings = TelnyxSettings()
     plivo: PlivoSettings = PlivoSettings()
     vonage: VonageSettings = VonageSettings()

@@ -34,6 +34,8 @@ ENDPOINTS = [
     ("POST", "/vonage/event"),
     ("GET", "/exotel/outcome"),
     ("GET", "/exotel/dial-whom"),
+    ("POST", "/acs/incoming"),
+    ("POST", "/acs/callbacks"),
     ("GET", "/api/calls"),
     ("GET", "/api/calls/{text}"),
     ("GET", "/api/metrics"),
@@ -45,7 +47,7 @@ ENDPOINTS = [
     ("POST", "/phone/ticket"),
     ("GET", "/healthz"),
 ]
-NOT_CONFIGURED = {"/telnyx/webhook", "/vonage/answer"}  # 503 and a logged reason, by design
+NOT_CONFIGURED = {"/telnyx/webhook", "/vonage/answer", "/acs/incoming"}  # 503 and a logged reason, by design
 FIELD_NAMES = [
     "CallSid",
     "CallUUID",
@@ -85,9 +87,27 @@ telnyx_like = st.fixed_dictionaries(
         )
     }
 )
+event_grid_like = st.lists(
+    st.fixed_dictionaries(
+        {
+            "eventType": st.sampled_from(
+                ["Microsoft.Communication.IncomingCall", "Microsoft.EventGrid.SubscriptionValidationEvent", "x"]
+            ),
+            "data": st.one_of(
+                json_values,
+                st.dictionaries(
+                    st.sampled_from(["correlationId", "incomingCallContext", "from", "to", "validationCode"]),
+                    json_values,
+                    max_size=5,
+                ),
+            ),
+        }
+    ),
+    max_size=3,
+)
 bodies = st.one_of(
     st.tuples(st.just("form"), fields),
-    st.tuples(st.just("json"), st.one_of(json_values, telnyx_like)),
+    st.tuples(st.just("json"), st.one_of(json_values, telnyx_like, event_grid_like)),
     st.tuples(st.just("bytes"), st.binary(max_size=200)),
 )
 

@@ -327,7 +327,7 @@ class ConversationProcessor(FrameProcessor):
             return
         pop = None
         if reply.next is Next.TRANSFER and reply.handoff is not None:
-            pop = await self._session.transfer(reply.handoff)
+            pop = await self._session.transfer(reply.handoff, self._control.choose)
         else:
             await self._session.complete()
         await self._control.end(self, self._session, pop)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -21,9 +22,11 @@ from voicebot.tools.ani import CallerNumber
 from voicebot.tools.crm.base import CallNote, note_body
 from voicebot.tools.lookup import CallerContext, look_up_caller, refresh_case
 from voicebot.tools.screen_pop import ScreenPop, build_screen_pop, case_json, customer_json, summarize
-from voicebot.tools.transfer import transfer_target
+from voicebot.tools.transfer import TransferTarget, transfer_target
 
 log = logging.getLogger(__name__)
+
+ChooseTarget = Callable[[TransferTarget, str], Awaitable[TransferTarget]]
 
 
 class CallSession:
@@ -150,10 +153,15 @@ class CallSession:
     async def record_event(self, kind: str, **data: Any) -> None:
         await self.store.add_event(self.call.id, kind, data)
 
-    async def transfer(self, handoff: Handoff) -> ScreenPop:
-        """Send the screen pop and record the transfer; the call control then tells the platform."""
+    async def transfer(self, handoff: Handoff, choose: ChooseTarget | None = None) -> ScreenPop:
+        """Send the screen pop and record the transfer; the call control then tells the platform.
+
+        ``choose`` is the platform's say in the target (an agent picked by presence), before the pop names it.
+        """
         assert self.flow is not None
         target = transfer_target(self.services.settings.transfer, handoff.reason, self.flow.context.case)
+        if choose is not None:
+            target = await choose(target, handoff.reason)
         pop = build_screen_pop(
             call=self.call,
             context=self.flow.context,

@@ -95,6 +95,10 @@ def _warn_about_open_doors(settings: Settings) -> None:
         log.warning("access.media_secret is not set: media streams are accepted from local clients only")
     if settings.genesys.api_key is None:
         log.warning("genesys.api_key is not set: AudioConnector accepts local clients only")
+    if settings.acs.credentials() is not None and settings.acs.resource_id is None:
+        log.warning("acs.resource_id is not set: ACS's JWTs on callbacks and media streams are not checked")
+    if settings.acs.credentials() is not None and settings.acs.incoming_secret is None:
+        log.warning("acs.incoming_secret is not set: /acs/incoming accepts local clients only")
 
 
 def create_app_from_environment() -> FastAPI:

@@ -40,13 +40,23 @@ class CallRegistry:
     def in_progress(self) -> int:
         return len(self._places)
 
+    def refusal(self) -> str | None:
+        """Why a new call would be refused now (None: it would be admitted)."""
+        if self.draining:
+            return "shutting down"
+        if len(self._places) >= self.limit:
+            return f"{self.limit} calls in progress (limits.max_calls)"
+        return None
+
+    def refuse(self, platform: str, call_id: str, why: str) -> None:
+        self.counters.add("calls_refused")
+        log.warning("%s call %s refused: %s", platform, call_id, why)
+
     @contextmanager
     def admitted(self, platform: str, call_id: str) -> Iterator[CallPlace | None]:
         """A place for the call for as long as the block runs, or None: over the limit, or shutting down."""
-        if self.draining or len(self._places) >= self.limit:
-            self.counters.add("calls_refused")
-            why = "shutting down" if self.draining else f"{self.limit} calls in progress (limits.max_calls)"
-            log.warning("%s call %s refused: %s", platform, call_id, why)
+        if (why := self.refusal()) is not None:
+            self.refuse(platform, call_id, why)
             yield None
             return
         place = CallPlace(platform, call_id)

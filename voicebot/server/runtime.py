@@ -25,6 +25,10 @@ from voicebot.server.metrics import Counters, Timings
 from voicebot.storage.events import CallEvents
 from voicebot.storage.outbox import Outbox
 from voicebot.storage.records import CallStore
+from voicebot.telephony.acs.api import AcsCalls
+from voicebot.telephony.acs.connections import AcsConnections
+from voicebot.telephony.acs.presence import GraphPresence
+from voicebot.telephony.acs.tokens import AcsTokenVerifier
 from voicebot.telephony.telnyx.api import TelnyxCalls
 from voicebot.telephony.telnyx.signature import public_key
 from voicebot.telephony.twilio.api import TwilioCalls
@@ -60,6 +64,7 @@ class Runtime:
     telnyx: TelnyxCalls | None
     telnyx_public_key: Ed25519PublicKey | None
     vonage: VonageCalls | None
+    acs: AcsConnections | None
     public_url: str
     media_dir: Path
     model_load_secs: float
@@ -131,6 +136,7 @@ class Runtime:
             vonage=(
                 VonageCalls(settings.vonage, settings.transfer, public_url) if settings.vonage.rest_enabled else None
             ),
+            acs=_acs(settings, services.session.store),
             public_url=public_url,
             media_dir=settings.media_dir or default_media_dir(),
             model_load_secs=load_secs,
@@ -141,9 +147,20 @@ class Runtime:
         services = self.services
         services.inference.close()
         await services.session.outbox.aclose()
-        for calls in (self.handover.calls, self.telnyx, self.vonage):
+        for calls in (self.handover.calls, self.telnyx, self.vonage, self.acs):
             if calls is not None:
                 await calls.aclose()
         await self.webhook.aclose()
         await services.session.crm.close()
         services.session.store.close()
+
+
+def _acs(settings: Settings, store: CallStore) -> AcsConnections | None:
+    acs = settings.acs
+    credentials = acs.credentials()
+    if credentials is None:
+        return None
+    verifier = AcsTokenVerifier(acs.jwks_url, acs.issuer, acs.resource_id) if acs.resource_id else None
+    calls = AcsCalls(*credentials, acs.api_version)
+    presence = GraphPresence(acs.graph) if acs.graph.configured else None
+    return AcsConnections(calls, acs, settings.transfer, store, verifier, presence)

@@ -8,8 +8,8 @@ one place that knows how each platform lets go of a call:
   us what next (Twilio ``<Connect action>``, Plivo ``<Redirect>``, Exotel's next
   applet): :class:`StreamCloseCallControl`;
 - Twilio with REST credentials updates the live call first;
-- Telnyx and Vonage streams are forks of the call, so the bot transfers or hangs
-  up with a REST command (:class:`RESTCallControl`);
+- Telnyx, Vonage and ACS streams are forks of the call, so the bot transfers or
+  hangs up with a REST command (:class:`RESTCallControl`);
 - each platform package adds its own where it differs (Twilio's REST redirect,
   Genesys's ``disconnect`` with output variables).
 """
@@ -44,6 +44,15 @@ class CallControl(Protocol):
         """The platform broke its protocol: end the session as the protocol says."""
         ...
 
+    async def choose(self, proposed: TransferTarget, reason: str) -> TransferTarget:
+        """The platform's say in where a caller goes, before the pop is built (``proposed`` from ``transfer.*``)."""
+        ...
+
+
+async def as_proposed(proposed: TransferTarget, reason: str) -> TransferTarget:
+    """Most platforms send a caller where ``transfer.*`` says."""
+    return proposed
+
 
 async def end_pipeline(processor: FrameProcessor) -> None:
     await processor.push_frame(EndWorkerFrame(), FrameDirection.UPSTREAM)
@@ -51,6 +60,8 @@ async def end_pipeline(processor: FrameProcessor) -> None:
 
 class StreamCloseCallControl:
     """Close the stream; the platform's flow then asks us where the caller goes (see the routes)."""
+
+    choose = staticmethod(as_proposed)
 
     async def end(self, processor: FrameProcessor, session: CallSession, pop: ScreenPop | None) -> None:
         await end_pipeline(processor)
@@ -65,13 +76,13 @@ class StreamCloseCallControl:
 class PlatformCalls(Protocol):
     """A platform's call-control REST API, as :class:`RESTCallControl` needs it."""
 
-    async def hand_over(self, call_id: str, target: TransferTarget, pop_id: str, dialed: str) -> None: ...
+    async def hand_over(self, call_id: str, target: TransferTarget, pop: ScreenPop | None, dialed: str) -> None: ...
 
     async def hang_up(self, call_id: str) -> None: ...
 
 
 class RESTCallControl(StreamCloseCallControl):
-    """For streams that are forks of the call (Telnyx, Vonage): the bot transfers or hangs up by REST.
+    """For streams that are forks of the call (Telnyx, Vonage, ACS): the bot transfers or hangs up by REST.
 
     A call the bot did not finish goes to an agent, as everywhere. If the
     platform refuses, the failure is recorded (the pop has gone out anyway).
@@ -97,8 +108,7 @@ class RESTCallControl(StreamCloseCallControl):
             if handover is None:
                 await self.calls.hang_up(session.call.id)
             else:
-                pop_id = pop.id if pop else ""
-                await self.calls.hand_over(session.call.id, handover, pop_id, self.dialed)
+                await self.calls.hand_over(session.call.id, handover, pop, self.dialed)
                 await session.record_event("transfer_via", via=f"{self.platform}_rest")
         except PlatformAPIError as exc:
             log.error(

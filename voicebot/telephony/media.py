@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 async def serve_media(websocket: WebSocket, runtime: Runtime, platform: Platform) -> None:
-    if not platform.upgrade_allowed(websocket, runtime):
+    if not await platform.upgrade_allowed(websocket, runtime):
         runtime.services.session.counters.add("calls_unauthorised")
         log.warning("%s media stream refused: not authorised", platform.name)
         await websocket.close(WS_1008_POLICY_VIOLATION)  # before accept: the upgrade is answered 403

@@ -7,7 +7,7 @@ exports one :class:`Platform`; :mod:`voicebot.telephony.registry` lists them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -53,7 +53,7 @@ class JsonHandshake:
         return True
 
 
-def always(websocket: WebSocket, runtime: Runtime) -> bool:
+async def always(websocket: WebSocket, runtime: Runtime) -> bool:
     return True
 
 
@@ -73,8 +73,9 @@ class Platform:
     control: Callable[[Runtime, StreamStart, CallSerializer], CallControl]
     # Why it cannot take calls as configured (None: it can), checked before the stream is accepted.
     unavailable: Callable[[Runtime], str | None] = ready
-    # Checked on the upgrade, before accepting: a platform that authenticates its connection (Genesys's API key).
-    upgrade_allowed: Callable[[WebSocket, Runtime], bool] = always
+    # Checked on the upgrade, before accepting: a platform that authenticates its connection (Genesys's API key,
+    # ACS's JWT).
+    upgrade_allowed: Callable[[WebSocket, Runtime], Awaitable[bool]] = always
     media_token: bool = True  # the per-call token of voicebot.server.access, from the start message or the URL
     playback_marks: bool = False  # no mark echo on the wire: infer "heard" from the send pace
     out_chunk_ms: int = 40  # bot audio per outgoing message

@@ -1,6 +1,6 @@
 """Every telephony platform the server answers: a new one is a package beside these and a line here."""
 
-from voicebot.telephony import exotel, genesys, plivo, telnyx, twilio, vonage
+from voicebot.telephony import acs, exotel, genesys, plivo, telnyx, twilio, vonage
 from voicebot.telephony.platform import Platform
 
 PLATFORMS: tuple[Platform, ...] = (
@@ -10,4 +10,5 @@ PLATFORMS: tuple[Platform, ...] = (
     plivo.PLATFORM,
     vonage.PLATFORM,
     exotel.PLATFORM,
+    acs.PLATFORM,
 )

@@ -112,6 +112,7 @@ class PopAction(_Part):
 class PopTransfer(_Part):
     mode: Literal["dial", "enqueue"]
     target: str
+    why: str | None = None  # who was chosen and why, when the platform chose an agent (ACS: Teams presence)
 
 
 class PopTurn(_Part):
@@ -220,7 +221,7 @@ def build_screen_pop(
         customer=PopCustomer.of(context.customer, crm) if context.customer else None,
         case=PopCase.of(context.case, crm) if context.case else None,
         action=PopAction(type=action, url=url),
-        transfer=PopTransfer(mode=transfer.mode, target=transfer.target),
+        transfer=PopTransfer(mode=transfer.mode, target=transfer.target, why=transfer.why or None),
         transcript=[PopTurn(role=t.role, text=t.text, at=t.started_at) for t in transcript],
         summary=summarize(context, reason, transcript, intents),
     )

@@ -14,6 +14,7 @@ from voicebot.tools.crm.base import Case
 class TransferTarget:
     mode: Literal["dial", "enqueue"]
     target: str
+    why: str = ""  # how the target was chosen, when a platform chose it (an agent by presence), for the pop
 
 
 def transfer_target(settings: TransferSettings, reason: str, case: Case | None = None) -> TransferTarget:

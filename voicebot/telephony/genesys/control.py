@@ -9,7 +9,7 @@ from pipecat.frames.frames import OutputTransportMessageUrgentFrame
 from pipecat.processors.frame_processor import FrameProcessor
 
 from voicebot.pipeline.session import CallSession
-from voicebot.telephony.control import end_pipeline
+from voicebot.telephony.control import as_proposed, end_pipeline
 from voicebot.telephony.genesys.stream import GenesysMediaSerializer
 from voicebot.tools.screen_pop import ScreenPop
 
@@ -21,6 +21,8 @@ SUMMARY_MAX_CHARS = 1000
 
 
 class GenesysCallControl:
+    choose = staticmethod(as_proposed)
+
     def __init__(self, serializer: GenesysMediaSerializer):
         self.serializer = serializer
         self._closed = asyncio.Event()

@@ -10,7 +10,7 @@ from voicebot.server.runtime import Runtime
 router = APIRouter(prefix="/genesys")
 
 
-def api_key_valid(websocket: WebSocket, runtime: Runtime) -> bool:
+async def api_key_valid(websocket: WebSocket, runtime: Runtime) -> bool:
     """The configured X-API-KEY is required; without one, only local clients may connect."""
     key = runtime.settings.genesys.api_key
     client = websocket.client.host if websocket.client else None

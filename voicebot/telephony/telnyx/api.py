@@ -18,6 +18,7 @@ import httpx
 from voicebot.config import TelnyxSettings, TransferSettings
 from voicebot.telephony.errors import PlatformAPIError
 from voicebot.telephony.markup import POP_HEADER
+from voicebot.tools.screen_pop import ScreenPop
 from voicebot.tools.transfer import TransferTarget
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,8 @@ class TelnyxCalls:
             },
         )
 
-    async def hand_over(self, call_control_id: str, target: TransferTarget, pop_id: str, dialed: str) -> None:
+    async def hand_over(self, call_control_id: str, target: TransferTarget, pop: ScreenPop | None, dialed: str) -> None:
+        pop_id = pop.id if pop else ""
         """``transfer`` to a number or SIP URI (the pop id in a SIP header), or ``enqueue`` into a queue."""
         state = client_state({"screen_pop_id": pop_id})
         if target.mode == "dial":

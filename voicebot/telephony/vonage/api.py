@@ -19,6 +19,7 @@ import jwt
 from voicebot.config import TransferSettings, VonageSettings
 from voicebot.telephony.errors import PlatformAPIError
 from voicebot.telephony.markup import POP_HEADER
+from voicebot.tools.screen_pop import ScreenPop
 from voicebot.tools.transfer import TransferTarget
 
 AUDIO_RATE = 16000
@@ -102,8 +103,8 @@ class VonageCalls:
                 f"vonage: call update answered {response.status_code}: {response.text[:200]}", response.status_code
             )
 
-    async def hand_over(self, call_uuid: str, target: TransferTarget, pop_id: str, dialed: str) -> None:
-        ncco = transfer_ncco(target, pop_id, dialed, self._transfer, self._public_url)
+    async def hand_over(self, call_uuid: str, target: TransferTarget, pop: ScreenPop | None, dialed: str) -> None:
+        ncco = transfer_ncco(target, pop.id if pop else "", dialed, self._transfer, self._public_url)
         await self.update(call_uuid, {"action": "transfer", "destination": {"type": "ncco", "ncco": ncco}})
 
     async def hang_up(self, call_uuid: str) -> None:

@@ -12,7 +12,7 @@ from pipecat.processors.frame_processor import FrameProcessor
 
 from voicebot.config import TransferSettings
 from voicebot.pipeline.session import CallSession
-from voicebot.telephony.control import end_pipeline
+from voicebot.telephony.control import as_proposed, end_pipeline
 from voicebot.telephony.webex.conversation import Event, WebexConversation, struct_of
 from voicebot.telephony.webex.proto import byova_pb2
 from voicebot.tools.screen_pop import ScreenPop
@@ -55,6 +55,8 @@ def transcript_text(session: CallSession) -> str:
 
 class WebexCallControl:
     """The dialogue's decision becomes the conversation's terminal response; the pipeline then ends."""
+
+    choose = staticmethod(as_proposed)
 
     def __init__(self, conversation: WebexConversation, settings: TransferSettings):
         self.conversation = conversation

@@ -8,20 +8,18 @@ Entra ID client-credentials token, cached and shared across calls.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-import httpx
 import phonenumbers
 
 from voicebot.tools.ani import CallerNumber, same_number
 from voicebot.tools.crm.base import CallNote, Case, Customer, CustomerMatch
-from voicebot.tools.crm.http import Auth, CircuitBreaker, CRMHTTPError, ResilientClient, RetryPolicy
+from voicebot.tools.crm.http import CircuitBreaker, CRMHTTPError, ResilientClient, RetryPolicy
+from voicebot.tools.entra import EntraToken
 
 if TYPE_CHECKING:
     from voicebot.config import DynamicsSettings, Settings
@@ -66,72 +64,25 @@ def stored_forms(caller: CallerNumber) -> list[str]:
     return list(dict.fromkeys(forms))
 
 
-class EntraToken(Auth):
-    """OAuth 2.0 client credentials against Microsoft Entra ID.
+def _token_failure(message: str, status: int | None, retryable: bool) -> Exception:
+    return CRMHTTPError(message, status, retryable=retryable)
 
-    The token is cached until shortly before it expires; concurrent requests
-    share one refresh, and a 401 replaces the rejected token once.
-    """
 
-    def __init__(self, settings: DynamicsSettings, timeout: float, clock=time.monotonic):
-        if not (settings.tenant_id and settings.client_id and settings.client_secret and settings.org_url):
-            raise ValueError(
-                "crm.dynamics needs org_url, tenant_id, client_id and client_secret "
-                "(VOICEBOT_CRM__DYNAMICS__CLIENT_SECRET)"
-            )
-        self._url = f"{settings.authority_url.rstrip('/')}/{settings.tenant_id}/oauth2/v2.0/token"
-        self._form = {
-            "client_id": settings.client_id,
-            "client_secret": settings.client_secret.get_secret_value(),
-            "grant_type": "client_credentials",
-            "scope": f"{settings.org_url.rstrip('/')}/.default",
-        }
-        self._client = httpx.AsyncClient(timeout=timeout)
-        self._clock = clock
-        self._lock = asyncio.Lock()
-        self._token: str | None = None
-        self._expires_at = 0.0
-        self.fetches = 0
-
-    async def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {await self._current()}"}
-
-    async def refresh(self, rejected: dict[str, str]) -> bool:
-        async with self._lock:
-            if rejected.get("Authorization") == f"Bearer {self._token}":
-                self._token = None  # another request may already have replaced it
-        await self._current()
-        return True
-
-    async def _current(self) -> str:
-        if self._token and self._clock() < self._expires_at:
-            return self._token
-        async with self._lock:
-            if self._token and self._clock() < self._expires_at:
-                return self._token
-            self._token, lifetime = await self._fetch()
-            # Renew a minute early (or at 90% of a short lifetime).
-            self._expires_at = self._clock() + lifetime - min(60.0, lifetime * 0.1)
-            return self._token
-
-    async def _fetch(self) -> tuple[str, float]:
-        self.fetches += 1
-        try:
-            response = await self._client.post(self._url, data=self._form)
-        except httpx.HTTPError as exc:
-            raise CRMHTTPError(f"dynamics: token request failed: {type(exc).__name__}") from exc
-        if response.status_code != 200:
-            error = response.json().get("error", "") if "json" in response.headers.get("content-type", "") else ""
-            raise CRMHTTPError(
-                f"dynamics: Entra ID refused the token request ({response.status_code} {error})",
-                response.status_code,
-                retryable=response.status_code >= 500 or response.status_code == 429,
-            )
-        body = response.json()
-        return body["access_token"], float(body.get("expires_in", 3599))
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
+def entra_token(settings: DynamicsSettings, timeout: float) -> EntraToken:
+    if not (settings.tenant_id and settings.client_id and settings.client_secret and settings.org_url):
+        raise ValueError(
+            "crm.dynamics needs org_url, tenant_id, client_id and client_secret (VOICEBOT_CRM__DYNAMICS__CLIENT_SECRET)"
+        )
+    return EntraToken(
+        authority_url=settings.authority_url,
+        tenant_id=settings.tenant_id,
+        client_id=settings.client_id,
+        client_secret=settings.client_secret.get_secret_value(),
+        scope=f"{settings.org_url.rstrip('/')}/.default",
+        label="dynamics",
+        failure=_token_failure,
+        timeout=timeout,
+    )
 
 
 class DynamicsCRM:
@@ -271,7 +222,7 @@ def _datetime(value: str | None) -> datetime:
 def open_dynamics_crm(settings: Settings, public_url: str) -> DynamicsCRM:
     """The ``crm.backend = "dynamics"`` factory."""
     crm = settings.crm
-    token = EntraToken(crm.dynamics, crm.request_timeout_secs)
+    token = entra_token(crm.dynamics, crm.request_timeout_secs)
     client = ResilientClient(
         crm.dynamics.org_url.rstrip("/") + API_PATH,
         name="dynamics",

@@ -17,7 +17,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -115,14 +115,23 @@ def retry_after_secs(response: httpx.Response) -> float | None:
         return max(0.0, when.timestamp() - time.time()) if when else None
 
 
-class Auth:
+class Credentials(Protocol):
     """Adds credentials to requests; ``refresh`` is called once after a 401."""
+
+    async def headers(self) -> dict[str, str]: ...
+
+    async def refresh(self, rejected: dict[str, str]) -> bool:
+        """Get new credentials; False when refreshing cannot help (static credentials)."""
+        ...
+
+
+class Auth:
+    """No credentials, or static ones (a subclass's ``headers``): refreshing cannot help."""
 
     async def headers(self) -> dict[str, str]:
         return {}
 
     async def refresh(self, rejected: dict[str, str]) -> bool:
-        """Get new credentials; False when refreshing cannot help (static credentials)."""
         return False
 
 
@@ -132,7 +141,7 @@ class ResilientClient:
         base_url: str,
         *,
         name: str,
-        auth: Auth | None = None,
+        auth: Credentials | None = None,
         timeout: float = 1.0,
         policy: RetryPolicy | None = None,
         breaker: CircuitBreaker | None = None,
@@ -140,7 +149,7 @@ class ResilientClient:
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ):
         self.name = name
-        self.auth = auth or Auth()
+        self.auth: Credentials = auth or Auth()
         self.policy = policy or RetryPolicy()
         self.breaker = breaker or CircuitBreaker()
         self._sleep = sleep
