@@ -394,6 +394,11 @@ class WebexSettings(_Section):
     client_ca: Path | None = Field(
         default=None, description="PEM CA bundle for mutual TLS: Webex must present a certificate it signed."
     )
+    reply_mode: Literal["chunk", "wav"] = Field(
+        default="chunk",
+        description="chunk: each sentence streamed as raw mu-law CHUNKs as soon as it is rendered, then an empty "
+        "FINAL; wav: each reply as WAV prompts in one FINAL.",
+    )
     virtual_agent_id: str = Field(default="voicebot", description="The bot as Flow Designer lists it.")
     virtual_agent_name: str = "voicebot"
     ani_keys: list[str] = Field(
@@ -420,10 +425,22 @@ class WebexSettings(_Section):
         return self
 
 
+class CifSettings(_Section):
+    """The Dynamics 365 Channel Integration Framework widget (``/cif/widget``)."""
+
+    org_url: str | None = Field(
+        default=None,
+        description="https://<org>.crm.dynamics.com, whose CIF library the widget loads; default crm.dynamics.org_url.",
+    )
+    session_template: str = Field(
+        default="voicebot_call", description="Unique name of the session template created in Customer Service."
+    )
+
+
 class AccessSettings(_Section):
     token: SecretStr | None = Field(
         default=None,
-        description="Required by /agent, /phone, /api/* and /crm/*; unset, only local clients may use them.",
+        description="Required by /agent, /phone, /cif, /api/* and /crm/*; unset, only local clients may use them.",
     )
     media_secret: SecretStr | None = Field(
         default=None,
@@ -449,6 +466,7 @@ class Settings(_Section):
     genesys: GenesysSettings = GenesysSettings()
     webex: WebexSettings = WebexSettings()
     acs: AcsSettings = AcsSettings()
+    cif: CifSettings = CifSettings()
     telnyx: TelnyxSettings = TelnyxSettings()
     plivo: PlivoSettings = PlivoSettings()
     vonage: VonageSettings = VonageSettings()

@@ -71,15 +71,22 @@ def on_the_line(pcm16: bytes, noise_dbfs: float | None = -45.0, after_secs: floa
     return audioop.lin2ulaw(over_the_line(quiet + pcm16 + tail, line, noise), 2)
 
 
-def prompt_pcm(response) -> bytes:
-    """The prompts of one response as 16-bit PCM, checking each is a whole 8 kHz mono mu-law WAV."""
+def reply(responses) -> tuple[object, bytes, bool]:
+    """A reply as Webex receives it in CHUNK mode: its FINAL, its audio as 16-bit PCM, and whether it may be
+    talked over. Before the FINAL come events (START/END_OF_INPUT) and CHUNKs of raw 8 kHz mu-law (no WAV
+    header, 100 B to 64 KB each); the FINAL itself carries no audio."""
+    *before, final = responses
+    assert final.type == "FINAL" and not final.prompts, "in CHUNK mode the FINAL carries no audio"
+    streamed = [r for r in before if r.type == "CHUNK"]
+    assert all(not r.prompts for r in before if r.type != "CHUNK"), "audio only in CHUNKs"
     pcm = b""
-    for prompt in response.prompts:
-        fmt, channels, rate, data = wav_audio(prompt.audio)
-        assert (fmt, channels, rate) == (7, 1, 8000), "Webex plays 8 kHz 8-bit mu-law WAV prompts"
-        assert len(prompt.audio) <= 65536
-        pcm += audioop.ulaw2lin(data, 2)
-    return pcm
+    for chunk in streamed:
+        [prompt] = chunk.prompts
+        assert 100 <= len(prompt.audio) <= 65536 and not prompt.audio.startswith(b"RIFF")
+        pcm += audioop.ulaw2lin(prompt.audio, 2)
+    barge_in = {p.barge_in for r in streamed for p in r.prompts}
+    assert len(barge_in) <= 1, "one reply, one barge-in setting"
+    return final, pcm, barge_in == {True}
 
 
 def seconds(pcm: bytes) -> float:
@@ -87,12 +94,10 @@ def seconds(pcm: bytes) -> float:
 
 
 async def greeted(harness: WebexHarness, whisper, parameters: dict[str, str]) -> tuple[str, float]:
-    [welcome] = await harness.start(parameters)
-    assert welcome.type == "FINAL" and welcome.events == []
+    welcome, pcm, barge_in = reply(await harness.start(parameters))
+    assert welcome.events == [] and barge_in
     assert welcome.input_mode == "INPUT_VOICE_DTMF" and welcome.handling is not None
     assert welcome.handling["dtmf"][3] == 1  # dtmf_input_length: one key per RPC, as the menu is one key
-    assert all(p.barge_in for p in welcome.prompts)
-    pcm = prompt_pcm(welcome)
     return transcribe_8k(whisper, pcm), seconds(pcm)
 
 
@@ -109,11 +114,10 @@ async def test_a_webex_caller_is_greeted_by_name_then_escalated_with_the_case_fo
         turn, _ = await harness.say(on_the_line(speak(caller_voice, said), after_secs=playing))
     kinds = [r.event_types for r in turn]
     assert kinds[0] == ["START_OF_INPUT"] and kinds[1] == ["END_OF_INPUT"] and kinds[-1] == ["TRANSFER_TO_AGENT"]
-    assert len(turn) == 3 and all(r.type == "FINAL" for r in turn)
-    escalation = turn[-1]
+    escalation, pcm, barge_in = reply(turn)
     assert escalation.input_mode is None and escalation.handling is None  # terminal: no input mode or config
-    assert not any(p.barge_in for p in escalation.prompts)
-    assert says(transcribe_8k(whisper, prompt_pcm(escalation)), "connecting you to an agent")
+    assert not barge_in  # a hand-off's prompt is not talked over
+    assert says(transcribe_8k(whisper, pcm), "connecting you to an agent")
     metadata = escalation.events[0].metadata
     assert metadata["case_number"] == "CAS-01234" and metadata["customer_name"] == "Jane Doe"
     assert metadata["reason"] == "caller_requested_agent" and metadata["transfer_target"] == "support"
@@ -158,8 +162,9 @@ async def test_a_caller_who_talks_over_the_greeting_barges_in_and_is_answered(we
         # One second into a greeting of several: Webex streams the caller's audio while its prompt plays.
         turn, _ = await harness.say(on_the_line(speak(caller_voice, said), after_secs=1.0))
         assert playing > 4.0
-        assert [r.event_types for r in turn] == [["START_OF_INPUT"], ["END_OF_INPUT"], []]
-        assert says(transcribe_8k(whisper, prompt_pcm(turn[-1])), "in progress")
+        assert [r.event_types for r in turn[:2]] == [["START_OF_INPUT"], ["END_OF_INPUT"]]
+        answer, pcm, _ = reply(turn)
+        assert answer.events == [] and says(transcribe_8k(whisper, pcm), "in progress")
         await harness.hang_up()
     rec = record(webex, harness.conversation_id)
     greeting = rec["turns"][0]
@@ -171,10 +176,10 @@ async def test_a_caller_who_talks_over_the_greeting_barges_in_and_is_answered(we
 async def test_keys_work_as_on_any_line(webex, broker, whisper):
     async with WebexHarness(webex["grpc"], broker.mint) as harness:
         await greeted(harness, whisper, {"ani": JANE})
-        [again] = await harness.keys("9")
+        again, pcm, _ = reply(await harness.keys("9"))
         assert again.events == [] and again.input_mode == "INPUT_VOICE_DTMF"
-        assert says(transcribe_8k(whisper, prompt_pcm(again)), "keeps dropping the connection")
-        [escalation] = await harness.keys("1")
+        assert says(transcribe_8k(whisper, pcm), "keeps dropping the connection")
+        escalation, _, _ = reply(await harness.keys("1"))
     assert escalation.event_types == ["TRANSFER_TO_AGENT"]
     rec = record(webex, harness.conversation_id)
     assert rec["outcome"] == "transferred" and [d["digit"] for d in rec["dtmf"]] == ["9", "1"]
@@ -182,19 +187,19 @@ async def test_keys_work_as_on_any_line(webex, broker, whisper):
 
 async def test_a_caller_the_crm_does_not_know_is_told_and_escalated_in_the_first_answer(webex, broker, whisper):
     async with WebexHarness(webex["grpc"], broker.mint) as harness:
-        [first] = await harness.start({"ani": UNKNOWN})
+        first, pcm, _ = reply(await harness.start({"ani": UNKNOWN}))
     assert first.event_types == ["TRANSFER_TO_AGENT"] and first.input_mode is None
     metadata = first.events[0].metadata
     assert metadata["reason"] == "unknown_caller" and "customer_name" not in metadata
-    assert says(transcribe_8k(whisper, prompt_pcm(first)), "agent")
+    assert says(transcribe_8k(whisper, pcm), "agent")
     assert record(webex, harness.conversation_id)["ani_e164"] == UNKNOWN
 
 
 async def test_silence_is_reprompted_without_giving_up_and_a_hang_up_is_noted(webex, broker, whisper):
     async with WebexHarness(webex["grpc"], broker.mint) as harness:
         await greeted(harness, whisper, {"ani": JANE})
-        [reprompt] = await harness.no_input()
-        assert reprompt.prompts and reprompt.events == []  # not a NO_INPUT event: that would end the activity
+        reprompt, pcm, _ = reply(await harness.no_input())
+        assert pcm and reprompt.events == []  # not a NO_INPUT event: that would end the activity
         assert reprompt.input_mode == "INPUT_VOICE_DTMF"
         assert await harness.hang_up() == [harness.responses[-1]]
         assert harness.responses[-1].prompts == [] and harness.responses[-1].events == []
@@ -283,3 +288,22 @@ def test_webex_reaches_the_bot_over_mutual_tls_only(tmp_path, broker):
             assert refused.value.code() is grpc.StatusCode.UNAVAILABLE
     finally:
         stop_server(proc, log)
+
+
+async def test_in_wav_mode_each_reply_is_one_final_with_whole_mu_law_wav_prompts(tmp_path, whisper):
+    grpc_port = free_port()
+    settings = {"VOICEBOT_WEBEX__GRPC_PORT": str(grpc_port), "VOICEBOT_WEBEX__REPLY_MODE": "wav"}
+    proc, log, _ = start_server(tmp_path, settings)
+    try:
+        async with WebexHarness(f"127.0.0.1:{grpc_port}") as harness:  # local, so no token
+            [welcome] = await harness.start({"ani": JANE})
+            await harness.hang_up()
+    finally:
+        stop_server(proc, log)
+    assert welcome.type == "FINAL" and welcome.input_mode == "INPUT_VOICE_DTMF"
+    pcm = b""
+    for prompt in welcome.prompts:
+        fmt, channels, rate, data = wav_audio(prompt.audio)
+        assert (fmt, channels, rate) == (7, 1, 8000) and len(prompt.audio) <= 65536 and prompt.barge_in
+        pcm += audioop.ulaw2lin(data, 2)
+    assert says(transcribe_8k(whisper, pcm), "Hi Jane")

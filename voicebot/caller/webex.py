@@ -3,8 +3,9 @@
 It opens the conversation with SESSION_START (the caller's number as State
 Event data), keeps an audio RPC open whenever the bot listens (20 ms mu-law
 chunks, encoding and rate declared once, then left at zero, as Webex does),
-plays each FINAL's WAV prompts on the caller's playout clock, stops a prompt
-when the bot says START_OF_INPUT over it (Webex's barge-in), sends keys as
+plays the replies (CHUNKs as they arrive, or a FINAL's WAV prompts) on the
+caller's playout clock, stops a prompt when the bot says START_OF_INPUT over
+it (Webex's barge-in), sends keys as
 START_OF_DTMF then the digits, and hangs up with SESSION_END. It reaches a
 server that takes local Webex clients (no ``webex.datasource_url``): only
 Webex can sign the tokens a registered data source needs.
@@ -57,12 +58,15 @@ class WebexWire(Wire):
         return None
 
 
-def _wav_pcm(wav: bytes) -> bytes:
-    """16-bit 8 kHz PCM of a prompt: mu-law WAV (format 7, which the wave module does not read) or PCM WAV."""
-    if wav[20:22] == b"\x07\x00":
-        at = wav.find(b"data")
-        return audioop.ulaw2lin(wav[at + 8 :], 2) if at >= 0 else b""
-    with wave.open(io.BytesIO(wav)) as w:
+def _audio_pcm(audio: bytes) -> bytes:
+    """16-bit 8 kHz PCM of a prompt's audio: raw mu-law (CHUNK mode), or a WAV file (mu-law format 7, which the
+    wave module does not read, or PCM)."""
+    if not audio.startswith(b"RIFF"):
+        return audioop.ulaw2lin(audio, 2)
+    if audio[20:22] == b"\x07\x00":
+        at = audio.find(b"data")
+        return audioop.ulaw2lin(audio[at + 8 :], 2) if at >= 0 else b""
+    with wave.open(io.BytesIO(audio)) as w:
         return w.readframes(w.getnframes())
 
 
@@ -81,6 +85,7 @@ class WebexCaller(PhoneCaller):
         self._keys = asyncio.Lock()  # a key press and the opening of an audio RPC, one at a time
         self._dtmf: asyncio.Task | None = None  # hearing the answer to the last key
         self._prompts = 0
+        self._unmarked = False  # audio played since the last reply's end
 
     async def _target(self) -> str:
         if self._base.startswith("grpc://"):
@@ -213,9 +218,11 @@ class WebexCaller(PhoneCaller):
             if Event.END_OF_INPUT in kinds and streaming:
                 self._audio = None  # Webex stops streaming this turn's audio
                 await call.done_writing()
-            if response.prompts:
-                pcm = b"".join(_wav_pcm(p.audio_content) for p in response.prompts)
-                self._play(pcm)
+            if response.prompts:  # a CHUNK plays as it arrives; WAV prompts come whole in the FINAL
+                self._play(b"".join(_audio_pcm(p.audio_content) for p in response.prompts))
+                self._unmarked = True
+            if response.response_type == byova_pb2.VoiceVAResponse.FINAL and self._unmarked:
+                self._unmarked = False
                 self._prompts += 1
                 self._schedule_mark(f"prompt-{self._prompts}")
             ending = (Event.SESSION_END, Event.TRANSFER_TO_AGENT)

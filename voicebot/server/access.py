@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
-OPERATOR_PATHS = ("/agent", "/phone", "/api", "/crm")
+OPERATOR_PATHS = ("/agent", "/phone", "/api", "/crm", "/cif")
 COOKIE = "voicebot_token"
 FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
 

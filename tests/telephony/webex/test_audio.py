@@ -15,6 +15,7 @@ from voicebot.telephony.webex.audio import (
     CallerAudio,
     Encoding,
     UnsupportedAudio,
+    chunks,
     mulaw_encode,
     mulaw_wav,
     prompt_files,
@@ -85,3 +86,11 @@ def test_a_law_decodes_as_the_reference_decoder_does():
     decoder.decode(chunk(b"", Encoding.ALAW_FORMAT, 16000))
     alaw = bytes(range(256)) * 2
     assert decoder.decode(chunk(alaw)) == audioop.alaw2lin(alaw, 2)
+
+
+def test_a_sentence_becomes_raw_mu_law_chunks_between_100_bytes_and_64_kb():
+    long = chunks(tone(20.0).tobytes())  # 160 000 bytes of mu-law
+    assert len(long) == 3 and all(100 <= len(c) <= MAX_PROMPT_BYTES for c in long)
+    assert b"".join(long) == audioop.lin2ulaw(tone(20.0).tobytes(), 2) and not long[0].startswith(b"RIFF")
+    [tiny] = chunks(tone(0.005).tobytes())
+    assert len(tiny) == 100  # padded with mu-law silence to Webex's minimum

@@ -113,3 +113,44 @@ async def test_a_released_rpc_closes_without_an_answer(conversation):
     rpc = conversation.open("audio")
     conversation.release()
     assert drain(rpc) == [(None, False)]
+
+
+def chunk_of(response) -> bytes:
+    assert response.response_type == byova_pb2.VoiceVAResponse.CHUNK
+    [prompt] = response.prompts
+    return prompt.audio_content
+
+
+async def test_in_chunk_mode_a_reply_streams_after_end_of_input_and_its_final_carries_no_audio(conversation):
+    rpc = conversation.open("audio")
+    conversation.speech_started()
+    conversation.chunk(b"\x01" * 200, barge_in=True)
+    conversation.chunk(b"\x02" * 200, barge_in=True)
+    conversation.reply([])
+    sent = drain(rpc)
+    assert [kinds(r) for r, _ in sent] == [["START_OF_INPUT"], ["END_OF_INPUT"], [], [], []]
+    assert [chunk_of(r) for r, _ in sent[2:4]] == [b"\x01" * 200, b"\x02" * 200]
+    final, last = sent[-1]
+    assert last and final.response_type == byova_pb2.VoiceVAResponse.FINAL and not final.prompts
+    assert final.input_mode == byova_pb2.INPUT_VOICE_DTMF
+
+
+async def test_a_caller_who_talks_over_streamed_audio_starts_a_new_turn_on_the_same_rpc(conversation):
+    rpc = conversation.open("audio")
+    conversation.speech_started()
+    conversation.chunk(b"\x01" * 200, barge_in=True)
+    conversation.withdraw()  # the caller barged in: the reply stops, the RPC stays open for the next one
+    conversation.speech_started()
+    conversation.chunk(b"\x03" * 200, barge_in=True)
+    conversation.reply([])
+    assert [kinds(r) for r, _ in drain(rpc)] == [
+        ["START_OF_INPUT"], ["END_OF_INPUT"], [], ["START_OF_INPUT"], ["END_OF_INPUT"], [], []
+    ]  # fmt: skip
+
+
+async def test_chunks_rendered_before_webex_comes_back_go_out_first_on_its_next_rpc(conversation):
+    conversation.chunk(b"\x01" * 200, barge_in=False)
+    rpc = conversation.open("audio")
+    conversation.let_go(Event(event_type=Event.SESSION_END))
+    sent = drain(rpc)
+    assert chunk_of(sent[0][0]) == b"\x01" * 200 and kinds(sent[-1][0]) == ["SESSION_END"] and sent[-1][1]

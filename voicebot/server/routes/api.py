@@ -1,4 +1,5 @@
-"""The operator's JSON API: call records, metrics, the outbox (and putting a parked item back), the health check."""
+"""The operator's JSON API: call records, metrics, the outbox (and putting a parked item back), the caller
+look-up for flows that keep their own IVR, the health check."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from fastapi import APIRouter, HTTPException, Request
 
 from voicebot.server.state import runtime_of
 from voicebot.storage.outbox import Status
+from voicebot.tools.ani import normalize_ani
+from voicebot.tools.lookup import look_up_caller
+from voicebot.tools.transfer import transfer_target
 
 router = APIRouter()
 
@@ -67,3 +71,35 @@ async def retry(request: Request, item_id: int) -> dict:
     if not await runtime_of(request).services.session.outbox.retry_parked(item_id):
         raise HTTPException(404, f"no parked outbox item {item_id}")
     return {"requeued": item_id}
+
+
+@router.get("/api/lookup")
+async def lookup(request: Request, ani: str = "") -> dict:
+    """The caller by number, for flows that keep their own IVR (Webex Flow Designer's HTTP Request activity).
+
+    Every field is always present (empty strings when unknown), so a JSONPath like ``$.case.number`` maps
+    without a missing-path branch; ``found`` says whether the CRM knew the number.
+    """
+    runtime = runtime_of(request)
+    settings = runtime.settings
+    crm = runtime.services.session.crm
+    caller = normalize_ani(ani, settings.telephony.default_region)
+    context = await look_up_caller(crm, caller, settings.dialogue.crm_budget_secs)
+    customer, case = context.customer, context.case
+    reason = "caller_requested_agent" if case else ("no_open_case" if customer else "unknown_caller")
+    target = transfer_target(settings.transfer, reason, case)
+    return {
+        "found": customer is not None,
+        "ani": caller.e164 or caller.raw,
+        "crm_status": context.crm_status,
+        "customer": {"id": customer.id if customer else "", "name": customer.name if customer else ""},
+        "case": {
+            "id": case.id if case else "",
+            "number": case.number if case else "",
+            "title": case.title if case else "",
+            "status": case.status if case else "",
+            "priority": (case.priority or "") if case else "",
+        },
+        "screenpop_url": crm.case_url(case) if case else crm.new_case_url(customer, caller),
+        "route": {"mode": target.mode, "target": target.target, "reason": reason},
+    }

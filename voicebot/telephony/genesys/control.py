@@ -43,6 +43,8 @@ class GenesysCallControl:
         await end_pipeline(processor)
 
     async def violated(self, processor: FrameProcessor, session: CallSession, reason: str) -> None:
+        if self.serializer.disconnected:
+            return  # one disconnect per session; Genesys's close is awaited
         log.warning("genesys session %s: protocol error: %s", self.serializer.session_id, reason)
         message = self.serializer.disconnect("error", info=reason)
         await processor.push_frame(OutputTransportMessageUrgentFrame(message=message))

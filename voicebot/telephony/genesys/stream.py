@@ -86,6 +86,7 @@ class GenesysMediaSerializer(GenesysAudioHookSerializer, CallSerializer):
 
     def __init__(self):
         super().__init__(GenesysAudioHookSerializer.InputParams())
+        self.disconnected = False  # our disconnect went out: the session is closing
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
         if isinstance(data, bytes):
@@ -96,9 +97,17 @@ class GenesysMediaSerializer(GenesysAudioHookSerializer, CallSerializer):
             return ProtocolViolationFrame(reason=f"invalid JSON ({exc.msg})")
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             return ProtocolViolationFrame(reason="message without a type")
+        if self.disconnected:
+            # After our disconnect only Genesys's close matters, and it is answered whatever its seq: one error,
+            # never a second one that would leave Genesys waiting for "closed".
+            if message["type"] != "close":
+                return None
+            if isinstance(message.get("seq"), int):
+                self._client_seq = message["seq"] - 1
         seq = message.get("seq")
         if not isinstance(seq, int) or seq != self._client_seq + 1:
             return ProtocolViolationFrame(reason=f"out-of-order seq {seq!r} (expected {self._client_seq + 1})")
+        self._client_seq = seq  # counted before the type is looked at, as the AudioHook reference server does
         if message["type"] not in KNOWN_TYPES:
             return ProtocolViolationFrame(reason=f"unknown message type {message['type']!r}")
         frame = await super().deserialize(data)
@@ -118,6 +127,7 @@ class GenesysMediaSerializer(GenesysAudioHookSerializer, CallSerializer):
 
     def disconnect(self, reason: str, output_variables: dict[str, str] | None = None, info: str | None = None):
         message = self.create_disconnect_message(reason=reason, output_variables=output_variables, info=info)
+        self.disconnected = True
         if output_variables is None:
             message["parameters"].pop("outputVariables", None)
         return message

@@ -2,9 +2,9 @@
 
 Webex's media platform often leaves ``encoding`` and ``sample_rate_hertz`` at
 protobuf's zero, and opens a call with a few bytes that are not audio; both are
-in the spec (``../shared/specs/webex-byova.md`` 1.4). A prompt must be a whole
-WAV file, 8-bit mu-law at 8 kHz (format 7), and a single audio payload stays
-within 64 KB.
+in the spec (``../shared/specs/webex-byova.md`` 1.4). The bot's audio is 8-bit
+mu-law at 8 kHz: raw in CHUNK responses (100 bytes to 64 KB each), or whole
+WAV files (format 7) in WAV mode, each within 64 KB.
 """
 
 from __future__ import annotations
@@ -82,6 +82,19 @@ def mulaw_wav(pcm16: bytes) -> bytes:
     if len(data) % 2:
         body += b"\x00"  # RIFF chunks are word-aligned
     return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+MIN_CHUNK_BYTES = 100
+
+
+def chunks(pcm16: bytes) -> list[bytes]:
+    """A sentence as CHUNK payloads: raw mu-law (no header), as few as fit in 64 KB each, none under 100 bytes."""
+    data = mulaw_encode(np.frombuffer(pcm16[: len(pcm16) // 2 * 2], dtype=np.int16))
+    if len(data) < MIN_CHUNK_BYTES:
+        data = data.ljust(MIN_CHUNK_BYTES, b"\xff")  # mu-law silence
+    count = -(-len(data) // MAX_PROMPT_BYTES)
+    size = -(-len(data) // count)
+    return [data[at : at + size] for at in range(0, len(data), size)]
 
 
 def prompt_files(sentences: list[bytes]) -> list[bytes]:

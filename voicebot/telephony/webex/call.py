@@ -43,7 +43,8 @@ async def run_conversation(
             await session.begin()
             await session.record_event("webex_session", **details)
             control = WebexCallControl(conversation, settings.transfer)
-            pipeline = Pipeline([*call_processors(services, session, control, local_mark), WebexOutput(conversation)])
+            output = WebexOutput(conversation, streaming=settings.webex.reply_mode == "chunk")
+            pipeline = Pipeline([*call_processors(services, session, control, local_mark), output])
             worker = call_worker(pipeline, services)
             conversation.worker = worker
 

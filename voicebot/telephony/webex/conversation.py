@@ -2,7 +2,8 @@
 
 Webex sends each turn as a new ``ProcessCallerInput`` RPC with the same
 ``conversation_id`` and expects exactly one FINAL response on it (BYOVA spec
-1.3). The pipeline is the one every platform runs; what is particular is at its
+1.3): in CHUNK mode after the reply's raw audio in CHUNK responses, in WAV
+mode with the reply's WAV prompts in it. The pipeline is the one every platform runs; what is particular is at its
 ends: caller audio comes from whichever RPC is open, and what the bot says waits
 for an RPC to carry it. A :class:`WebexConversation` is that meeting point.
 """
@@ -56,7 +57,8 @@ class TurnRPC:
 
     kind: RPCKind
     outgoing: asyncio.Queue[tuple[byova_pb2.VoiceVAResponse | None, bool]] = field(default_factory=asyncio.Queue)
-    said_start_of_input: bool = False
+    listening: bool = False  # START_OF_INPUT sent for the caller's turn, END_OF_INPUT not yet
+    answering: bool = False  # END_OF_INPUT sent: what follows is the bot's reply
 
     def send(self, response: byova_pb2.VoiceVAResponse | None, last: bool = False) -> None:
         self.outgoing.put_nowait((response, last))
@@ -71,6 +73,7 @@ class WebexConversation:
         self._rpc: TurnRPC | None = None
         self._pending: byova_pb2.VoiceVAResponse | None = None  # ready, with no RPC open to carry it
         self._pending_last = False
+        self._pending_chunks: list[byova_pb2.VoiceVAResponse] = []  # a reply's audio so far, waiting likewise
         self._closing: list[bytes] = []  # the last prompt, held for the hand-off that goes with it
         self.terminal: byova_pb2.VoiceVAResponse | None = None  # the conversation's last response, once decided
         self.caller_left = False
@@ -83,9 +86,28 @@ class WebexConversation:
     def speech_started(self) -> None:
         """START_OF_INPUT, once per turn, on the audio RPC that carries the caller's voice (Webex barges in on it)."""
         rpc = self._rpc
-        if rpc is not None and rpc.kind == "audio" and not rpc.said_start_of_input:
-            rpc.said_start_of_input = True
+        if rpc is not None and rpc.kind == "audio" and not rpc.listening:
+            rpc.listening, rpc.answering = True, False
             rpc.send(event_response(Event.START_OF_INPUT))
+
+    def _end_of_input(self, rpc: TurnRPC) -> None:
+        """Before the reply's first audio on an audio RPC: Webex stops streaming this turn's audio."""
+        if rpc.kind == "audio" and not rpc.answering:
+            rpc.listening, rpc.answering = False, True
+            rpc.send(event_response(Event.END_OF_INPUT))
+
+    def chunk(self, audio: bytes, barge_in: bool) -> None:
+        """Part of a reply as soon as it is rendered (CHUNK mode: raw mu-law); the reply's FINAL follows it."""
+        response = byova_pb2.VoiceVAResponse(
+            prompts=[byova_pb2.Prompt(audio_content=audio, is_barge_in_enabled=barge_in)],
+            response_type=byova_pb2.VoiceVAResponse.CHUNK,
+        )
+        rpc = self._rpc
+        if rpc is None:
+            self._pending_chunks.append(response)
+            return
+        self._end_of_input(rpc)
+        rpc.send(response)
 
     def reply(self, prompt: list[bytes]) -> None:
         """The bot's answer, the caller may talk over it; then Webex listens again."""
@@ -100,8 +122,9 @@ class WebexConversation:
 
     def withdraw(self) -> None:
         """The caller barged in before Webex came back for the reply: it is no longer the answer."""
-        if self._pending is not None and not self._pending_last:
+        if not self._pending_last:
             self._pending = None
+            self._pending_chunks = []
 
     def hold_closing(self, prompt: list[bytes]) -> None:
         self._closing = prompt
@@ -130,8 +153,7 @@ class WebexConversation:
         if rpc is None:
             self._keep(response, last)
             return
-        if rpc.kind == "audio":
-            rpc.send(event_response(Event.END_OF_INPUT))  # Webex stops streaming this turn's audio
+        self._end_of_input(rpc)
         rpc.send(response, last=True)
         self._rpc = None  # answered: what the bot says next waits for Webex's next RPC
 
@@ -154,6 +176,9 @@ class WebexConversation:
         if self._rpc is not None:
             self._rpc.send(None)  # Webex moved on to a newer RPC; the older one closes without an answer
         rpc = TurnRPC(kind)
+        for waiting in self._pending_chunks:
+            rpc.send(waiting)
+        self._pending_chunks = []
         if self._pending is not None:
             pending = self._pending
             self._pending, self._pending_last = None, False

@@ -1,10 +1,13 @@
 """The end of a Webex call's pipeline: the bot's speech becomes prompts for the open RPC.
 
-There is no audio stream back to Webex (the voice speaks at 8 kHz, as prompts must): each utterance, up to its mark, is
-collected into WAV prompts and handed over whole. Webex plays them and says
-nothing when it has, so the mark is echoed once the prompt's own duration has
-passed, which is when the caller has heard it (and the silence timer starts).
-The call's last prompt is echoed at once instead: it leaves with the hand-off.
+There is no audio stream back to Webex (the voice speaks at 8 kHz, as Webex
+plays). In CHUNK mode each sentence goes to the open RPC as soon as it is
+rendered, and the utterance's mark becomes its FINAL; in WAV mode the
+utterance, up to its mark, is collected into WAV prompts handed over whole in
+the FINAL. Webex says nothing when it has played them, so the mark is echoed
+once the audio's own duration has passed, which is when the caller has heard it
+(and the silence timer starts). The call's last prompt is echoed at once
+instead: it leaves with the hand-off.
 """
 
 from __future__ import annotations
@@ -29,14 +32,15 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from voicebot.pipeline.frames import ClosingPromptFrame, MarkEchoFrame
 from voicebot.telephony.stream import LOCAL_MARK_KEY
-from voicebot.telephony.webex.audio import TELEPHONE_RATE, prompt_files
+from voicebot.telephony.webex.audio import TELEPHONE_RATE, chunks, prompt_files
 from voicebot.telephony.webex.conversation import WebexConversation
 
 
 class WebexOutput(FrameProcessor):
-    def __init__(self, conversation: WebexConversation, **kwargs):
+    def __init__(self, conversation: WebexConversation, streaming: bool = True, **kwargs):
         super().__init__(**kwargs)
         self._conversation = conversation
+        self._streaming = streaming  # CHUNK mode; False: WAV mode
         self._sentences: list[bytes] = []
         self._closing = False
         self._heard: set[asyncio.Task] = set()
@@ -47,6 +51,11 @@ class WebexOutput(FrameProcessor):
             await self.push_frame(frame, direction)
         elif isinstance(frame, TTSAudioRawFrame):
             self._sentences.append(frame.audio)
+            if self._streaming:
+                if len(self._sentences) == 1:
+                    await self.push_frame(BotStartedSpeakingFrame(), FrameDirection.UPSTREAM)
+                for payload in chunks(frame.audio):
+                    self._conversation.chunk(payload, barge_in=not self._closing)
         elif isinstance(frame, ClosingPromptFrame):
             self._closing = True
         elif isinstance(frame, (OutputTransportMessageFrame, OutputTransportMessageUrgentFrame)):
@@ -71,8 +80,9 @@ class WebexOutput(FrameProcessor):
 
     async def _prompt_done(self, mark: str) -> None:
         sentences, self._sentences = self._sentences, []
-        files = prompt_files(sentences)
-        await self.push_frame(BotStartedSpeakingFrame(), FrameDirection.UPSTREAM)
+        files = [] if self._streaming else prompt_files(sentences)  # streamed: the FINAL carries no audio
+        if not self._streaming:
+            await self.push_frame(BotStartedSpeakingFrame(), FrameDirection.UPSTREAM)
         if self._closing:
             self._closing = False
             self._conversation.hold_closing(files)
