@@ -51,6 +51,7 @@ def server(tmp_path_factory, dynamics):
             "VOICEBOT_ACCESS__TOKEN": TOKEN,
         },
     )
+    urls["api_headers"] = {"Authorization": f"Bearer {TOKEN}"}
     yield urls
     stop_server(proc, log)
 

@@ -73,7 +73,7 @@ async def test_transfer_updates_the_live_call_over_rest(rest_server, twilio, web
     rec = record(rest_server, call_sid)
     assert rec["outcome"] == "transferred"
     assert [e["data"]["via"] for e in rec["events"] if e["kind"] == "transfer_via"] == ["rest"]
-    assert screen_pop(webhook, call_sid)["transfer"] == {"mode": "enqueue", "target": "support"}
+    assert screen_pop(webhook, call_sid)["transfer"] == {"mode": "enqueue", "target": "support", "why": None}
 
 
 def test_the_hold_prompt_is_spoken_in_the_bots_voice(rest_server, whisper):

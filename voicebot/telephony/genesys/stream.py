@@ -86,7 +86,8 @@ class GenesysMediaSerializer(GenesysAudioHookSerializer, CallSerializer):
 
     def __init__(self):
         super().__init__(GenesysAudioHookSerializer.InputParams())
-        self.disconnected = False  # our disconnect went out: the session is closing
+        self.disconnected = False  # our disconnect went out: only Genesys's close is awaited
+        self.closing = False  # Genesys's close came and is answered
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
         if isinstance(data, bytes):
@@ -97,6 +98,8 @@ class GenesysMediaSerializer(GenesysAudioHookSerializer, CallSerializer):
             return ProtocolViolationFrame(reason=f"invalid JSON ({exc.msg})")
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             return ProtocolViolationFrame(reason="message without a type")
+        if self.closing:
+            return None  # Genesys's close is answered once; the session is over
         if self.disconnected:
             # After our disconnect only Genesys's close matters, and it is answered whatever its seq: one error,
             # never a second one that would leave Genesys waiting for "closed".
@@ -112,6 +115,7 @@ class GenesysMediaSerializer(GenesysAudioHookSerializer, CallSerializer):
             return ProtocolViolationFrame(reason=f"unknown message type {message['type']!r}")
         frame = await super().deserialize(data)
         if message["type"] == "close":
+            self.closing = True
             reply = frame.message if isinstance(frame, OutputTransportMessageUrgentFrame) else None
             return CallerHungUpFrame(reason="genesys_close", reply=reply)
         return frame
