@@ -290,3 +290,19 @@ async def test_a_call_beyond_capacity_is_sent_on_to_the_queue_unanswered(tmp_pat
         assert metrics["counters"]["calls_refused"] == 1
     finally:
         stop_server(proc, log)
+
+
+async def test_a_caller_who_hangs_up_is_noted_as_abandoned_and_the_disconnect_recorded(server, acs):
+    correlation, events = incoming_call(JANE)
+    deliver(server, events)
+    answer = answered(acs, correlation)
+    async with media_client(answer, acs, JANE) as client:
+        while not client.bot_audio:
+            await asyncio.sleep(0.05)
+    # ACS ends the media stream when the caller hangs up, then reports the call disconnected.
+    assert callback(server, answer, acs, "CallDisconnected").status_code == 204
+    rec = record(server, correlation)
+    assert rec["outcome"] == "abandoned" and rec["outcome_reason"] == "caller_hung_up"
+    assert "acs_call_disconnected" in [e["kind"] for e in record(server, correlation)["events"]]
+    connection = next(c for c, ctx in acs.connections.items() if ctx == answer["incomingCallContext"])
+    assert connection not in acs.terminated and not [t for t in acs.transfers if t[0] == connection]
