@@ -83,6 +83,7 @@ class WebexCaller(PhoneCaller):
         self._agent: byova_pb2_grpc.VoiceVirtualAgentStub | None = None
         self._audio: aio.StreamStreamCall | None = None  # the open audio RPC, while the bot listens
         self._keys = asyncio.Lock()  # a key press and the opening of an audio RPC, one at a time
+        self._writing = asyncio.Lock()  # gRPC takes one pending write (or half-close) per RPC, never two
         self._dtmf: asyncio.Task | None = None  # hearing the answer to the last key
         self._prompts = 0
         self._unmarked = False  # audio played since the last reply's end
@@ -133,22 +134,32 @@ class WebexCaller(PhoneCaller):
 
     async def _send(self, message: str | bytes | None) -> None:
         """A caller frame goes on the open audio RPC; while none is open the line carries nothing to the bot."""
-        call = self._audio
-        if isinstance(message, bytes) and call is not None:
+        if not isinstance(message, bytes):
+            return
+        async with self._writing:
+            call = self._audio
+            if call is None:
+                return
             try:
                 await call.write(self._request(audio_input=byova_pb2.VoiceInput(caller_audio=message)))
             except (aio.AioRpcError, asyncio.InvalidStateError):
                 if self._audio is call:
                     self._audio = None
 
+    async def _stop_streaming(self, call: aio.StreamStreamCall) -> None:
+        """This turn's audio ends: no frame goes on ``call`` after its half-close."""
+        async with self._writing:
+            if self._audio is call:
+                self._audio = None
+            await call.done_writing()
+
     async def press(self, digit: str) -> None:
         """START_OF_DTMF in an RPC of its own, then the digit in another; returns once sent, the reply comes later."""
         if digit not in DIGITS or self._agent is None:
             return
         async with self._keys:
-            audio, self._audio = self._audio, None
-            if audio is not None:
-                await audio.done_writing()  # this turn's audio ends; the key RPC takes its place
+            if self._audio is not None:
+                await self._stop_streaming(self._audio)  # the key RPC takes this turn's place
             announce = byova_pb2.EventInput(event_type=byova_pb2.EventInput.START_OF_DTMF)
             await self._rpc([self._request(event_input=announce)])
             call = self._agent.ProcessCallerInput()
@@ -185,9 +196,10 @@ class WebexCaller(PhoneCaller):
                     call = self._agent.ProcessCallerInput() if self._agent else None
                     if call is None:
                         return
-                    self._audio = call
                     declared = byova_pb2.VoiceInput(encoding=byova_pb2.VoiceInput.MULAW_FORMAT, sample_rate_hertz=8000)
-                    await call.write(self._request(audio_input=declared))
+                    async with self._writing:  # the declaration first; the caller's frames follow it
+                        await call.write(self._request(audio_input=declared))
+                        self._audio = call
                 await self._hear(call)
         except aio.AioRpcError as exc:
             if exc.code() is grpc.StatusCode.UNAUTHENTICATED:
@@ -216,8 +228,7 @@ class WebexCaller(PhoneCaller):
                 self._barge_in()
             streaming = self._audio is not None and self._audio == call
             if Event.END_OF_INPUT in kinds and streaming:
-                self._audio = None  # Webex stops streaming this turn's audio
-                await call.done_writing()
+                await self._stop_streaming(call)  # Webex stops streaming this turn's audio
             if response.prompts:  # a CHUNK plays as it arrives; WAV prompts come whole in the FINAL
                 self._play(b"".join(_audio_pcm(p.audio_content) for p in response.prompts))
                 self._unmarked = True
