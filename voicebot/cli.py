@@ -89,9 +89,11 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
     """
     import asyncio
     import os
+    import shutil
 
     from voicebot.pipeline.stt import create_decoder
     from voicebot.pipeline.tts import Voice
+    from voicebot.server.prometheus import MULTIPROC_ENV
     from voicebot.server.recovery import recover_data_dir
     from voicebot.storage.events import EventLog
     from voicebot.tools.crm.base import open_crm
@@ -103,6 +105,10 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
     asyncio.run(open_crm(settings, "").close())
     asyncio.run(recover_data_dir(settings))
     EventLog.prepare(settings.events_path)  # the call store and outbox exist now too: no worker creates a file
+    shared_metrics = settings.data_dir / "prometheus"  # every worker's series, so any worker answers /metrics for all
+    shutil.rmtree(shared_metrics, ignore_errors=True)
+    shared_metrics.mkdir()
+    os.environ[MULTIPROC_ENV] = str(shared_metrics.resolve())
     if args.config:
         os.environ["VOICEBOT_CONFIG"] = str(Path(args.config).resolve())
     os.environ["VOICEBOT_DATA_DIR"] = str(settings.data_dir.resolve())

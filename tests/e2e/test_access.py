@@ -26,7 +26,16 @@ pytestmark = pytest.mark.e2e
 JANE = "+14155552671"
 TOKEN = "operator-token-1"
 MEDIA_SECRET = "media-secret-1"
-OPERATOR_PATHS = ["/api/calls", "/api/metrics", "/api/outbox", "/api/lookup", "/agent", "/phone", "/crm/cases/new"]
+OPERATOR_PATHS = [
+    "/api/calls",
+    "/api/metrics",
+    "/metrics",
+    "/api/outbox",
+    "/api/lookup",
+    "/agent",
+    "/phone",
+    "/crm/cases/new",
+]
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import json
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from voicebot.bench.run import voicebot_server
 from voicebot.scenarios.model import Call, Turn
@@ -15,6 +16,16 @@ from voicebot.scenarios.play import place_call
 pytestmark = pytest.mark.e2e
 
 UNKNOWN = "+15005550199"  # not in the demo CRM: a short call (apology, transfer)
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    """One sample of a scrape, by Prometheus's own parser."""
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and sample.labels == labels
+    )
 
 
 async def desktop_events(http_url: str, seen: list[dict], ready: asyncio.Event) -> None:
@@ -63,3 +74,16 @@ async def test_two_workers_share_the_port_the_records_and_the_agent_desktop(call
                 assert {e["call_id"] for e in seen if e["kind"] == "call_ended"} == call_ids
             recent = (await client.get(f"{server.http_url}/api/calls")).json()["calls"]
             assert call_ids <= {c["id"] for c in recent}, "one call store for both workers"
+
+            # Whichever worker answers the scrape, it counts both workers' calls.
+            answered_by = set()
+            for _ in range(200):
+                async with httpx.AsyncClient() as fresh:
+                    health = await fresh.get(f"{server.http_url}/healthz")
+                    scraped = await fresh.get(f"{server.http_url}/metrics")
+                answered_by.add(health.json()["pid"])
+                ended = _sample(scraped.text, "voicebot_calls_total", platform="twilio", outcome="transferred")
+                assert ended == 4
+                assert _sample(scraped.text, "voicebot_calls_in_progress") == 0
+                if len(answered_by) == 2:
+                    break

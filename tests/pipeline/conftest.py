@@ -9,6 +9,7 @@ from voicebot.intents import IntentRouter
 from voicebot.pipeline.services import SessionServices
 from voicebot.pipeline.session import CallSession
 from voicebot.server.metrics import Counters
+from voicebot.server.prometheus import Metrics
 from voicebot.storage.events import CallEvents
 from voicebot.storage.outbox import Outbox
 from voicebot.storage.records import CallInfo, CallStore
@@ -34,6 +35,7 @@ async def services(tmp_path):
             pops_webhook=pops_webhook,
             router=IntentRouter.load(embedder=None),
             counters=Counters(),
+            metrics=Metrics(),
         )
         opened.append(made)
         return made

@@ -298,7 +298,11 @@ class ConversationProcessor(FrameProcessor):
         turn_id, speech_ended = self._awaiting_first_audio
         self._awaiting_first_audio = None
         if speech_ended is not None:
-            latency_ms = round((time.perf_counter() - speech_ended) * 1000, 1)
+            latency = time.perf_counter() - speech_ended
+            metrics = self._session.services.metrics
+            greeting = speech_ended == self._session.started
+            (metrics.greeting_latency if greeting else metrics.reply_latency).observe(latency)
+            latency_ms = round(latency * 1000, 1)
             await self._session.update_turn(turn_id, latency_ms=latency_ms)
             log.info("call %s: turn latency %.0f ms", self._session.call.id, latency_ms)
 

@@ -15,6 +15,7 @@ from voicebot.pipeline.smart_turn import EndOfTurnModel
 from voicebot.pipeline.stt import Decoder
 from voicebot.pipeline.tts import Voice
 from voicebot.server.metrics import Counters, Timings
+from voicebot.server.prometheus import Metrics
 from voicebot.storage.events import CallEvents
 from voicebot.storage.outbox import Outbox
 from voicebot.storage.records import CallStore
@@ -33,6 +34,7 @@ class SessionServices:
     pops_webhook: bool  # a screen-pop webhook is configured: pops go out through the outbox
     router: IntentRouter
     counters: Counters
+    metrics: Metrics  # the Prometheus series of /metrics
 
 
 @dataclass(frozen=True)

@@ -198,6 +198,9 @@ class CallSession:
         if self._lookup is not None and not self._lookup.done():
             self._lookup.cancel()
         await self.store.finish(self.call.id, outcome, reason, transfer)
+        self.services.metrics.calls.labels(self.call.platform, outcome).inc()
+        if outcome == "transferred":
+            self.services.metrics.handoffs.labels(reason).inc()
         log.info("call %s ended: %s (%s)", self.call.id, outcome, reason)
         self.services.events.publish("call_ended", self.call.id, state="ended", outcome=outcome, reason=reason)
         await self.services.outbox.enqueue("crm_note", asdict(self._note(outcome, reason)))

@@ -3,7 +3,7 @@
 Two secrets guard the two kinds of way in:
 
 - ``access.token`` for the operator surface (``/agent``, ``/phone``, ``/api/*``,
-  ``/crm/*``): presented as ``?token=``, ``Authorization: Bearer`` or the cookie
+  ``/crm/*``, ``/cif/*``, ``/metrics``): presented as ``?token=``, ``Authorization: Bearer`` or the cookie
   a valid ``?token=`` sets, so links between those pages keep working.
 - ``access.media_secret`` for media websockets: our own webhook answers a call
   with a token for that call id (HMAC-SHA256 of the id), passed back as a
@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
-OPERATOR_PATHS = ("/agent", "/phone", "/api", "/crm", "/cif")
+OPERATOR_PATHS = ("/agent", "/phone", "/api", "/crm", "/cif", "/metrics")
 COOKIE = "voicebot_token"
 FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
 

@@ -14,8 +14,9 @@ from voicebot.config import Settings, load_settings
 from voicebot.server.access import OperatorAccess, is_local
 from voicebot.server.logs import setup_logging
 from voicebot.server.metrics import watch_event_loop
+from voicebot.server.prometheus import process_ended
 from voicebot.server.recovery import close_interrupted_calls
-from voicebot.server.routes import agent, api, cif, crm, phone, prompts
+from voicebot.server.routes import agent, api, cif, crm, metrics, phone, prompts
 from voicebot.server.runtime import Runtime
 from voicebot.server.shutdown import install_drain
 from voicebot.storage.events import EventLog
@@ -60,10 +61,11 @@ def create_app(settings: Settings) -> FastAPI:
         if shared is not None:
             await shared.aclose()
         await runtime.aclose()
+        process_ended()
 
     app = FastAPI(title="voicebot", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.runtime = runtime
-    for router in (api.router, prompts.router, crm.router, agent.router, phone.router, cif.router):
+    for router in (api.router, metrics.router, prompts.router, crm.router, agent.router, phone.router, cif.router):
         app.include_router(router)
     for platform in PLATFORMS:
         app.include_router(platform.router)

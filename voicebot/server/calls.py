@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from voicebot.dialogue import HandOverReason
 from voicebot.server.metrics import Counters
+from voicebot.server.prometheus import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +31,10 @@ class CallPlace:
 
 
 class CallRegistry:
-    def __init__(self, limit: int, counters: Counters):
+    def __init__(self, limit: int, counters: Counters, metrics: Metrics | None = None):
         self.limit = limit
         self.counters = counters
+        self.metrics = metrics or Metrics()
         self.draining = False  # SIGTERM came: no new calls
         self._places: set[CallPlace] = set()
 
@@ -50,6 +52,7 @@ class CallRegistry:
 
     def refuse(self, platform: str, call_id: str, why: str) -> None:
         self.counters.add("calls_refused")
+        self.metrics.refusals.labels("draining" if self.draining else "capacity").inc()
         log.warning("%s call %s refused: %s", platform, call_id, why)
 
     @contextmanager
@@ -61,10 +64,12 @@ class CallRegistry:
             return
         place = CallPlace(platform, call_id)
         self._places.add(place)
+        self.metrics.calls_in_progress.inc()
         try:
             yield place
         finally:
             self._places.discard(place)
+            self.metrics.calls_in_progress.dec()
 
     async def hand_over_all(self, reason: HandOverReason) -> None:
         """Every call still running goes to an agent, told why."""

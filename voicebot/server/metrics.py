@@ -14,18 +14,25 @@ import time
 from collections import Counter, deque
 from typing import Any
 
+from voicebot.server.prometheus import Metrics
+
 WINDOW = 20_000  # samples kept per name
 
 
 class Timings:
-    def __init__(self, window: int = WINDOW):
+    """``metrics`` also gets every sample, for the Prometheus histograms of ``/metrics``."""
+
+    def __init__(self, window: int = WINDOW, metrics: Metrics | None = None):
         self._samples: dict[str, deque[tuple[float, float]]] = {}
         self._window = window
         self._lock = threading.Lock()
+        self._metrics = metrics
 
     def observe(self, name: str, seconds: float) -> None:
         with self._lock:
             self._samples.setdefault(name, deque(maxlen=self._window)).append((time.time(), seconds))
+        if self._metrics is not None:
+            self._metrics.timing(name, seconds)
 
     def summary(self, since: float = 0.0) -> dict[str, dict[str, Any]]:
         """Per name: count, p50, p95, p99 and max in milliseconds, over samples taken at or after ``since`` (epoch)."""

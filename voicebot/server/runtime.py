@@ -22,6 +22,7 @@ from voicebot.pipeline.stt import create_decoder
 from voicebot.pipeline.tts import Voice
 from voicebot.server.calls import CallRegistry
 from voicebot.server.metrics import Counters, Timings
+from voicebot.server.prometheus import Metrics
 from voicebot.storage.events import CallEvents
 from voicebot.storage.outbox import Outbox
 from voicebot.storage.records import CallStore
@@ -35,6 +36,7 @@ from voicebot.telephony.twilio.api import TwilioCalls
 from voicebot.telephony.twilio.twiml import TwilioHandover
 from voicebot.telephony.vonage.api import VonageCalls
 from voicebot.tools.crm.base import CallNote, open_crm
+from voicebot.tools.crm.measured import MeasuredCRM
 from voicebot.tools.screen_pop import ScreenPopWebhook
 
 log = logging.getLogger(__name__)
@@ -83,7 +85,8 @@ class Runtime:
             "models loaded in %.2fs (whisper %.2fs, piper %.2fs)", load_secs, whisper_secs, load_secs - whisper_secs
         )
         secret = settings.screen_pop.webhook_secret
-        crm = open_crm(settings, public_url)
+        metrics = Metrics()
+        crm = MeasuredCRM(open_crm(settings, public_url), metrics)
         webhook = ScreenPopWebhook(
             settings.screen_pop.webhook_url,
             secret.get_secret_value() if secret else None,
@@ -115,8 +118,9 @@ class Runtime:
                     None if settings.dialogue.embedder == "none" else settings.dialogue.embedder,
                 ),
                 counters=counters,
+                metrics=metrics,
             ),
-            timings=Timings(),
+            timings=Timings(metrics=metrics),
             decoder=decoder,
             inference=InferenceQueue(workers=INFERENCE_WORKERS),
             end_model=end_model,
@@ -140,7 +144,7 @@ class Runtime:
             public_url=public_url,
             media_dir=settings.media_dir or default_media_dir(),
             model_load_secs=load_secs,
-            calls=CallRegistry(settings.limits.max_calls, counters),
+            calls=CallRegistry(settings.limits.max_calls, counters, metrics),
         )
 
     async def aclose(self) -> None:

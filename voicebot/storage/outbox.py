@@ -227,6 +227,13 @@ class Outbox:
         rows = self._db.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall()
         return {"pending": 0, "done": 0, "parked": 0} | {r[0]: r[1] for r in rows}
 
+    async def oldest_pending(self) -> str | None:
+        """When the oldest undelivered item was queued (ISO time), or None: how far behind the CRM writes are."""
+        return await self._sql.run(self._oldest_pending)
+
+    def _oldest_pending(self) -> str | None:
+        return self._db.execute("SELECT MIN(created_at) FROM outbox WHERE status = 'pending'").fetchone()[0]
+
     async def retry_parked(self, item_id: int) -> bool:
         """Put a parked item back in line (after someone fixed the cause)."""
         changed = await self._sql.run(self._requeue, item_id)

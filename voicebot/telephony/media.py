@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 async def serve_media(websocket: WebSocket, runtime: Runtime, platform: Platform) -> None:
     if not await platform.upgrade_allowed(websocket, runtime):
         runtime.services.session.counters.add("calls_unauthorised")
+        runtime.services.session.metrics.refusals.labels("unauthorised").inc()
         log.warning("%s media stream refused: not authorised", platform.name)
         await websocket.close(WS_1008_POLICY_VIOLATION)  # before accept: the upgrade is answered 403
         return
@@ -42,6 +43,7 @@ async def serve_media(websocket: WebSocket, runtime: Runtime, platform: Platform
         return
     if platform.media_token and not _token_valid(websocket, runtime, start):
         runtime.services.session.counters.add("calls_unauthorised")
+        runtime.services.session.metrics.refusals.labels("unauthorised").inc()
         log.warning("%s media stream refused: no valid token for its call (access.media_secret)", platform.name)
         await close_stream(websocket, WS_1008_POLICY_VIOLATION, "unauthorised")
         return

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from voicebot.server.state import runtime_of
 from voicebot.tools.crm.local import LocalCRM
+from voicebot.tools.crm.measured import MeasuredCRM
 
 router = APIRouter(prefix="/crm")
 
@@ -24,6 +25,8 @@ input,textarea{{width:100%;padding:.4rem;margin:.2rem 0 .8rem}}</style></head><b
 
 def _local(request: Request) -> LocalCRM:
     crm = runtime_of(request).services.session.crm
+    if isinstance(crm, MeasuredCRM):
+        crm = crm.inner
     if not isinstance(crm, LocalCRM):
         raise HTTPException(404, "the embedded CRM is not in use")
     return crm
