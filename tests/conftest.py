@@ -29,3 +29,13 @@ def whisper():
 def caller_voice() -> Voice:
     """The caller: the bundled Piper voice, slower and with more variation than the bot's."""
     return scenario_caller_voice()
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A real Redis on a loopback port (throwaway directory), shared by the tests that need one."""
+    from tests.redis_server import RedisServer
+
+    server = RedisServer()
+    yield server
+    server.close()

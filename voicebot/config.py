@@ -448,6 +448,25 @@ class AccessSettings(_Section):
     )
 
 
+def _url_of(value: SecretStr | None, schemes: tuple[str, ...], key: str) -> SecretStr | None:
+    if value is not None and value.get_secret_value().split("://", 1)[0] not in schemes:
+        raise ValueError(f"{key} must start with {' or '.join(s + '://' for s in schemes)}")
+    return value
+
+
+class EventsSettings(_Section):
+    url: SecretStr | None = Field(
+        default=None,
+        description="Live call events shared by every node (redis://[:password@]host:6379/0). "
+        "Unset: this node's processes only.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _redis(cls, value: SecretStr | None) -> SecretStr | None:
+        return _url_of(value, ("redis", "rediss"), "events.url")
+
+
 class ScreenPopSettings(_Section):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
@@ -480,6 +499,7 @@ class Settings(_Section):
     crm: CRMSettings = CRMSettings()
     screen_pop: ScreenPopSettings = ScreenPopSettings()
     outbox: OutboxSettings = OutboxSettings()
+    events: EventsSettings = EventsSettings()
     access: AccessSettings = AccessSettings()
 
     @model_validator(mode="after")

@@ -19,7 +19,7 @@ from voicebot.server.recovery import close_interrupted_calls
 from voicebot.server.routes import agent, api, cif, crm, metrics, phone, prompts
 from voicebot.server.runtime import Runtime
 from voicebot.server.shutdown import install_drain
-from voicebot.storage.events import EventLog
+from voicebot.storage.events import CallEvents, EventLog, SharedEvents
 from voicebot.storage.retention import purge_daily
 from voicebot.telephony.media import serve_media
 from voicebot.telephony.platform import Platform
@@ -43,9 +43,8 @@ def create_app(settings: Settings) -> FastAPI:
             asyncio.create_task(watch_event_loop(runtime.services.timings)),
             asyncio.create_task(purge_daily(calls.store, calls.outbox, settings.retention.days)),
         ]
-        shared = None
-        if settings.server.workers > 1:  # the agent desktop may be connected to another process
-            shared = EventLog(settings.events_path, calls.events)
+        shared = _shared_events(settings, calls.events)
+        if shared is not None:
             tasks.append(asyncio.create_task(shared.follow()))
         webex = None
         if settings.webex.grpc_port is not None:
@@ -78,6 +77,18 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(OperatorAccess, token=settings.access.token)
     _warn_about_open_doors(settings)
     return app
+
+
+def _shared_events(settings: Settings, events: CallEvents) -> SharedEvents | None:
+    """Where other processes' call events come from, for desktops connected here: other nodes (``events.url``),
+    this node's other workers (an SQLite log), or nowhere (one process alone)."""
+    if settings.events.url is not None:
+        from voicebot.storage.redis.events import RedisEventStream  # redis loads only for those who use it
+
+        return RedisEventStream(settings.events.url.get_secret_value(), events)
+    if settings.server.workers > 1:
+        return EventLog(settings.events_path, events)
+    return None
 
 
 def _media_route(runtime: Runtime, platform: Platform) -> Callable[[WebSocket], Awaitable[None]]:

@@ -4,7 +4,8 @@ Sessions publish; each desktop connection subscribes with its own bounded queue.
 A desktop that stops reading is dropped rather than allowed to hold memory or
 slow the calls down; it reconnects and gets a fresh snapshot. With several
 server processes (``voicebot serve --workers N``) an :class:`EventLog` carries
-each process's events to the others, so any desktop sees every call.
+each process's events to the others, so any desktop sees every call; with
+several nodes, a Redis stream does (``events.url``, :mod:`voicebot.storage.redis.events`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from voicebot.storage.sqlite_worker import SQLiteWorker
 
@@ -75,6 +76,14 @@ class CallEvents:
         ended = [cid for cid, call in self._calls.items() if call.get("state") == "ended"]
         for call_id in ended[: max(0, len(ended) - self._keep_ended)]:
             del self._calls[call_id]
+
+
+class SharedEvents(Protocol):
+    """Carries :class:`CallEvents` between processes: set as the events' ``forward``, replaying the others'."""
+
+    async def follow(self) -> None: ...
+
+    async def aclose(self) -> None: ...
 
 
 _SCHEMA = """

@@ -1,0 +1,1 @@
+"""Redis back ends: live call events shared by every node (``events.url``)."""
