@@ -440,7 +440,7 @@ class CifSettings(_Section):
 class AccessSettings(_Section):
     token: SecretStr | None = Field(
         default=None,
-        description="Required by /agent, /phone, /cif, /api/* and /crm/*; unset, only local clients may use them.",
+        description="Required by /agent, /phone, /cif, /api/*, /crm/* and /metrics; unset, local clients only.",
     )
     media_secret: SecretStr | None = Field(
         default=None,
