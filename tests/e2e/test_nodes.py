@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
 
 from tests.e2e.conftest import start_server, stop_server
@@ -37,6 +38,9 @@ async def test_a_desktop_on_one_node_follows_a_call_on_the_other(nodes, caller_v
     await asyncio.wait_for(ready.wait(), 30)
     async with TwilioCaller(a["ws"], caller=JANE) as call:
         await call.wait_for_prompts(1)
+        cluster = httpx.get(f"{b['http']}/api/nodes").json()  # asked of the node without the call
+        assert len(cluster["nodes"]) == 2 and cluster["calls_in_progress"] == 1
+        assert cluster["max_calls"] == 64  # two nodes at the default limits.max_calls
         await call.say(caller_voice.synthesize("I would like to talk to a person, please."))
         await call.wait_closed(30)
     async with asyncio.timeout(10):

@@ -43,6 +43,8 @@ def create_app(settings: Settings) -> FastAPI:
             asyncio.create_task(watch_event_loop(runtime.services.timings)),
             asyncio.create_task(purge_daily(calls.store, calls.outbox, settings.retention.days)),
         ]
+        if runtime.nodes is not None:
+            tasks.append(asyncio.create_task(runtime.nodes.beat()))
         shared = _shared_events(settings, calls.events)
         if shared is not None:
             tasks.append(asyncio.create_task(shared.follow()))

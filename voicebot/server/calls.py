@@ -21,6 +21,17 @@ log = logging.getLogger(__name__)
 HandOver = Callable[[HandOverReason], Awaitable[None]]
 
 
+@dataclass(frozen=True, slots=True)
+class NodeStatus:
+    """One server process as the cluster sees it (``GET /api/nodes``)."""
+
+    node: str  # host:pid
+    calls_in_progress: int
+    max_calls: int
+    draining: bool
+    seen_at: str
+
+
 @dataclass(eq=False)
 class CallPlace:
     """One admitted call; ``hand_over`` is set once its pipeline runs, so a shutdown can send it to an agent."""

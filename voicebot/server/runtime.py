@@ -10,6 +10,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -38,6 +39,9 @@ from voicebot.telephony.vonage.api import VonageCalls
 from voicebot.tools.crm.base import CallNote, open_crm
 from voicebot.tools.crm.measured import MeasuredCRM
 from voicebot.tools.screen_pop import ScreenPopWebhook
+
+if TYPE_CHECKING:
+    from voicebot.storage.redis.nodes import NodeBeacon
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +75,11 @@ class Runtime:
     media_dir: Path
     model_load_secs: float
     calls: CallRegistry
+    nodes: NodeBeacon | None  # the cluster-wide view, with events.url
+
+    def status(self) -> tuple[int, int, bool]:
+        """Calls in progress, the limit, and whether this process is draining: what its heartbeat says."""
+        return self.calls.in_progress, self.calls.limit, self.calls.draining
 
     @classmethod
     def start(cls, settings: Settings, public_url: str) -> Runtime:
@@ -126,7 +135,7 @@ class Runtime:
             end_model=end_model,
             voice=voice,
         )
-        return cls(
+        runtime = cls(
             settings=settings,
             services=services,
             webhook=webhook,
@@ -145,7 +154,13 @@ class Runtime:
             media_dir=settings.media_dir or default_media_dir(),
             model_load_secs=load_secs,
             calls=CallRegistry(settings.limits.max_calls, counters, metrics),
+            nodes=None,
         )
+        if settings.events.url is not None:
+            from voicebot.storage.redis.nodes import NodeBeacon  # redis loads only for those who use it
+
+            runtime.nodes = NodeBeacon(settings.events.url.get_secret_value(), runtime.status)
+        return runtime
 
     async def aclose(self) -> None:
         services = self.services
@@ -157,6 +172,8 @@ class Runtime:
         await self.webhook.aclose()
         await services.session.crm.close()
         services.session.store.close()
+        if self.nodes is not None:
+            await self.nodes.aclose()
 
 
 def _acs(settings: Settings, store: CallStore) -> AcsConnections | None:
