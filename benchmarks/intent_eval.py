@@ -54,6 +54,7 @@ def main() -> int:
     parser.add_argument("--voices", help="comma-separated voice names (default: all)")
     parser.add_argument("--model", type=Path, help="CTranslate2 Whisper directory (default: the bundled one)")
     parser.add_argument("--bundled-model", choices=["tiny.en", "base"], default="tiny.en")
+    parser.add_argument("--beam-size", type=int, default=1, help="Whisper's beam (stt.beam_size; 1 is greedy)")
     parser.add_argument("--no-hints", action="store_true", help="transcribe without the prompt's hint (stt.hints off)")
     parser.add_argument("--fit", action="store_true", help="fit the calibration on the development parts")
     parser.add_argument("--show-misses", action="store_true")
@@ -73,7 +74,7 @@ def main() -> int:
     print(f"  calibration error (ECE, 5 bins) {expected_calibration_error(text.outcomes):.3f}")
     if args.text_only:
         return 0
-    settings = STTSettings(model=args.model, bundled_model=args.bundled_model)
+    settings = STTSettings(model=args.model, bundled_model=args.bundled_model, beam_size=args.beam_size)
     decoder = create_decoder(settings)
     hint = None if args.no_hints else menu_hint(router)
     print(f"STT: {settings.model or settings.bundled_model}, {settings.window} window; hint: {hint!r}")
