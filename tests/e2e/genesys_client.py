@@ -136,11 +136,11 @@ class GenesysClient:
 
     async def wait_for(self, type_: str, timeout: float = 30.0) -> dict:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if found := self.of_type(type_):
-                return found[-1]
+        while not (found := self.of_type(type_)):
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"no {type_!r} from the bot; got {[m['type'] for m in self.messages]}")
             await asyncio.sleep(0.05)
-        raise TimeoutError(f"no {type_!r} from the bot; got {[m['type'] for m in self.messages]}")
+        return found[-1]
 
     async def wait_for_quiet(self, after_secs: float = 1.0, timeout: float = 30.0) -> None:
         """Wait until the bot has spoken and then sent no audio for ``after_secs``."""

@@ -137,7 +137,9 @@ class ConversationProcessor(FrameProcessor):
             await self._on_hand_over(frame.reason)
         elif isinstance(frame, ProtocolViolationFrame):
             await self._session.fail(f"protocol_error: {frame.reason}")
-            await self._control.violated(self, self._session, frame.reason)
+            # In a task: a platform that answers the violation (Genesys's close) must reach this processor meanwhile.
+            if self._ending is None or self._ending.done():
+                self._ending = self.create_task(self._control.violated(self, self._session, frame.reason), "violated")
         elif isinstance(frame, (EndFrame, CancelFrame)):
             self._cancel_silence_timer()
             if self._ending is not None and not self._ending.done():
