@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 
+from voicebot.server.calls import NodeStatus
+from voicebot.storage.records import utcnow
 from voicebot.storage.redis.nodes import NodeBeacon
 
 
 async def test_every_process_is_seen_with_its_calls_and_a_silent_one_leaves_after_its_lease(redis_server):
     prefix = f"test:{uuid.uuid4().hex}:"
-    a = NodeBeacon(redis_server.url, lambda: (3, 32, False), prefix=prefix, beat_secs=0.1, lease_secs=1)
-    b = NodeBeacon(redis_server.url, lambda: (5, 32, True), prefix=prefix, beat_secs=0.1, lease_secs=1)
-    b.node = "other-host:4242"  # two processes of this test stand for two machines
+
+    def node(name: str, calls: int, draining: bool) -> Callable[[], NodeStatus]:
+        return lambda: NodeStatus(name, calls, 32, draining, utcnow())  # two machines, played by this test
+
+    a = NodeBeacon(redis_server.url, node("this-host:1", 3, False), prefix=prefix, beat_secs=0.1, lease_secs=1)
+    b = NodeBeacon(redis_server.url, node("other-host:4242", 5, True), prefix=prefix, beat_secs=0.1, lease_secs=1)
     beats = [asyncio.create_task(a.beat()), asyncio.create_task(b.beat())]
     try:
         await asyncio.sleep(0.3)

@@ -8,6 +8,8 @@ all read one ledger.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from voicebot.dialogue import HandOverReason
 from voicebot.server.metrics import Counters
 from voicebot.server.prometheus import Metrics
+from voicebot.storage.records import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,12 @@ class CallRegistry:
     @property
     def in_progress(self) -> int:
         return len(self._places)
+
+    def status(self) -> NodeStatus:
+        """This process as its heartbeat and ``GET /api/nodes`` describe it."""
+        return NodeStatus(
+            f"{socket.gethostname()}:{os.getpid()}", len(self._places), self.limit, self.draining, utcnow()
+        )
 
     def refusal(self) -> str | None:
         """Why a new call would be refused now (None: it would be admitted)."""

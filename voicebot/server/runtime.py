@@ -77,10 +77,6 @@ class Runtime:
     calls: CallRegistry
     nodes: NodeBeacon | None  # the cluster-wide view, with events.url
 
-    def status(self) -> tuple[int, int, bool]:
-        """Calls in progress, the limit, and whether this process is draining: what its heartbeat says."""
-        return self.calls.in_progress, self.calls.limit, self.calls.draining
-
     @classmethod
     def start(cls, settings: Settings, public_url: str) -> Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -159,7 +155,7 @@ class Runtime:
         if settings.events.url is not None:
             from voicebot.storage.redis.nodes import NodeBeacon  # redis loads only for those who use it
 
-            runtime.nodes = NodeBeacon(settings.events.url.get_secret_value(), runtime.status)
+            runtime.nodes = NodeBeacon(settings.events.url.get_secret_value(), runtime.calls.status)
         return runtime
 
     async def aclose(self) -> None:

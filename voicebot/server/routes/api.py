@@ -4,15 +4,12 @@ look-up for flows that keep their own IVR, the health check."""
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import asdict
 
 from fastapi import APIRouter, HTTPException, Request
 
-from voicebot.server.calls import NodeStatus
 from voicebot.server.state import runtime_of
 from voicebot.storage.outbox import Status
-from voicebot.storage.records import utcnow
 from voicebot.tools.ani import normalize_ani
 from voicebot.tools.lookup import look_up_caller
 from voicebot.tools.transfer import transfer_target
@@ -63,11 +60,7 @@ async def metrics(request: Request, since: float = 0.0) -> dict:
 async def nodes(request: Request) -> dict:
     """Every voicebot process up in the cluster (with ``events.url``; else this one), and its calls."""
     runtime = runtime_of(request)
-    if runtime.nodes is not None:
-        found = await runtime.nodes.nodes()
-    else:
-        calls, limit, draining = runtime.status()
-        found = [NodeStatus(f"{socket.gethostname()}:{os.getpid()}", calls, limit, draining, utcnow())]
+    found = await runtime.nodes.nodes() if runtime.nodes is not None else [runtime.calls.status()]
     return {
         "calls_in_progress": sum(n.calls_in_progress for n in found),
         "max_calls": sum(n.max_calls for n in found if not n.draining),

@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import socket
 from collections.abc import Callable
 from dataclasses import asdict
 
@@ -21,7 +19,6 @@ from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
 from voicebot.server.calls import NodeStatus
-from voicebot.storage.records import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -34,28 +31,24 @@ class NodeBeacon:
     def __init__(
         self,
         url: str,
-        status: Callable[[], tuple[int, int, bool]],
+        status: Callable[[], NodeStatus],
         prefix: str = PREFIX,
         beat_secs: float = BEAT_SECS,
         lease_secs: int = LEASE_SECS,
     ):
-        """``status`` gives this process's (calls in progress, max calls, draining) at each beat."""
+        """``status`` describes this process afresh at each beat."""
         self._redis = aioredis.from_url(url, socket_connect_timeout=2.0)
         self._status = status
         self._prefix = prefix
         self._beat_secs = beat_secs
         self._lease_secs = lease_secs
-        self.node = f"{socket.gethostname()}:{os.getpid()}"
-
-    def _now(self) -> NodeStatus:
-        calls, limit, draining = self._status()
-        return NodeStatus(self.node, calls, limit, draining, utcnow())
+        self.node = status().node
 
     async def beat(self) -> None:
         """Announce this process until cancelled; Redis being away only delays the next announcement."""
         while True:
             try:
-                await self._redis.set(self._prefix + self.node, json.dumps(asdict(self._now())), ex=self._lease_secs)
+                await self._redis.set(self._prefix + self.node, json.dumps(asdict(self._status())), ex=self._lease_secs)
             except (RedisError, OSError) as exc:
                 log.debug("events.url: node heartbeat not written (%s)", type(exc).__name__)
             await asyncio.sleep(self._beat_secs)
@@ -66,7 +59,7 @@ class NodeBeacon:
             keys = [key async for key in self._redis.scan_iter(match=self._prefix + "*", count=500)]
             values = await self._redis.mget(keys) if keys else []
         except (RedisError, OSError):
-            return [self._now()]
+            return [self._status()]
         found = [NodeStatus(**json.loads(v)) for v in values if v is not None]
         return sorted(found, key=lambda n: n.node)
 
