@@ -95,7 +95,7 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
     from voicebot.pipeline.tts import Voice
     from voicebot.server.prometheus import MULTIPROC_ENV
     from voicebot.server.recovery import recover_data_dir
-    from voicebot.storage.events import EventLog
+    from voicebot.storage.sqlite.events import EventLog
     from voicebot.tools.crm.base import open_crm
 
     # A worker that cannot load its models would be restarted forever: check them once, here.
@@ -285,8 +285,9 @@ def cmd_purge(args: argparse.Namespace) -> int:
     """Delete call content older than the retention period now (the server also does it daily)."""
     import asyncio
 
+    from voicebot.server.calls import node_name
+    from voicebot.storage.backends import open_storage
     from voicebot.storage.outbox import Outbox
-    from voicebot.storage.records import CallStore
     from voicebot.storage.retention import purge
 
     settings = _settings(args)
@@ -296,11 +297,12 @@ def cmd_purge(args: argparse.Namespace) -> int:
         return 2
 
     async def run() -> tuple[int, int]:
-        store, outbox = CallStore(settings.calls_path), Outbox(settings.outbox_path, {})
+        storage = open_storage(settings, node_name())
+        outbox = Outbox(storage.outbox, {})
         try:
-            return (await purge(store, outbox, days)).counts
+            return (await purge(storage.calls, outbox, days)).counts
         finally:
-            store.close()
+            await storage.aclose()
             await outbox.aclose()
 
     calls, items = asyncio.run(run())

@@ -467,6 +467,28 @@ class EventsSettings(_Section):
         return _url_of(value, ("redis", "rediss"), "events.url")
 
 
+class StoreSettings(_Section):
+    url: SecretStr | None = Field(
+        default=None,
+        description="Call records and the outbox shared by every node (postgresql://user:password@host:5432/db). "
+        "Unset: SQLite files in data_dir.",
+    )
+    node_lease_secs: float = Field(
+        default=15.0,
+        gt=0,
+        description="With store.url: a node silent this long is dead, and another node closes and notes its calls.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _postgres(cls, value: SecretStr | None) -> SecretStr | None:
+        return _url_of(value, ("postgresql", "postgres"), "store.url")
+
+    @property
+    def backend(self) -> str:
+        return "sqlite" if self.url is None else "postgresql"
+
+
 class ScreenPopSettings(_Section):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
@@ -499,6 +521,7 @@ class Settings(_Section):
     crm: CRMSettings = CRMSettings()
     screen_pop: ScreenPopSettings = ScreenPopSettings()
     outbox: OutboxSettings = OutboxSettings()
+    store: StoreSettings = StoreSettings()
     events: EventsSettings = EventsSettings()
     access: AccessSettings = AccessSettings()
 

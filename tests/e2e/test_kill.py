@@ -16,7 +16,7 @@ import pytest
 from tests.e2e.conftest import start_server, stop_server
 from tests.http_receiver import HTTPReceiver
 from voicebot.caller import TwilioCaller
-from voicebot.storage.records import CallStore
+from voicebot.storage.sqlite.records import SQLiteCallStore
 from voicebot.tools.crm.local import LocalCRM
 
 pytestmark = pytest.mark.e2e
@@ -25,11 +25,11 @@ JANE = "+14155552671"
 
 
 async def read_record(data_dir, call_id):
-    store = CallStore(data_dir / "calls.sqlite3")
+    store = SQLiteCallStore(data_dir / "calls.sqlite3")
     try:
         return await store.get(call_id)
     finally:
-        store.close()
+        await store.aclose()
 
 
 async def test_a_killed_server_loses_no_turn_no_pop_and_no_note(tmp_path, caller_voice):

@@ -11,7 +11,7 @@ import websockets
 from tests.e2e.conftest import start_server
 from tests.e2e.test_limits import twilio_start
 from voicebot.caller import TwilioCaller
-from voicebot.storage.records import CallStore
+from voicebot.storage.sqlite.records import SQLiteCallStore
 
 pytestmark = pytest.mark.e2e
 
@@ -36,9 +36,9 @@ async def test_sigterm_drains_calls_then_hands_the_rest_to_agents(tmp_path):
         await asyncio.to_thread(proc.wait, 30)
         assert proc.returncode in (0, -signal.SIGTERM)
         # The record, read from the call store the server left behind.
-        store = CallStore(tmp_path / "calls.sqlite3")
+        store = SQLiteCallStore(tmp_path / "calls.sqlite3")
         record = await store.get(call.call_sid)
-        store.close()
+        await store.aclose()
         assert record.outcome == "transferred" and record.outcome_reason == "server_shutdown"
         assert record.turns[-1].text.startswith("I'm sorry, I have to hand you over to an agent")
     finally:

@@ -12,7 +12,9 @@ from voicebot.server.metrics import Counters
 from voicebot.server.prometheus import Metrics
 from voicebot.storage.events import CallEvents
 from voicebot.storage.outbox import Outbox
-from voicebot.storage.records import CallInfo, CallStore
+from voicebot.storage.records import CallInfo
+from voicebot.storage.sqlite.outbox import SQLiteOutboxStore
+from voicebot.storage.sqlite.records import SQLiteCallStore
 from voicebot.tools.ani import normalize_ani
 from voicebot.tools.crm.local import LocalCRM
 
@@ -29,9 +31,9 @@ async def services(tmp_path):
         made = SessionServices(
             settings=settings,
             crm=crm,
-            store=CallStore(settings.calls_path),
+            store=SQLiteCallStore(settings.calls_path),
             events=CallEvents(),
-            outbox=Outbox(settings.outbox_path, {}, kinds=("crm_note", "screen_pop")),
+            outbox=Outbox(SQLiteOutboxStore(settings.outbox_path), {}, kinds=("crm_note", "screen_pop")),
             pops_webhook=pops_webhook,
             router=IntentRouter.load(embedder=None),
             counters=Counters(),
@@ -44,7 +46,7 @@ async def services(tmp_path):
     yield build
     for made in opened:
         await made.outbox.aclose()
-        made.store.close()
+        await made.store.aclose()
 
 
 @pytest.fixture

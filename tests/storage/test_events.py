@@ -2,7 +2,8 @@
 
 import asyncio
 
-from voicebot.storage.events import CallEvents, EventLog
+from voicebot.storage.events import CallEvents
+from voicebot.storage.sqlite.events import EventLog
 
 
 async def test_a_subscriber_sees_events_published_after_it_joined():

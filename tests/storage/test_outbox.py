@@ -7,6 +7,7 @@ import pytest
 
 from tests.http_receiver import HTTPReceiver
 from voicebot.storage.outbox import Outbox, PermanentError
+from voicebot.storage.sqlite.outbox import SQLiteOutboxStore
 from voicebot.tools.screen_pop import ScreenPopWebhook
 
 
@@ -19,7 +20,7 @@ async def until(predicate, timeout: float = 10.0):
 
 
 def fast_outbox(path, handlers, **kwargs) -> Outbox:
-    return Outbox(path, handlers, backoff_base_secs=0.05, backoff_max_secs=0.2, **kwargs)
+    return Outbox(SQLiteOutboxStore(path), handlers, backoff_base_secs=0.05, backoff_max_secs=0.2, **kwargs)
 
 
 async def test_an_item_is_stored_before_its_first_attempt(tmp_path):

@@ -9,6 +9,8 @@ from voicebot.cli import main
 from voicebot.storage.outbox import Outbox, PermanentError
 from voicebot.storage.records import CallStore, Turn, utcnow
 from voicebot.storage.retention import purge
+from voicebot.storage.sqlite.outbox import SQLiteOutboxStore
+from voicebot.storage.sqlite.records import SQLiteCallStore
 
 SECRET_WORDS = "my account number is 4417 1234"
 LATER = datetime.now(UTC) + timedelta(days=31)  # a month on, today's calls are past a 30-day retention
@@ -23,7 +25,7 @@ async def a_call(store: CallStore, call_id: str, finished: bool = True) -> None:
 
 
 async def test_finished_calls_past_retention_go_with_their_turns_and_events(tmp_path):
-    store, box = CallStore(tmp_path / "calls.sqlite3"), Outbox(tmp_path / "outbox.sqlite3", {})
+    store, box = SQLiteCallStore(tmp_path / "calls.sqlite3"), Outbox(SQLiteOutboxStore(tmp_path / "outbox.sqlite3"), {})
     await a_call(store, "CA-old")
     await a_call(store, "CA-live", finished=False)
     assert (await purge(store, box, days=30)).calls == 0  # today's calls are within retention
@@ -31,15 +33,15 @@ async def test_finished_calls_past_retention_go_with_their_turns_and_events(tmp_
     assert await store.get("CA-old") is None
     kept = await store.get("CA-live")  # no outcome yet: in progress, or to be closed and noted at restart
     assert kept is not None and kept.turns[0].text == SECRET_WORDS
-    store.close()
+    await store.aclose()
     await box.aclose()
 
 
 async def test_purged_words_do_not_linger_in_the_files(tmp_path):
-    store, box = CallStore(tmp_path / "calls.sqlite3"), Outbox(tmp_path / "outbox.sqlite3", {})
+    store, box = SQLiteCallStore(tmp_path / "calls.sqlite3"), Outbox(SQLiteOutboxStore(tmp_path / "outbox.sqlite3"), {})
     await a_call(store, "CA-old")
     await purge(store, box, days=30, now=LATER)
-    store.close()
+    await store.aclose()
     await box.aclose()
     on_disk = b"".join(p.read_bytes() for p in tmp_path.glob("calls.sqlite3*"))
     assert SECRET_WORDS.encode() not in on_disk
@@ -60,12 +62,14 @@ async def test_only_delivered_outbox_items_are_purged(tmp_path):
 
     await until(settled)
     await box.aclose()
-    pending = Outbox(tmp_path / "outbox.sqlite3", {}, kinds=("note",))  # stores only: its item stays pending
+    pending = Outbox(
+        SQLiteOutboxStore(tmp_path / "outbox.sqlite3"), {}, kinds=("note",)
+    )  # stores only: its item stays pending
     await pending.enqueue("note", {"text": "pending"})
-    store = CallStore(tmp_path / "calls.sqlite3")
+    store = SQLiteCallStore(tmp_path / "calls.sqlite3")
     assert (await purge(store, pending, days=30, now=LATER)).outbox_items == 1
     assert await pending.counts() == {"done": 0, "pending": 1, "parked": 1}
-    store.close()
+    await store.aclose()
     await pending.aclose()
 
 

@@ -15,11 +15,11 @@ from voicebot.server.access import OperatorAccess, is_local
 from voicebot.server.logs import setup_logging
 from voicebot.server.metrics import watch_event_loop
 from voicebot.server.prometheus import process_ended
-from voicebot.server.recovery import close_interrupted_calls
+from voicebot.server.recovery import close_interrupted_calls, keep_recovering
 from voicebot.server.routes import agent, api, cif, crm, metrics, phone, prompts
 from voicebot.server.runtime import Runtime
 from voicebot.server.shutdown import install_drain
-from voicebot.storage.events import CallEvents, EventLog, SharedEvents
+from voicebot.storage.events import CallEvents, SharedEvents
 from voicebot.storage.retention import purge_daily
 from voicebot.telephony.media import serve_media
 from voicebot.telephony.platform import Platform
@@ -34,12 +34,16 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        calls = runtime.services.session
-        if settings.server.workers == 1:  # with workers, their parent did this before they started
+        calls, leases = runtime.services.session, runtime.storage.leases
+        tasks = []
+        if leases is not None:  # a shared store: hold a lease before the first call, and watch the other nodes'
+            await leases.renew()
+            tasks.append(asyncio.create_task(keep_recovering(leases, calls.store, calls.outbox)))
+        elif settings.server.workers == 1:  # with workers, their parent did this before they started
             await close_interrupted_calls(calls.store, calls.outbox)
         calls.outbox.start()  # also resumes what an earlier run left pending
         release_sigterm = install_drain(runtime, settings.limits.drain_secs)
-        tasks = [
+        tasks += [
             asyncio.create_task(watch_event_loop(runtime.services.timings)),
             asyncio.create_task(purge_daily(calls.store, calls.outbox, settings.retention.days)),
         ]
@@ -89,6 +93,8 @@ def _shared_events(settings: Settings, events: CallEvents) -> SharedEvents | Non
 
         return RedisEventStream(settings.events.url.get_secret_value(), events)
     if settings.server.workers > 1:
+        from voicebot.storage.sqlite.events import EventLog
+
         return EventLog(settings.events_path, events)
     return None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ HandOver = Callable[[HandOverReason], Awaitable[None]]
 class NodeStatus:
     """One server process as the cluster sees it (``GET /api/nodes``)."""
 
-    node: str  # host:pid
+    node: str  # host:pid:start, see node_name()
     calls_in_progress: int
     max_calls: int
     draining: bool
@@ -44,9 +45,16 @@ class CallPlace:
     hand_over: HandOver | None = None
 
 
+def node_name() -> str:
+    """This process, unique across restarts: a container restarted as pid 1 on the same host is a new node, so the
+    calls its previous life left unfinished are not mistaken for its own."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
 class CallRegistry:
-    def __init__(self, limit: int, counters: Counters, metrics: Metrics | None = None):
+    def __init__(self, limit: int, counters: Counters, metrics: Metrics | None = None, node: str | None = None):
         self.limit = limit
+        self.node = node or node_name()
         self.counters = counters
         self.metrics = metrics or Metrics()
         self.draining = False  # SIGTERM came: no new calls
@@ -58,9 +66,7 @@ class CallRegistry:
 
     def status(self) -> NodeStatus:
         """This process as its heartbeat and ``GET /api/nodes`` describe it."""
-        return NodeStatus(
-            f"{socket.gethostname()}:{os.getpid()}", len(self._places), self.limit, self.draining, utcnow()
-        )
+        return NodeStatus(self.node, len(self._places), self.limit, self.draining, utcnow())
 
     def refusal(self) -> str | None:
         """Why a new call would be refused now (None: it would be admitted)."""

@@ -21,9 +21,10 @@ from voicebot.pipeline.services import CallServices, SessionServices
 from voicebot.pipeline.smart_turn import shared_smart_turn
 from voicebot.pipeline.stt import create_decoder
 from voicebot.pipeline.tts import Voice
-from voicebot.server.calls import CallRegistry
+from voicebot.server.calls import CallRegistry, node_name
 from voicebot.server.metrics import Counters, Timings
 from voicebot.server.prometheus import Metrics
+from voicebot.storage.backends import Storage, open_storage
 from voicebot.storage.events import CallEvents
 from voicebot.storage.outbox import Outbox
 from voicebot.storage.records import CallStore
@@ -75,6 +76,7 @@ class Runtime:
     media_dir: Path
     model_load_secs: float
     calls: CallRegistry
+    storage: Storage  # call records and the outbox's items: SQLite files, or PostgreSQL shared by the nodes
     nodes: NodeBeacon | None  # the cluster-wide view, with events.url
 
     @classmethod
@@ -90,6 +92,8 @@ class Runtime:
             "models loaded in %.2fs (whisper %.2fs, piper %.2fs)", load_secs, whisper_secs, load_secs - whisper_secs
         )
         secret = settings.screen_pop.webhook_secret
+        node = node_name()
+        storage = open_storage(settings, node)
         metrics = Metrics()
         crm = MeasuredCRM(open_crm(settings, public_url), metrics)
         webhook = ScreenPopWebhook(
@@ -102,7 +106,7 @@ class Runtime:
             await crm.add_note(CallNote(**payload))
 
         outbox = Outbox(
-            settings.outbox_path,
+            storage.outbox,
             {"crm_note": write_note, "screen_pop": webhook.post},
             max_attempts=settings.outbox.max_attempts,
             backoff_base_secs=settings.outbox.backoff_base_secs,
@@ -113,7 +117,7 @@ class Runtime:
             session=SessionServices(
                 settings=settings,
                 crm=crm,
-                store=CallStore(settings.calls_path),
+                store=storage.calls,
                 events=CallEvents(),
                 outbox=outbox,
                 pops_webhook=webhook.enabled,
@@ -149,7 +153,8 @@ class Runtime:
             public_url=public_url,
             media_dir=settings.media_dir or default_media_dir(),
             model_load_secs=load_secs,
-            calls=CallRegistry(settings.limits.max_calls, counters, metrics),
+            calls=CallRegistry(settings.limits.max_calls, counters, metrics, node),
+            storage=storage,
             nodes=None,
         )
         if settings.events.url is not None:
@@ -167,7 +172,7 @@ class Runtime:
                 await calls.aclose()
         await self.webhook.aclose()
         await services.session.crm.close()
-        services.session.store.close()
+        await self.storage.aclose()
         if self.nodes is not None:
             await self.nodes.aclose()
 

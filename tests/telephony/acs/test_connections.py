@@ -10,7 +10,7 @@ import pytest
 from tests.standins.acs import ACCESS_KEY, API_VERSION, AcsStandIn
 from tests.standins.graph import CLIENT_ID, CLIENT_SECRET, TENANT, GraphStandIn
 from voicebot.config import load_settings
-from voicebot.storage.records import CallStore
+from voicebot.storage.sqlite.records import SQLiteCallStore
 from voicebot.telephony.acs.api import AcsCalls, Participant
 from voicebot.telephony.acs.connections import AcsConnections
 from voicebot.telephony.acs.presence import GraphPresence
@@ -61,14 +61,14 @@ async def connections(acs, graph, tmp_path):
             },
         },
     )
-    store = CallStore(tmp_path / "calls.sqlite3")
+    store = SQLiteCallStore(tmp_path / "calls.sqlite3")
     lines = AcsConnections(
         AcsCalls(acs.url, ACCESS_KEY, API_VERSION), settings.acs, settings.transfer, store, None,
         GraphPresence(settings.acs.graph),
     )  # fmt: skip
     yield lines
     await lines.aclose()
-    store.close()
+    await store.aclose()
 
 
 def answered(connections: AcsConnections, acs: AcsStandIn, call_id: str) -> str:

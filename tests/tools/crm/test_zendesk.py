@@ -13,6 +13,7 @@ from tests.storage.test_outbox import until
 from voicebot.config import load_settings
 from voicebot.server.logs import setup_logging
 from voicebot.storage.outbox import Outbox
+from voicebot.storage.sqlite.outbox import SQLiteOutboxStore
 from voicebot.tools.ani import normalize_ani
 from voicebot.tools.crm.base import CallNote, open_crm
 from voicebot.tools.crm.http import CRMHTTPError
@@ -155,7 +156,7 @@ def outbox_for(path, crm) -> Outbox:
     async def write(payload):
         await crm.add_note(CallNote(**payload))
 
-    return Outbox(path, {"crm_note": write}, backoff_base_secs=0.05, backoff_max_secs=0.2)
+    return Outbox(SQLiteOutboxStore(path), {"crm_note": write}, backoff_base_secs=0.05, backoff_max_secs=0.2)
 
 
 async def test_notes_written_during_an_outage_arrive_when_zendesk_recovers(zendesk, crm, tmp_path):

@@ -1,0 +1,1 @@
+"""PostgreSQL back ends: call records, the outbox and node leases shared by every node (``store.url``)."""
