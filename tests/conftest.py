@@ -39,3 +39,13 @@ def redis_server():
     server = RedisServer()
     yield server
     server.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL on a loopback port (throwaway data directory); each test takes a fresh database of it."""
+    from tests.postgres_server import PostgresServer
+
+    server = PostgresServer()
+    yield server
+    server.close()

@@ -11,6 +11,7 @@ from tests.storage.test_outbox import fast_outbox, until
 from voicebot.config import load_settings
 from voicebot.server.routes import api
 from voicebot.storage.outbox import PermanentError
+from voicebot.storage.sqlite.outbox import SQLiteOutboxStore
 from voicebot.tools.crm.local import LocalCRM
 
 
@@ -30,7 +31,7 @@ async def test_a_parked_item_is_retried_on_request_and_delivered(tmp_path):
         if len(attempts) == 1:
             raise PermanentError("ticket 42 was deleted")
 
-    box = fast_outbox(tmp_path / "outbox.sqlite3", {"crm_note": note})
+    box = fast_outbox(SQLiteOutboxStore(tmp_path / "outbox.sqlite3"), {"crm_note": note})
     box.start()
     item_id = await box.enqueue("crm_note", {"call_id": "CA1"})
 

@@ -6,8 +6,7 @@ import json
 import pytest
 
 from tests.http_receiver import HTTPReceiver
-from voicebot.storage.outbox import Outbox, PermanentError
-from voicebot.storage.sqlite.outbox import SQLiteOutboxStore
+from voicebot.storage.outbox import Outbox, OutboxStore, PermanentError
 from voicebot.tools.screen_pop import ScreenPopWebhook
 
 
@@ -19,22 +18,22 @@ async def until(predicate, timeout: float = 10.0):
         await asyncio.sleep(0.02)
 
 
-def fast_outbox(path, handlers, **kwargs) -> Outbox:
-    return Outbox(SQLiteOutboxStore(path), handlers, backoff_base_secs=0.05, backoff_max_secs=0.2, **kwargs)
+def fast_outbox(store: OutboxStore, handlers, **kwargs) -> Outbox:
+    return Outbox(store, handlers, backoff_base_secs=0.05, backoff_max_secs=0.2, **kwargs)
 
 
-async def test_an_item_is_stored_before_its_first_attempt(tmp_path):
-    box = fast_outbox(tmp_path / "o.sqlite3", {"note": lambda p: asyncio.sleep(0)})
+async def test_an_item_is_stored_before_its_first_attempt(backend):
+    box = fast_outbox(backend.outbox_store(), {"note": lambda p: asyncio.sleep(0)})
     await box.enqueue("note", {"text": "hi"})  # worker not started: nothing attempted yet
     [item] = await box.items("pending")
     assert item.payload == {"text": "hi"} and item.attempts == 0
     await box.aclose()
 
 
-async def test_failures_are_retried_with_backoff_until_done(tmp_path):
+async def test_failures_are_retried_with_backoff_until_done(backend):
     receiver = HTTPReceiver(status=lambda n: 503 if n <= 2 else 204)
     webhook = ScreenPopWebhook(receiver.url, "k")
-    box = fast_outbox(tmp_path / "o.sqlite3", {"screen_pop": webhook.post})
+    box = fast_outbox(backend.outbox_store(), {"screen_pop": webhook.post})
     box.start()
     await box.enqueue("screen_pop", {"id": "pop-1"})
 
@@ -49,11 +48,11 @@ async def test_failures_are_retried_with_backoff_until_done(tmp_path):
     receiver.close()
 
 
-async def test_a_permanent_error_parks_the_item_with_its_error(tmp_path):
+async def test_a_permanent_error_parks_the_item_with_its_error(backend):
     async def reject(payload):
         raise PermanentError("422 RecordInvalid")
 
-    box = fast_outbox(tmp_path / "o.sqlite3", {"note": reject})
+    box = fast_outbox(backend.outbox_store(), {"note": reject})
     box.start()
     await box.enqueue("note", {"n": 1})
 
@@ -66,11 +65,11 @@ async def test_a_permanent_error_parks_the_item_with_its_error(tmp_path):
     await box.aclose()
 
 
-async def test_too_many_attempts_park_the_item(tmp_path):
+async def test_too_many_attempts_park_the_item(backend):
     async def down(payload):
         raise ConnectionError("CRM down")
 
-    box = fast_outbox(tmp_path / "o.sqlite3", {"note": down}, max_attempts=3)
+    box = fast_outbox(backend.outbox_store(), {"note": down}, max_attempts=3)
     box.start()
     await box.enqueue("note", {"n": 1})
 
@@ -83,14 +82,13 @@ async def test_too_many_attempts_park_the_item(tmp_path):
     await box.aclose()
 
 
-async def test_pending_items_survive_a_restart_and_are_delivered_after_it(tmp_path):
-    path = tmp_path / "o.sqlite3"
+async def test_pending_items_survive_a_restart_and_are_delivered_after_it(backend):
     delivered = []
 
     async def failing(payload):
         raise ConnectionError("down")
 
-    first = fast_outbox(path, {"note": failing})
+    first = fast_outbox(backend.outbox_store(), {"note": failing})
     first.start()
     await first.enqueue("note", {"n": 1})
 
@@ -103,7 +101,7 @@ async def test_pending_items_survive_a_restart_and_are_delivered_after_it(tmp_pa
     async def working(payload):
         delivered.append(payload)
 
-    second = fast_outbox(path, {"note": working})
+    second = fast_outbox(backend.outbox_store(), {"note": working})
     second.start()
 
     async def done():
@@ -114,7 +112,7 @@ async def test_pending_items_survive_a_restart_and_are_delivered_after_it(tmp_pa
     await second.aclose()
 
 
-async def test_a_slow_item_does_not_hold_up_the_next(tmp_path):
+async def test_a_slow_item_does_not_hold_up_the_next(backend):
     release = asyncio.Event()
     order = []
 
@@ -123,7 +121,7 @@ async def test_a_slow_item_does_not_hold_up_the_next(tmp_path):
             await release.wait()
         order.append(payload["n"])
 
-    box = fast_outbox(tmp_path / "o.sqlite3", {"x": handler})
+    box = fast_outbox(backend.outbox_store(), {"x": handler})
     box.start()
     await box.enqueue("x", {"n": 1, "slow": True})
     await box.enqueue("x", {"n": 2, "slow": False})
@@ -141,7 +139,7 @@ async def test_a_slow_item_does_not_hold_up_the_next(tmp_path):
     await box.aclose()
 
 
-async def test_a_parked_item_can_be_put_back_in_line(tmp_path):
+async def test_a_parked_item_can_be_put_back_in_line(backend):
     calls = []
 
     async def flaky(payload):
@@ -149,7 +147,7 @@ async def test_a_parked_item_can_be_put_back_in_line(tmp_path):
         if len(calls) == 1:
             raise PermanentError("bad token")
 
-    box = fast_outbox(tmp_path / "o.sqlite3", {"x": flaky})
+    box = fast_outbox(backend.outbox_store(), {"x": flaky})
     box.start()
     item_id = await box.enqueue("x", {})
 
@@ -166,23 +164,23 @@ async def test_a_parked_item_can_be_put_back_in_line(tmp_path):
     await box.aclose()
 
 
-async def test_unknown_kinds_are_refused_at_once(tmp_path):
-    box = fast_outbox(tmp_path / "o.sqlite3", {})
+async def test_unknown_kinds_are_refused_at_once(backend):
+    box = fast_outbox(backend.outbox_store(), {})
     with pytest.raises(ValueError):
         await box.enqueue("nope", {})
     await box.aclose()
 
 
-async def test_server_processes_sharing_one_outbox_deliver_each_item_once(tmp_path):
-    """Two outboxes on one file, as ``voicebot serve --workers 2`` runs them: each item is claimed by one."""
+async def test_server_processes_sharing_one_outbox_deliver_each_item_once(backend):
+    """Two outboxes on one store, as two workers or two nodes run them: each item is claimed by one."""
     delivered: list[int] = []
 
     async def slow_note(payload):
         await asyncio.sleep(0.02)
         delivered.append(payload["n"])
 
-    first = fast_outbox(tmp_path / "o.sqlite3", {"note": slow_note})
-    second = fast_outbox(tmp_path / "o.sqlite3", {"note": slow_note})
+    first = fast_outbox(backend.outbox_store("node-a"), {"note": slow_note})
+    second = fast_outbox(backend.outbox_store("node-b"), {"note": slow_note})
     for n in range(40):
         await first.enqueue("note", {"n": n})
     first.start()
@@ -195,3 +193,30 @@ async def test_server_processes_sharing_one_outbox_deliver_each_item_once(tmp_pa
     assert sorted(delivered) == list(range(40))
     await first.aclose()
     await second.aclose()
+
+
+async def test_an_item_whose_claimant_died_is_taken_over_when_its_claim_runs_out(backend):
+    """A node that claimed an item and died mid-attempt leaves it pending; another node delivers it, once."""
+    dead = backend.outbox_store("node-a", claim_secs=0.5)
+    writer = fast_outbox(dead, {"note": lambda p: asyncio.sleep(0)})
+    await writer.enqueue("note", {"n": 1})
+    [claimed] = await dead.claim((), 10)  # node A takes the item, then dies before any result
+    assert await dead.claim((), 10) == []  # held: nobody else may take it now
+
+    delivered = []
+
+    async def note(payload):
+        delivered.append(payload)
+
+    survivor = fast_outbox(backend.outbox_store("node-b"), {"note": note}, idle_secs=0.1)
+    survivor.start()
+
+    async def done():
+        return (await survivor.counts())["done"] == 1
+
+    await until(done)
+    assert delivered == [{"n": 1}]
+    [item] = await survivor.items("done")
+    assert item.id == claimed.id and item.attempts == 1
+    await survivor.aclose()
+    await writer.aclose()

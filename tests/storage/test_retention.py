@@ -51,7 +51,7 @@ async def test_only_delivered_outbox_items_are_purged(tmp_path):
     async def refuse(payload):
         raise PermanentError("no")
 
-    box = fast_outbox(tmp_path / "outbox.sqlite3", {"note": lambda p: until_done(), "bad": refuse})
+    box = fast_outbox(SQLiteOutboxStore(tmp_path / "outbox.sqlite3"), {"note": lambda p: until_done(), "bad": refuse})
     box.start()
     await box.enqueue("note", {"text": SECRET_WORDS})
     await box.enqueue("bad", {"text": "parked"})

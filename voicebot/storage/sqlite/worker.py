@@ -14,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
+from voicebot.config import ConfigError
+
 
 class SQLiteWorker:
     def __init__(
@@ -53,7 +55,8 @@ def migrate(db: sqlite3.Connection, migrations: Sequence[str]) -> int:
     try:
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version > len(migrations):
-            raise RuntimeError(f"{db_file(db)} is at schema version {version}, newer than this voicebot knows")
+            known = len(migrations)
+            raise ConfigError(f"{db_file(db)} is at schema version {version}, newer than this voicebot knows ({known})")
         for number, script in enumerate(migrations[version:], start=version + 1):
             for statement in _statements(script):
                 db.execute(statement)
