@@ -27,8 +27,14 @@ def test_environment_overrides_the_file_and_flags_override_both(tmp_path):
 
 
 def test_secrets_are_masked_when_shown():
-    settings = load_settings(environ={"VOICEBOT_SCREEN_POP__WEBHOOK_SECRET": "hunter2"})
+    settings = load_settings(
+        environ={
+            "VOICEBOT_SCREEN_POP__WEBHOOK_SECRET": "hunter2",
+            "VOICEBOT_STORE__URL": "postgresql://voicebot:hunter2@db:5432/voicebot",
+        }
+    )
     assert settings.screen_pop.webhook_secret.get_secret_value() == "hunter2"
+    assert settings.store.backend == "postgresql"
     assert "hunter2" not in str(settings.masked()) and "hunter2" not in repr(settings)
 
 
@@ -96,6 +102,12 @@ def test_a_missing_or_broken_file_is_named(tmp_path):
         ("", {}, {"server": {"workers": 0}}, "server.workers: input should be greater than or equal to 1"),
         ("", {"VOICEBOT_TELNYX__PUBLIC_KEY": "abc"}, {}, "VOICEBOT_TELNYX__PUBLIC_KEY (from the environment): must be"),
         ('[stt]\nwindow = "half"\n', {}, {}, "stt.window in {config}: input should be 'fitted' or 'full'"),
+        (
+            "",
+            {"VOICEBOT_STORE__URL": "mysql://u:pw@db/voicebot"},
+            {},
+            "VOICEBOT_STORE__URL (from the environment): store.url must start with postgresql:// or postgres://",
+        ),
     ],
 )
 def test_a_wrong_value_is_named_by_where_it_was_set(tmp_path, toml, environ, overrides, message):

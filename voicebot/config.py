@@ -289,6 +289,7 @@ class OutboxSettings(_Section):
     max_attempts: int = 12
     backoff_base_secs: float = 1.0
     backoff_max_secs: float = 300.0
+    concurrency: int = Field(default=4, ge=1, description="Deliveries at once per process (CRM notes, pop webhooks).")
 
 
 class GenesysSettings(_Section):
@@ -476,7 +477,8 @@ class StoreSettings(_Section):
     node_lease_secs: float = Field(
         default=15.0,
         gt=0,
-        description="With store.url: a node silent this long is dead, and another node closes and notes its calls.",
+        description="A node silent this long is dead: it leaves GET /api/nodes and, with store.url, "
+        "another node closes and notes its calls.",
     )
 
     @field_validator("url")

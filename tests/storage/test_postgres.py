@@ -127,3 +127,19 @@ async def test_a_survivor_closes_a_dead_nodes_call_and_queues_its_note_once(url)
     assert await a_lease.alive() == []
     for closable in (a, b, outbox, a_lease, b_lease):
         await closable.aclose()
+
+
+async def test_an_item_stored_by_another_node_wakes_this_one_at_once(url):
+    delivered = asyncio.Event()
+
+    async def note(payload):
+        delivered.set()
+
+    listening = Outbox(PostgresOutboxStore(url, "node-b"), {"crm_note": note}, idle_secs=600)
+    listening.start()
+    await asyncio.sleep(0.5)  # node B has looked, found nothing, and waits up to ten minutes
+    other = Outbox(PostgresOutboxStore(url, "node-a"), {}, kinds=("crm_note",))
+    await other.enqueue("crm_note", {"call_id": "CA-1"})  # node A stores it and does not deliver
+    await asyncio.wait_for(delivered.wait(), 5)
+    await other.aclose()
+    await listening.aclose()

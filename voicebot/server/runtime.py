@@ -111,6 +111,7 @@ class Runtime:
             max_attempts=settings.outbox.max_attempts,
             backoff_base_secs=settings.outbox.backoff_base_secs,
             backoff_max_secs=settings.outbox.backoff_max_secs,
+            concurrency=settings.outbox.concurrency,
         )
         counters = Counters()
         services = CallServices(
@@ -160,7 +161,10 @@ class Runtime:
         if settings.events.url is not None:
             from voicebot.storage.redis.nodes import NodeBeacon  # redis loads only for those who use it
 
-            runtime.nodes = NodeBeacon(settings.events.url.get_secret_value(), runtime.calls.status)
+            lease = settings.store.node_lease_secs
+            runtime.nodes = NodeBeacon(
+                settings.events.url.get_secret_value(), runtime.calls.status, beat_secs=lease / 5, lease_secs=lease
+            )
         return runtime
 
     async def aclose(self) -> None:

@@ -33,7 +33,6 @@ Status = Literal["pending", "done", "parked"]
 CLAIM_SECS = 60.0
 # With nothing due, the loop looks again this often: for items another process stored or released.
 IDLE_SECS = 60.0
-BATCH = 50
 
 
 class PermanentError(Exception):
@@ -65,6 +64,10 @@ class OutboxStore(Protocol):
 
     async def claim(self, busy: tuple[int, ...], limit: int) -> list[OutboxItem]:
         """Due items not in ``busy``, each held for its lease so that no other process attempts it too."""
+
+    async def listen(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` when any process stores an item, until cancelled; a store that cannot tell returns at once
+        (the loop then finds other processes' items when it next looks, within ``idle_secs``)."""
 
     async def seconds_to_next(self, busy: tuple[int, ...]) -> float | None:
         """How long until a pending item not in ``busy`` is due (0 if one is); None if there is none."""
@@ -98,8 +101,13 @@ class Outbox:
         backoff_max_secs: float = 300.0,
         kinds: tuple[str, ...] = (),
         idle_secs: float = IDLE_SECS,
+        concurrency: int = 4,
     ):
-        """``kinds`` lets an outbox without ``handlers`` store items for another process to deliver."""
+        """``kinds`` lets an outbox without ``handlers`` store items for another process to deliver.
+
+        At most ``concurrency`` attempts run at once: after an outage the backlog reaches the CRM at a pace it
+        takes, and with several processes each claims only what it can attempt, so the others get the rest.
+        """
         self.store = store
         self.handlers = handlers
         self.kinds = frozenset(kinds or handlers)
@@ -107,8 +115,10 @@ class Outbox:
         self.backoff_base_secs = backoff_base_secs
         self.backoff_max_secs = backoff_max_secs
         self.idle_secs = idle_secs
+        self.concurrency = concurrency
         self._wake = asyncio.Event()
         self._worker: asyncio.Task | None = None
+        self._listener: asyncio.Task | None = None
         self._in_flight: set[asyncio.Task] = set()
         self._busy: set[int] = set()  # ids being attempted right now
 
@@ -128,6 +138,7 @@ class Outbox:
         """Deliver what is due now, including items left pending by an earlier run or another process."""
         if self._worker is None:
             self._worker = asyncio.create_task(self._work(), name="outbox")
+            self._listener = asyncio.create_task(self.store.listen(self._wake.set), name="outbox-listener")
 
     async def _work(self) -> None:
         while True:
@@ -143,7 +154,8 @@ class Outbox:
                 pass
 
     async def _deliver_due(self) -> float:
-        for item in await self.store.claim(tuple(self._busy), BATCH):
+        free = self.concurrency - len(self._busy)
+        for item in await self.store.claim(tuple(self._busy), free) if free > 0 else []:
             self._busy.add(item.id)
             task = asyncio.create_task(self._attempt(item))
             self._in_flight.add(task)
@@ -229,7 +241,8 @@ class Outbox:
 
     async def aclose(self) -> None:
         await self.drain()
-        if self._worker is not None:
-            self._worker.cancel()
-            await asyncio.gather(self._worker, return_exceptions=True)
+        for task in (self._worker, self._listener):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await self.store.aclose()

@@ -69,6 +69,13 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at timestamptz NOT NULL DEFAULT now()
     );
     CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE status = 'pending';
+    -- Every node's outbox listens: a new item (from any node, or from an operator's INSERT) wakes them at once.
+    CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_notify('voicebot_outbox', '');
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER outbox_inserted AFTER INSERT ON outbox FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
     CREATE TABLE nodes (
         name text PRIMARY KEY,
         started_at timestamptz NOT NULL DEFAULT now(),

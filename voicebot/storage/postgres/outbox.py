@@ -2,19 +2,30 @@
 
 A claim takes due rows with ``FOR UPDATE SKIP LOCKED``, so nodes claiming at
 once split the work instead of queueing behind each other's locks, and pushes
-their next attempt a lease ahead, naming the claiming node: if that node dies
+their next attempt a lease ahead, naming the claiming node (``claimed_by``, kept as
+the node that last attempted it): if that node dies
 mid-attempt, the item falls due again when the lease runs out and any node
-takes it over. Due times are the database server's clock, so nodes whose clocks
+takes it over. Every node ``LISTEN``s for new items (a trigger notifies on
+each insert), so an item stored anywhere is attempted at once, not at the next
+look. Due times are the database server's clock, so nodes whose clocks
 disagree still agree on what is due.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import asyncio
+import logging
+from collections.abc import Callable
 from typing import Any
 
+import psycopg
+
 from voicebot.storage.outbox import CLAIM_SECS, OutboxItem, Status
-from voicebot.storage.postgres.pool import Database
+from voicebot.storage.postgres.pool import Database, iso
+
+log = logging.getLogger(__name__)
+
+LISTEN_RETRY_SECS = 5.0
 
 _CLAIM = """
 UPDATE outbox SET next_attempt_at = now() + make_interval(secs => %(lease)s), claimed_by = %(node)s
@@ -31,6 +42,7 @@ RETURNING *
 class PostgresOutboxStore:
     def __init__(self, url: str, node: str, claim_secs: float = CLAIM_SECS, max_connections: int = 2):
         self._db = Database(url, max_connections=max_connections, name="outbox")
+        self._url = url
         self.node = node
         self.claim_secs = claim_secs
 
@@ -61,6 +73,19 @@ class PostgresOutboxStore:
         )
         return sorted((_item(r) for r in rows), key=lambda item: item.id)
 
+    async def listen(self, wake: Callable[[], None]) -> None:
+        """``LISTEN`` on a connection of its own (a pooled one would be handed to others); reconnects if it drops."""
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as conn:
+                    await conn.execute("LISTEN voicebot_outbox")
+                    wake()  # what was stored while not listening
+                    async for _ in conn.notifies():
+                        wake()
+            except psycopg.Error as exc:
+                log.warning("outbox: not listening to %s (%s); polling until back", self._db.where, exc)
+                await asyncio.sleep(LISTEN_RETRY_SECS)
+
     async def seconds_to_next(self, busy: tuple[int, ...]) -> float | None:
         row = await self._one(
             "SELECT EXTRACT(EPOCH FROM MIN(next_attempt_at) - now())::float AS due_in FROM outbox"
@@ -73,7 +98,7 @@ class PostgresOutboxStore:
     async def update(self, item_id: int, status: Status, attempts: int, delay: float, error: str | None) -> None:
         await self._one(
             "UPDATE outbox SET status = %s, attempts = %s, next_attempt_at = now() + make_interval(secs => %s),"
-            " last_error = COALESCE(%s, last_error), claimed_by = NULL, updated_at = now() WHERE id = %s",
+            " last_error = COALESCE(%s, last_error), updated_at = now() WHERE id = %s",
             (status, attempts, delay, error, item_id),
         )
 
@@ -91,7 +116,7 @@ class PostgresOutboxStore:
     async def oldest_pending(self) -> str | None:
         row = await self._one("SELECT MIN(created_at) AS oldest FROM outbox WHERE status = 'pending'", ())
         oldest = row["oldest"] if row else None
-        return None if oldest is None else _iso(oldest)
+        return None if oldest is None else iso(oldest)
 
     async def requeue(self, item_id: int) -> bool:
         row = await self._one(
@@ -118,10 +143,6 @@ def _item(row: dict[str, Any]) -> OutboxItem:
         attempts=row["attempts"],
         next_attempt_at=row["next_attempt_at"].timestamp(),
         last_error=row["last_error"],
-        created_at=_iso(row["created_at"]),
-        updated_at=_iso(row["updated_at"]),
+        created_at=iso(row["created_at"]),
+        updated_at=iso(row["updated_at"]),
     )
-
-
-def _iso(value: datetime) -> str:
-    return value.isoformat(timespec="milliseconds")

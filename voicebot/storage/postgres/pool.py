@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import TypeVar, cast
 from urllib.parse import urlsplit
 
@@ -81,3 +82,8 @@ class Database:
         if self._open:
             await self._pool.close()
             self._open = False
+
+
+def iso(value: datetime) -> str:
+    """A timestamp as the SQLite store keeps it: ISO 8601 in UTC (the pool's session zone), to the millisecond."""
+    return value.isoformat(timespec="milliseconds")

@@ -14,7 +14,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from voicebot.storage.postgres.pool import Database
+from voicebot.storage.postgres.pool import Database, iso
 from voicebot.storage.records import (
     CallEvent,
     CallRecord,
@@ -182,5 +182,4 @@ def _dumps(value: Any) -> str:
 
 
 def _iso(value: datetime | None) -> str | None:
-    """The same text the SQLite store keeps: ISO 8601 in UTC, to the millisecond."""
-    return None if value is None else value.isoformat(timespec="milliseconds")
+    return None if value is None else iso(value)

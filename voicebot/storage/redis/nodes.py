@@ -34,7 +34,7 @@ class NodeBeacon:
         status: Callable[[], NodeStatus],
         prefix: str = PREFIX,
         beat_secs: float = BEAT_SECS,
-        lease_secs: int = LEASE_SECS,
+        lease_secs: float = LEASE_SECS,
     ):
         """``status`` describes this process afresh at each beat."""
         self._redis = aioredis.from_url(url, socket_connect_timeout=2.0)
@@ -48,7 +48,9 @@ class NodeBeacon:
         """Announce this process until cancelled; Redis being away only delays the next announcement."""
         while True:
             try:
-                await self._redis.set(self._prefix + self.node, json.dumps(asdict(self._status())), ex=self._lease_secs)
+                await self._redis.set(
+                    self._prefix + self.node, json.dumps(asdict(self._status())), px=int(self._lease_secs * 1000)
+                )
             except (RedisError, OSError) as exc:
                 log.debug("events.url: node heartbeat not written (%s)", type(exc).__name__)
             await asyncio.sleep(self._beat_secs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from voicebot.storage.outbox import CLAIM_SECS, OutboxItem, Status
@@ -69,6 +70,9 @@ class SQLiteOutboxStore:
                 ).rowcount
             ]
         return [_item(r) for r in claimed]
+
+    async def listen(self, wake: Callable[[], None]) -> None:
+        """Not told: each process wakes for the items it stores, and finds the others' when it next looks."""
 
     async def seconds_to_next(self, busy: tuple[int, ...]) -> float | None:
         return await self._sql.run(self._seconds_to_next, busy)
