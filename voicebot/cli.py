@@ -128,7 +128,7 @@ def _crm(args: argparse.Namespace):
     settings = _settings(args)
     if settings.crm.backend != "local":
         raise SystemExit('voicebot crm manages the embedded CRM only (crm.backend = "local")')
-    crm = LocalCRM(settings.crm_path, default_region=settings.telephony.default_region)
+    crm = LocalCRM(settings.crm_database, default_region=settings.telephony.default_region)
     if settings.crm.seed_demo_data and crm.is_empty() and args.crm_command == "list":
         crm.seed_demo()
     return crm
@@ -139,7 +139,7 @@ def cmd_crm(args: argparse.Namespace) -> int:
     try:
         if args.crm_command == "import":
             customers, cases = crm.import_file(Path(args.file))
-            print(f"imported {customers} customers and {cases} cases into {crm.path}")
+            print(f"imported {customers} customers and {cases} cases into {crm.where}")
         elif args.crm_command == "add-customer":
             customer = crm.add_customer(name=args.name, phones=[args.phone], email=args.email)
             print(f"customer {customer.id}: {customer.name} {', '.join(customer.phones)}")

@@ -273,7 +273,8 @@ class ZendeskSettings(_Section):
 class CRMSettings(_Section):
     backend: Literal["local", "dynamics", "zendesk"] = "local"
     local_path: Path | None = Field(
-        default=None, description="SQLite file of the embedded CRM. Default: <data_dir>/crm.sqlite3."
+        default=None,
+        description="SQLite file of the embedded CRM. Default: the store.url database, else <data_dir>/crm.sqlite3.",
     )
     seed_demo_data: bool = True
     request_timeout_secs: float = 1.0
@@ -537,6 +538,13 @@ class Settings(_Section):
     @property
     def crm_path(self) -> Path:
         return self.crm.local_path or self.data_dir / "crm.sqlite3"
+
+    @property
+    def crm_database(self) -> Path | str:
+        """The embedded CRM's database: ``crm.local_path`` if set, else the nodes' ``store.url``, else data_dir."""
+        if self.crm.local_path is None and self.store.url is not None:
+            return self.store.url.get_secret_value()
+        return self.crm_path
 
     @property
     def calls_path(self) -> Path:

@@ -53,7 +53,9 @@ class InProcessServer:
         if self._fixtures is not None:
             if settings.crm.backend != "local":
                 raise ValueError(f"crm fixtures need crm.backend = 'local', not {settings.crm.backend!r}")
-            LocalCRM(settings.crm_path, default_region=settings.telephony.default_region).import_records(self._fixtures)
+            LocalCRM(settings.crm_database, default_region=settings.telephony.default_region).import_records(
+                self._fixtures
+            )
         return settings
 
     def __enter__(self) -> InProcessServer:

@@ -1,4 +1,4 @@
-"""The embedded CRM: a real SQLite file, phone matching on normalised numbers."""
+"""The embedded CRM: phone matching on normalised numbers, in a real SQLite file and in a real PostgreSQL."""
 
 import json
 
@@ -9,11 +9,29 @@ from voicebot.tools.crm.base import CallNote
 from voicebot.tools.crm.local import LocalCRM
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request, tmp_path):
+    """Where the CRM's tables are: its own SQLite file, or the database of store.url."""
+    if request.param == "sqlite":
+        return tmp_path / "crm.sqlite3"
+    return request.getfixturevalue("postgres_server").new_database()
+
+
 @pytest.fixture
-def crm(tmp_path):
-    crm = LocalCRM(tmp_path / "crm.sqlite3", "http://bot.example")
+async def crm(database):
+    crm = LocalCRM(database, "http://bot.example")
     crm.seed_demo()
-    return crm
+    yield crm
+    await crm.close()
+
+
+async def test_seeding_twice_changes_nothing(crm, database):
+    crm.seed_demo()  # two nodes starting at once on one database both seed it
+    again = LocalCRM(database)
+    again.seed_demo()
+    assert [c.id for c, _ in crm.list_customers()] == [c.id for c, _ in again.list_customers()]
+    assert sum(len(cases) for _, cases in crm.list_customers()) == 4
+    await again.close()
 
 
 async def test_finds_demo_customer_by_any_format_of_their_number(crm):
@@ -64,8 +82,8 @@ def test_add_customer_rejects_non_numbers(crm):
         crm.add_customer(name="X", phones=["not a phone"])
 
 
-def test_import_json_and_csv(tmp_path):
-    crm = LocalCRM(tmp_path / "c.sqlite3")
+def test_import_json_and_csv(tmp_path, database):
+    crm = LocalCRM(database)
     data = tmp_path / "c.json"
     data.write_text(
         json.dumps(

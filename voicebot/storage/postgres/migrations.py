@@ -82,6 +82,42 @@ MIGRATIONS: tuple[str, ...] = (
         lease_until timestamptz NOT NULL
     );
     """,
+    # 2: the embedded CRM's tables (crm.backend = "local"), so every node looks callers up in one CRM.
+    """
+    CREATE TABLE customers (
+        id text PRIMARY KEY,
+        name text NOT NULL,
+        first_name text NOT NULL,
+        email text,
+        created_at text NOT NULL
+    );
+    CREATE TABLE customer_phones (
+        customer_id text NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+        phone text NOT NULL,
+        e164 text,
+        PRIMARY KEY (customer_id, phone)
+    );
+    CREATE INDEX customer_phones_e164 ON customer_phones (e164);
+    CREATE TABLE cases (
+        id text PRIMARY KEY,
+        number text NOT NULL UNIQUE,
+        title text NOT NULL,
+        status text NOT NULL,
+        customer_id text NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+        created_at text NOT NULL,
+        updated_at text NOT NULL
+    );
+    CREATE INDEX cases_customer ON cases (customer_id, created_at);
+    CREATE TABLE notes (
+        id bigserial PRIMARY KEY,
+        call_id text NOT NULL,
+        customer_id text,
+        case_id text,
+        subject text NOT NULL,
+        body text NOT NULL,
+        created_at text NOT NULL
+    );
+    """,
 )
 
 

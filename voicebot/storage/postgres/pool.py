@@ -34,6 +34,16 @@ def where(url: str) -> str:
     return f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path or ''}"
 
 
+def prepare(url: str) -> str:
+    """Bring the database's schema up to date, or stop with one line; returns where it is, fit to print."""
+    try:
+        migrate(url)
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise StoreUnreachable(f"store.url: cannot use PostgreSQL at {where(url)}: {reason}") from None
+    return where(url)
+
+
 async def _configure(conn: psycopg.AsyncConnection) -> None:
     await conn.execute("SET TIME ZONE 'UTC'")
     await conn.commit()
@@ -41,12 +51,7 @@ async def _configure(conn: psycopg.AsyncConnection) -> None:
 
 class Database:
     def __init__(self, url: str, *, max_connections: int, name: str):
-        try:
-            migrate(url)
-        except psycopg.OperationalError as exc:
-            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-            raise StoreUnreachable(f"store.url: cannot use PostgreSQL at {where(url)}: {reason}") from None
-        self.where = where(url)
+        self.where = prepare(url)
         self._pool: AsyncConnectionPool = AsyncConnectionPool(
             url,
             min_size=1,

@@ -1,7 +1,9 @@
-"""The embedded CRM: customers and cases in a local SQLite file.
+"""The embedded CRM: customers and cases in a local SQLite file, or in the nodes' shared PostgreSQL.
 
 It is the default backend, so ``voicebot serve`` works with no account anywhere,
-and the one the ``voicebot crm`` commands manage.
+and the one the ``voicebot crm`` commands manage. With ``store.url`` its tables
+are in that database (:mod:`voicebot.storage.postgres.compat`), so every node
+finds the same callers and the notes of calls on any node land in one place.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from voicebot.tools.crm.base import CallNote, Case, Customer, CustomerMatch
 
 if TYPE_CHECKING:
     from voicebot.config import Settings
+    from voicebot.storage.postgres.compat import SharedDatabase
 
 CLOSED_STATUSES = frozenset({"resolved", "closed", "cancelled", "canceled", "solved"})
 
@@ -97,19 +100,31 @@ def _case(row: sqlite3.Row) -> Case:
 
 
 class LocalCRM:
-    """SQLite-backed CRM. Blocking SQLite work runs in a thread, off the event loop."""
+    """The embedded CRM. Blocking database work runs in a thread, off the event loop."""
 
     name = "local"
 
-    def __init__(self, path: Path, public_url: str = "", default_region: str = "US"):
-        self.path = Path(path)
+    def __init__(self, database: Path | str, public_url: str = "", default_region: str = "US"):
+        """``database``: an SQLite file, or a ``postgresql://`` URL (the schema is the store's migrations')."""
         self.public_url = public_url.rstrip("/")
         self.default_region = default_region
+        self._shared: SharedDatabase | None = None
+        if isinstance(database, str) and database.split("://", 1)[0] in ("postgresql", "postgres"):
+            from voicebot.storage.postgres.compat import SharedDatabase  # psycopg loads only for those who use it
+
+            self._shared = SharedDatabase(database)
+            self.where = f"PostgreSQL at {self._shared.where}"
+            return
+        self.path = Path(database)
+        self.where = str(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as db, db:
             db.executescript(_SCHEMA)
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self) -> Any:
+        """A connection with sqlite3's surface (``?`` placeholders, rows by name or position, ``with`` commits)."""
+        if self._shared is not None:
+            return self._shared.connect()
         db = sqlite3.connect(self.path, timeout=10)
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA foreign_keys = ON")
@@ -142,7 +157,7 @@ class LocalCRM:
                 (customer_id, name.strip(), _first_name(name), email, _now()),
             )
             db.executemany(
-                "INSERT OR IGNORE INTO customer_phones (customer_id, phone, e164) VALUES (?, ?, ?)",
+                "INSERT INTO customer_phones (customer_id, phone, e164) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 [(customer_id, p, e164) for p, e164 in parsed],
             )
             return self._load_customer(db, customer_id)
@@ -252,7 +267,8 @@ class LocalCRM:
         return f"{self.public_url}/crm/cases/new?{urlencode(query)}"
 
     async def close(self) -> None:
-        return None
+        if self._shared is not None:
+            self._shared.close()
 
     def _find_customer(self, caller: CallerNumber) -> CustomerMatch | None:
         if caller.e164 is None:
@@ -280,8 +296,8 @@ class LocalCRM:
             return []
         marks = ",".join("?" * len(e164s))
         rows = db.execute(
-            f"SELECT DISTINCT p.customer_id FROM customer_phones p JOIN customers c ON c.id = p.customer_id"
-            f" WHERE p.e164 IN ({marks}) ORDER BY c.created_at, c.id",
+            f"SELECT c.id AS customer_id FROM customers c WHERE c.id IN"
+            f" (SELECT customer_id FROM customer_phones WHERE e164 IN ({marks})) ORDER BY c.created_at, c.id",
             e164s,
         ).fetchall()
         return [r["customer_id"] for r in rows]
@@ -338,7 +354,7 @@ def _records_from_csv(path: Path) -> list[dict[str, Any]]:
 
 def open_local_crm(settings: Settings, public_url: str) -> LocalCRM:
     """The ``crm.backend = "local"`` factory: seeds the demo data into an empty CRM."""
-    crm = LocalCRM(settings.crm_path, public_url, settings.telephony.default_region)
+    crm = LocalCRM(settings.crm_database, public_url, settings.telephony.default_region)
     if settings.crm.seed_demo_data and crm.is_empty():
         crm.seed_demo()
     return crm
