@@ -2,11 +2,12 @@
 
 python benchmarks/two_nodes.py [--calls 24]
 
-Both set-ups take the same calls at once (the bench's classic conversation):
-all on one node with the embedded SQLite stores, or split in half between
-nodes A and B, two ``voicebot serve`` processes sharing ``store.url`` and
-``events.url``. On one 2-core machine the two nodes share its cores, so this
-measures what the shared stores cost a call, not what a second machine adds.
+Three set-ups take the same calls at once (the bench's classic conversation):
+all on one node with the embedded SQLite stores; split in half between two
+nodes each on its own SQLite files; and split between nodes A and B sharing
+``store.url`` and ``events.url``. On one 2-core machine the two nodes share
+its cores, so the second set-up is the baseline of the third: their difference
+is what the shared stores cost a call, not what a second machine adds.
 Needs PostgreSQL and redis-server installed (the test fixtures' servers run
 them on loopback with throwaway directories).
 """
@@ -25,6 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the test fixture
 from tests.postgres_server import PostgresServer  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
 from voicebot.bench.run import BenchOptions, LevelResult, run_level, voicebot_server  # noqa: E402
+from voicebot.bench.server import ServerProcess  # noqa: E402
+from voicebot.pipeline.tts import Voice  # noqa: E402
 from voicebot.scenarios.line import caller_voice  # noqa: E402
 from voicebot.server.metrics import describe_ms  # noqa: E402
 
@@ -44,6 +47,17 @@ def summary(name: str, results: list[LevelResult]) -> str:
     )
 
 
+async def halves(
+    a: ServerProcess, b: ServerProcess, calls: int, voice: Voice, options: BenchOptions
+) -> list[LevelResult]:
+    return list(
+        await asyncio.gather(
+            run_level("voicebot", a.ws_url, a.http_url, calls // 2, voice, options, a),
+            run_level("voicebot", b.ws_url, b.http_url, calls - calls // 2, voice, options, b),
+        )
+    )
+
+
 async def bench(calls: int) -> None:
     voice = await asyncio.to_thread(caller_voice)
     options = BenchOptions(levels=[calls])
@@ -51,20 +65,20 @@ async def bench(calls: int) -> None:
         alone = await run_level("voicebot", one.ws_url, one.http_url, calls, voice, options, one)
     print(summary("one node, SQLite", [alone]))
 
+    with voicebot_server() as a, voicebot_server() as b:
+        print(summary("two nodes, SQLite each", list(await halves(a, b, calls, voice, options))))
+
     postgres, redis = PostgresServer(), RedisServer()
     try:
         url = postgres.new_database()
         env = {"VOICEBOT_STORE__URL": url, "VOICEBOT_EVENTS__URL": redis.url}
         with voicebot_server(env=env) as a, voicebot_server(env=env) as b:
-            halves = await asyncio.gather(
-                run_level("voicebot", a.ws_url, a.http_url, calls // 2, voice, options, a),
-                run_level("voicebot", b.ws_url, b.http_url, calls - calls // 2, voice, options, b),
-            )
+            shared = await halves(a, b, calls, voice, options)
             await asyncio.sleep(3)  # the last notes leave the outbox
             with psycopg.connect(url) as db:
                 calls_stored = db.execute("SELECT count(*) FROM calls WHERE outcome IS NOT NULL").fetchone()[0]
                 outbox = dict(db.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall())
-        print(summary("two nodes, PostgreSQL+Redis", list(halves)))
+        print(summary("two nodes, PostgreSQL+Redis", list(shared)))
         print(f"  PostgreSQL: {calls_stored} finished call records; outbox {outbox}")
     finally:
         postgres.close()

@@ -137,6 +137,18 @@ def test_a_configuration_mistake_is_one_line_and_exit_2(tmp_path, toml, env, arg
     assert line.startswith("voicebot: ") and all(name in line for name in names), line
 
 
+def test_a_store_that_cannot_be_reached_is_one_line_that_names_it_and_hides_its_password(tmp_path):
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    url = f"postgresql://voicebot:hunter2@127.0.0.1:{port}/voicebot"
+    result = voicebot(tmp_path, {"VOICEBOT_STORE__URL": url}, "serve", "--port", "0")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"voicebot: store.url: cannot use PostgreSQL at 127.0.0.1:{port}/voicebot: ")
+    assert "hunter2" not in line
+
+
 def test_a_webex_port_another_program_holds_is_one_line_before_any_model_loads(tmp_path):
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))

@@ -32,6 +32,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)  # first: importing the app logs pipecat's banner, a config error must be one line
     _free_port("webex.grpc_port", settings.webex.grpc_host or settings.server.host, settings.webex.grpc_port)
+    _store_ready(settings)
     from voicebot.pipeline.model_files import ModelFileError
     from voicebot.server.app import create_app
 
@@ -63,6 +64,17 @@ def _free_port(key: str, host: str, port: int | None) -> None:
             probe.bind((host, port))
         except OSError as exc:
             raise ConfigError(f"{key}: cannot listen on {host}:{port} ({exc.strerror})") from None
+
+
+def _store_ready(settings: Settings) -> None:
+    """A shared store that cannot be used fails here, in one line; its schema is brought up to date once, here."""
+    if settings.store.url is None:
+        return
+    try:
+        from voicebot.storage.postgres.pool import prepare
+    except ImportError:
+        raise ConfigError('store.url needs PostgreSQL\'s driver: pip install "voicebot[postgres]"') from None
+    prepare(settings.store.url.get_secret_value())
 
 
 def _uvicorn(app: Any, settings: Settings, **options: Any) -> None:

@@ -123,11 +123,15 @@ async def test_dtmf_is_an_equal_alternative_to_speech(server, webhook, whisper):
         await call._ws.send(json.dumps({"event": "media", "media": {"payload": "%%%"}}))
         await call.press("9")  # repeat the case
         [_, repeat] = await call.wait_for_prompts(2)
-        assert "01234" in spoken_digits(transcribe_8k(whisper, repeat.pcm))
+        # The words carry the case; tiny.en writes its digits one way or another as Piper's rendering varies
+        # ("01234", "0124"), so the digits are read from what the bot said, the audio from what it is about.
+        assert says(transcribe_8k(whisper, repeat.pcm), "router keeps dropping the connection")
         await call.press("1")  # agent
         await call.wait_closed(30)
 
     rec = record(server, call.call_sid)
+    repeated = [t["text"] for t in rec["turns"] if t["role"] == "bot"][1]
+    assert "01234" in spoken_digits(repeated), repeated
     assert [d["digit"] for d in rec["dtmf"]] == ["9", "1"]
     assert [(i["intent"], i["source"]) for i in rec["intents"]] == [("repeat", "dtmf"), ("agent", "dtmf")]
     assert rec["outcome"] == "transferred"

@@ -176,7 +176,7 @@ class CallSession:
         await self.store.add_event(self.call.id, "screen_pop", {"payload": payload})
         self.services.events.publish("screen_pop", self.call.id, pop=payload, state="transferring")
         if self.services.pops_webhook:
-            await self.services.outbox.enqueue("screen_pop", payload)
+            await self.services.outbox.post("screen_pop", payload)
         transfer = TransferRecord(target.mode, target.target, pop.id, pop.action.type)
         self.transfer_record = transfer
         await self._finish("transferred", handoff.reason, transfer)
@@ -203,7 +203,7 @@ class CallSession:
             self.services.metrics.handoffs.labels(reason).inc()
         log.info("call %s ended: %s (%s)", self.call.id, outcome, reason)
         self.services.events.publish("call_ended", self.call.id, state="ended", outcome=outcome, reason=reason)
-        await self.services.outbox.enqueue("crm_note", asdict(self._note(outcome, reason)))
+        await self.services.outbox.post("crm_note", asdict(self._note(outcome, reason)))
 
     def _note(self, outcome: Outcome, reason: str) -> CallNote:
         """The post-call note: outcome, summary and transcript, on the caller's case."""

@@ -98,6 +98,15 @@ class Metrics:
             registry=r,
             multiprocess_mode="max",
         )
+        self.store_held = Gauge(
+            "voicebot_store_held_writes",
+            "Call-record writes and outbox items held in memory while their store is unreachable",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.store_errors = Counter(
+            "voicebot_store_errors", "Scrapes that could not read the outbox from its store", registry=r
+        )
         self._timings = {
             "stt": self.stt,
             "tts_first_audio": self.tts_first_audio,

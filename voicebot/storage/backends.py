@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from voicebot.storage.outbox import OutboxStore
-from voicebot.storage.records import CallStore
+from voicebot.storage.write_behind import WriteBehind
 
 if TYPE_CHECKING:
     from voicebot.config import Settings
@@ -33,7 +33,7 @@ class NodeLeases(Protocol):
 
 @dataclass(frozen=True)
 class Storage:
-    calls: CallStore
+    calls: WriteBehind  # a call never waits for, or fails with, its store
     outbox: OutboxStore
     leases: NodeLeases | None  # shared stores only: who is alive, so survivors close a dead node's calls
 
@@ -49,7 +49,9 @@ def _sqlite(settings: Settings, node: str) -> Storage:
     from voicebot.storage.sqlite.outbox import SQLiteOutboxStore
     from voicebot.storage.sqlite.records import SQLiteCallStore
 
-    return Storage(SQLiteCallStore(settings.calls_path, node), SQLiteOutboxStore(settings.outbox_path), None)
+    return Storage(
+        WriteBehind(SQLiteCallStore(settings.calls_path, node)), SQLiteOutboxStore(settings.outbox_path), None
+    )
 
 
 def _postgres(settings: Settings, node: str) -> Storage:
@@ -62,7 +64,7 @@ def _postgres(settings: Settings, node: str) -> Storage:
     url = settings.store.url.get_secret_value()
     lease = settings.store.node_lease_secs
     return Storage(
-        PostgresCallStore(url, node),
+        WriteBehind(PostgresCallStore(url, node)),
         PostgresOutboxStore(url, node),
         PostgresLeases(url, node, lease_secs=lease, beat_secs=max(0.5, lease / 5)),
     )

@@ -20,9 +20,12 @@ import asyncio
 import json
 import logging
 import random
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
+
+from voicebot.storage.write_behind import FLUSH_SECS, PATIENCE_SECS, after
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +124,7 @@ class Outbox:
         self._listener: asyncio.Task | None = None
         self._in_flight: set[asyncio.Task] = set()
         self._busy: set[int] = set()  # ids being attempted right now
+        self._held: deque[Callable[[], Awaitable[Any]]] = deque()  # posted while the store was away
 
     # -- producing -------------------------------------------------------------
 
@@ -131,6 +135,36 @@ class Outbox:
         item_id = await self.store.insert(kind, json.dumps(payload, default=str))
         self._wake.set()
         return item_id
+
+    async def post(self, kind: str, payload: dict[str, Any]) -> None:
+        """Enqueue for a call that cannot wait: with the store away, the item is held in memory, in order, and
+        stored by the worker once the store is back (lost only if this process dies first)."""
+        if kind not in self.kinds:
+            raise ValueError(f"no outbox handler for {kind!r}")
+        text = json.dumps(payload, default=str)
+        if not self._held:
+            attempt = asyncio.ensure_future(self.store.insert(kind, text))
+            try:
+                await asyncio.wait_for(asyncio.shield(attempt), PATIENCE_SECS)
+                self._wake.set()
+                return
+            except Exception as exc:
+                why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                log.warning("outbox: its store is unreachable (%s); holding %s until it is back", why, kind)
+            self._held.append(after(attempt, lambda: self.store.insert(kind, text)))
+        else:
+            self._held.append(lambda: self.store.insert(kind, text))
+        self._wake.set()
+
+    @property
+    def held(self) -> int:
+        """Items posted while the store was away, not stored yet."""
+        return len(self._held)
+
+    async def _store_held(self) -> None:
+        while self._held:
+            await self._held[0]()
+            self._held.popleft()
 
     # -- delivering ------------------------------------------------------------
 
@@ -144,6 +178,7 @@ class Outbox:
         while True:
             self._wake.clear()
             try:
+                await self._store_held()
                 wait = await self._deliver_due()
             except Exception as exc:  # the store is unreachable: items stay stored, try again shortly
                 log.warning("outbox: cannot reach its store (%s: %s); retrying", type(exc).__name__, exc)
@@ -240,6 +275,10 @@ class Outbox:
             await asyncio.wait(list(self._in_flight), timeout=timeout)
 
     async def aclose(self) -> None:
+        try:
+            await asyncio.wait_for(self._store_held(), FLUSH_SECS)
+        except Exception:
+            log.error("outbox: its store is still unreachable at shutdown: %d held items dropped", len(self._held))
         await self.drain()
         for task in (self._worker, self._listener):
             if task is not None:
