@@ -7,12 +7,15 @@ dead node's calls.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from voicebot.storage.outbox import OutboxStore
 from voicebot.storage.write_behind import WriteBehind
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from voicebot.config import Settings
@@ -41,7 +44,10 @@ class Storage:
         """The call store and the leases; the outbox's store is closed by its :class:`Outbox`."""
         await self.calls.aclose()
         if self.leases is not None:
-            await self.leases.release()
+            try:
+                await self.leases.release()
+            except Exception as exc:  # the database is away: the lease runs out by itself
+                log.warning("node lease not released (%s: %s); it runs out in its own time", type(exc).__name__, exc)
             await self.leases.aclose()
 
 

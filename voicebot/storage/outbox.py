@@ -17,6 +17,7 @@ done delivers that item again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -274,11 +275,21 @@ class Outbox:
         if self._in_flight:
             await asyncio.wait(list(self._in_flight), timeout=timeout)
 
-    async def aclose(self) -> None:
-        try:
-            await asyncio.wait_for(self._store_held(), FLUSH_SECS)
-        except Exception:
+    async def _flush_held(self) -> None:
+        """At shutdown, give held items a bounded time to reach the store (the worker stores them, if running)."""
+        if self._worker is None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._store_held(), FLUSH_SECS)
+        else:
+            deadline = asyncio.get_running_loop().time() + FLUSH_SECS
+            while self._held and asyncio.get_running_loop().time() < deadline:
+                self._wake.set()
+                await asyncio.sleep(0.1)
+        if self._held:
             log.error("outbox: its store is still unreachable at shutdown: %d held items dropped", len(self._held))
+
+    async def aclose(self) -> None:
+        await self._flush_held()
         await self.drain()
         for task in (self._worker, self._listener):
             if task is not None:
