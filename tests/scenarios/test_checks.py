@@ -55,7 +55,7 @@ def test_a_call_that_went_as_written_meets_every_expectation(whisper, bot_audio)
     call = Call(
         name="agent",
         turns=[
-            Turn(bot_says=["Hi Jane", "01234"], max_latency_ms=500),
+            Turn(bot_says=["Hi Jane", "01234"], bot_said="Hi Jane", max_latency_ms=500),
             Turn(say="A person, please.", intent="agent", bot_says=["connecting you to an agent"], max_latency_ms=1500),
         ],
         expect=Expect(
@@ -66,7 +66,7 @@ def test_a_call_that_went_as_written_meets_every_expectation(whisper, bot_audio)
     )
     report = evaluate("demo", observe(call, bot_audio), whisper)
     assert report.passed, report.failures
-    assert len(report.all_checks) == 10
+    assert len(report.all_checks) == 11
     greeting, answer = report.turns
     assert greeting.latency_ms == pytest.approx(300)
     assert answer.intent == "agent" and answer.caller_heard == "A person, please." and answer.meant == TRANSFER
@@ -78,7 +78,13 @@ def test_each_unmet_expectation_fails_with_what_actually_happened(whisper, bot_a
         name="agent",
         turns=[
             Turn(bot_matches=r"goodbye"),
-            Turn(say="A person, please.", intent="goodbye", bot_says=["your case is closed"], max_latency_ms=500),
+            Turn(
+                say="A person, please.",
+                intent="goodbye",
+                bot_says=["your case is closed"],
+                bot_said=["Hi Carlos"],
+                max_latency_ms=500,
+            ),
         ],
         expect=Expect(outcome="completed", transfer="billing", screen_pop={"customer.email": "jane@example.com"}),
     )
@@ -87,12 +93,14 @@ def test_each_unmet_expectation_fails_with_what_actually_happened(whisper, bot_a
     assert set(failed) == {
         "bot matches /goodbye/",
         'bot says "your case is closed"',
+        'bot said "Hi Carlos"',
         "intent goodbye",
         "reply within 500 ms",
         "outcome = 'completed'",
         "transferred to = 'billing'",
         "screen pop customer.email = 'jane@example.com'",
     }
+    assert failed['bot said "Hi Carlos"'] == f'recorded "{TRANSFER}"'
     assert failed["intent goodbye"] == 'recognised agent from "A person, please."'
     assert failed["reply within 500 ms"] == "900 ms"
     assert failed["outcome = 'completed'"] == "was 'transferred'"

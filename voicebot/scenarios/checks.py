@@ -163,6 +163,10 @@ def _turn_checks(obs: TurnObservation, report: TurnReport) -> list[Check]:
     heard = report.heard or ""
     for phrase in turn.bot_says:
         checks.append(Check(f'{where}: bot says "{phrase}"', says(heard, phrase), f'heard "{heard}"'))
+    meant = report.meant or ""
+    for phrase in turn.bot_said:
+        in_words = f" {normalise(phrase)} " in f" {normalise(meant)} "
+        checks.append(Check(f'{where}: bot said "{phrase}"', in_words, f'recorded "{meant}"'))
     if turn.bot_matches:
         checks.append(
             Check(f"{where}: bot matches /{turn.bot_matches}/", matches(heard, turn.bot_matches), f'heard "{heard}"')

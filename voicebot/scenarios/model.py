@@ -72,6 +72,11 @@ class Turn(_Model):
     line: Line | None = None
 
     bot_says: list[str] = Field(default_factory=list)
+    bot_said: list[str] = Field(
+        default_factory=list,
+        description="words the bot's reply must contain as the server recorded it (exact, case and punctuation "
+        "aside): for what a listening model cannot be trusted to hear, such as a one-syllable name",
+    )
     bot_matches: str | None = None
     intent: str | None = None
     branch: str | None = Field(
@@ -82,7 +87,7 @@ class Turn(_Model):
     bot_stopped: bool | None = Field(default=None, description="the bot cut its prompt short for this turn")
     timeout_secs: float = Field(default=30.0, gt=0, description="wait this long for the bot's reply")
 
-    @field_validator("bot_says", mode="before")
+    @field_validator("bot_says", "bot_said", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
