@@ -29,7 +29,7 @@ HandOver = Callable[[HandOverReason], Awaitable[None]]
 class NodeStatus:
     """One server process as the cluster sees it (``GET /api/nodes``)."""
 
-    node: str  # host:pid:start, see node_name()
+    node: str  # host:pid:random, see node_name()
     calls_in_progress: int
     max_calls: int
     draining: bool
