@@ -21,12 +21,11 @@ import contextlib
 import json
 import logging
 import random
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from voicebot.storage.write_behind import FLUSH_SECS, PATIENCE_SECS, after
+from voicebot.storage.write_behind import FLUSH_SECS, Held
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +124,7 @@ class Outbox:
         self._listener: asyncio.Task | None = None
         self._in_flight: set[asyncio.Task] = set()
         self._busy: set[int] = set()  # ids being attempted right now
-        self._held: deque[Callable[[], Awaitable[Any]]] = deque()  # posted while the store was away
+        self._held = Held("outbox store")  # posted while the store was away
 
     # -- producing -------------------------------------------------------------
 
@@ -143,29 +142,13 @@ class Outbox:
         if kind not in self.kinds:
             raise ValueError(f"no outbox handler for {kind!r}")
         text = json.dumps(payload, default=str)
-        if not self._held:
-            attempt = asyncio.ensure_future(self.store.insert(kind, text))
-            try:
-                await asyncio.wait_for(asyncio.shield(attempt), PATIENCE_SECS)
-                self._wake.set()
-                return
-            except Exception as exc:
-                why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                log.warning("outbox: its store is unreachable (%s); holding %s until it is back", why, kind)
-            self._held.append(after(attempt, lambda: self.store.insert(kind, text)))
-        else:
-            self._held.append(lambda: self.store.insert(kind, text))
+        await self._held.submit(lambda: self.store.insert(kind, text))
         self._wake.set()
 
     @property
     def held(self) -> int:
         """Items posted while the store was away, not stored yet."""
         return len(self._held)
-
-    async def _store_held(self) -> None:
-        while self._held:
-            await self._held[0]()
-            self._held.popleft()
 
     # -- delivering ------------------------------------------------------------
 
@@ -179,7 +162,7 @@ class Outbox:
         while True:
             self._wake.clear()
             try:
-                await self._store_held()
+                await self._held.store_all()
                 wait = await self._deliver_due()
             except Exception as exc:  # the store is unreachable: items stay stored, try again shortly
                 log.warning("outbox: cannot reach its store (%s: %s); retrying", type(exc).__name__, exc)
@@ -279,7 +262,7 @@ class Outbox:
         """At shutdown, give held items a bounded time to reach the store (the worker stores them, if running)."""
         if self._worker is None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._store_held(), FLUSH_SECS)
+                await asyncio.wait_for(self._held.store_all(), FLUSH_SECS)
         else:
             deadline = asyncio.get_running_loop().time() + FLUSH_SECS
             while self._held and asyncio.get_running_loop().time() < deadline:

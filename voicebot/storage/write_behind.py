@@ -32,12 +32,52 @@ MISTAKES = (ValueError, TypeError, KeyError, AssertionError)
 Write = Callable[[], Awaitable[Any]]
 
 
+class Held:
+    """Writes to one store kept in order while it is away (the call store's here, the outbox's in ``Outbox.post``).
+
+    A write waits at most ``patience_secs``; then it, and every write after it,
+    wait here until :meth:`store_all` gets them through.
+    """
+
+    def __init__(self, what: str, patience_secs: float = PATIENCE_SECS):
+        self.what = what
+        self.patience_secs = patience_secs
+        self._writes: deque[Write] = deque()
+
+    def __len__(self) -> int:
+        return len(self._writes)
+
+    async def submit(self, write: Write, on_hold: Callable[[], Any] = lambda: None) -> Any:
+        """Write now, or (the store away, or writes already held) hold it behind the others: ``on_hold()``."""
+        if not self._writes:
+            attempt = asyncio.ensure_future(write())
+            try:
+                return await asyncio.wait_for(asyncio.shield(attempt), self.patience_secs)
+            except MISTAKES:
+                raise
+            except Exception as exc:  # TimeoutError included: the attempt goes on, and is awaited first
+                why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                log.warning("%s unreachable (%s); holding writes until it is back", self.what, why)
+                write = after(attempt, write)
+        self._writes.append(write)
+        return on_hold()
+
+    async def store_all(self) -> None:
+        """Store what is held, in order; raises, keeping the rest, while the store is still away. A write the store
+        refuses as wrong is dropped, and logged."""
+        while self._writes:
+            try:
+                await self._writes[0]()
+            except MISTAKES as exc:
+                log.error("a held %s write was refused and dropped: %s: %s", self.what, type(exc).__name__, exc)
+            self._writes.popleft()
+
+
 class WriteBehind:
     def __init__(self, store: CallStore, retry_secs: float = RETRY_SECS, patience_secs: float = PATIENCE_SECS):
         self.store = store
         self.retry_secs = retry_secs
-        self.patience_secs = patience_secs
-        self._held: deque[Write] = deque()
+        self._held = Held("call store", patience_secs)
         self._ids: dict[int, int] = {}  # provisional turn or event id -> the store's
         self._provisional = itertools.count(-1, -1)
         self._flusher: asyncio.Task | None = None
@@ -48,33 +88,20 @@ class WriteBehind:
         return len(self._held)
 
     async def _write(self, write: Write, on_hold: Callable[[], Any] = lambda: None) -> Any:
-        """Write now, or (the store away, or writes already held) hold it behind the others."""
-        if not self._held:
-            attempt = asyncio.ensure_future(write())
-            try:
-                return await asyncio.wait_for(asyncio.shield(attempt), self.patience_secs)
-            except MISTAKES:
-                raise
-            except Exception as exc:  # TimeoutError included: the attempt goes on, and is awaited first
-                why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                log.warning("call store unreachable (%s); holding writes until it is back", why)
-                write = after(attempt, write)
-        self._held.append(write)
-        if self._flusher is None or self._flusher.done():
+        result = await self._held.submit(write, on_hold)
+        if self._held and (self._flusher is None or self._flusher.done()):
             self._flusher = asyncio.create_task(self._flush(), name="call-store-write-behind")
-        return on_hold()
+        return result
 
     async def _flush(self) -> None:
-        while self._held:
+        while True:
             try:
-                await self._held[0]()
-            except MISTAKES as exc:
-                log.error("a held call-store write was refused and dropped: %s: %s", type(exc).__name__, exc)
+                await self._held.store_all()
             except Exception:
                 await asyncio.sleep(self.retry_secs)
                 continue
-            self._held.popleft()
-        log.info("call store back: every held write is stored")
+            log.info("call store back: every held write is stored")
+            return
 
     def _id_write(self, insert: Callable[[], Awaitable[int]]) -> tuple[Write, Callable[[], int]]:
         """An insert returning an id; held, it answers a provisional id and records the real one when written."""

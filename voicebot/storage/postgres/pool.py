@@ -34,10 +34,16 @@ def where(url: str) -> str:
     return f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path or ''}"
 
 
+_current: set[str] = set()  # databases this process has brought up to date: once each, not once per store
+
+
 def prepare(url: str) -> str:
     """Bring the database's schema up to date, or stop with one line; returns where it is, fit to print."""
+    if url in _current:
+        return where(url)
     try:
         migrate(url)
+        _current.add(url)
     except psycopg.OperationalError as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise StoreUnreachable(f"store.url: cannot use PostgreSQL at {where(url)}: {reason}") from None
