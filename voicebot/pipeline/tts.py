@@ -41,8 +41,11 @@ class Voice:
     """A loaded Piper voice producing PCM at the telephone rate, with a cache of what it said.
 
     Prompts repeat across calls ("Would you like to speak to an agent...") so each
-    sentence is synthesised once. Piper's phonemiser is not thread-safe, so
-    synthesis is serialised by a lock.
+    sentence is synthesised once, and a sentence said before is had from
+    :meth:`cached` without waiting for anything. Piper's phonemiser (espeak-ng)
+    is not thread-safe, so only it is serialised; the voice model itself runs on
+    several threads at once, so one caller's long greeting does not hold up
+    another caller's reply.
     """
 
     def __init__(
@@ -65,7 +68,8 @@ class Voice:
         self.sample_rate = sample_rate
         self._cache: OrderedDict[str, bytes] = OrderedDict()
         self._cache_size = cache_size
-        self._lock = threading.Lock()
+        self._cache_lock = threading.Lock()
+        self._phonemizer_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: TTSSettings, sample_rate: int = 8000) -> Voice:
@@ -76,22 +80,38 @@ class Voice:
             cache_size=settings.cache_size,
         )
 
+    def cached(self, text: str) -> bytes | None:
+        """The audio of ``text`` if it was synthesised before (never blocks on a synthesis)."""
+        with self._cache_lock:
+            pcm = self._cache.get(text)
+            if pcm is not None:
+                self._cache.move_to_end(text)
+            return pcm
+
     def synthesize(self, text: str) -> bytes:
         """16-bit mono PCM at :attr:`sample_rate` for ``text`` (blocking)."""
-        with self._lock:
-            cached = self._cache.get(text)
-            if cached is not None:
-                self._cache.move_to_end(text)
-                return cached
-            chunks = [c.audio_int16_array for c in self._voice.synthesize(text, self._config)]
-            audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
-            if self._voice.config.sample_rate != self.sample_rate:
-                audio = soxr.resample(audio, self._voice.config.sample_rate, self.sample_rate)
-            pcm = _without_lead_in(np.asarray(audio, dtype=np.int16), self.sample_rate).tobytes()
-            self._cache[text] = pcm
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+        if (pcm := self.cached(text)) is not None:
             return pcm
+        with self._phonemizer_lock:
+            sentences = [p for p in self._voice.phonemize(text) if p]
+        chunks = [self._render(phonemes) for phonemes in sentences]
+        audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+        if self._voice.config.sample_rate != self.sample_rate:
+            audio = soxr.resample(audio, self._voice.config.sample_rate, self.sample_rate)
+        pcm = _without_lead_in(np.asarray(audio, dtype=np.int16), self.sample_rate).tobytes()
+        with self._cache_lock:
+            self._cache[text] = pcm
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return pcm
+
+    def _render(self, phonemes: list[str]) -> np.ndarray:
+        """One sentence's phonemes to int16 audio, as ``PiperVoice.synthesize`` does (peak-normalised)."""
+        rendered = self._voice.phoneme_ids_to_audio(self._voice.phonemes_to_ids(phonemes), self._config)
+        audio = np.asarray(rendered, dtype=np.float32)  # a plain array: no alignments were asked for
+        peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+        audio = audio / peak if peak >= 1e-8 else np.zeros_like(audio)
+        return np.clip(audio * 32767.0, -32767.0, 32767.0).astype(np.int16)
 
 
 LEAD_IN_THRESHOLD = 30  # about -60 dBFS: below anything a phone line carries as speech
@@ -143,7 +163,7 @@ class PiperSpeaker(FrameProcessor):
     async def _prepare(self, texts: list[str]):
         for text in texts:
             sentences = split_sentences(speakable(text))
-            if sentences:
+            if sentences and self._voice.cached(sentences[0]) is None:
                 await self._queue.run(Priority.AHEAD, self._voice.synthesize, sentences[0])
 
     async def _speak(self, frame: SpeakFrame):
@@ -151,7 +171,9 @@ class PiperSpeaker(FrameProcessor):
         await self.push_frame(TTSStartedFrame(context_id=context_id))
         started = time.perf_counter()
         for n, sentence in enumerate(split_sentences(speakable(frame.text))):
-            pcm = await self._queue.run(Priority.NOW, self._voice.synthesize, sentence)
+            pcm = self._voice.cached(sentence)
+            if pcm is None:  # only a sentence not said before waits its turn for the CPU
+                pcm = await self._queue.run(Priority.NOW, self._voice.synthesize, sentence)
             if n == 0:
                 self._timings.observe("tts_first_audio", time.perf_counter() - started)
             await self.push_frame(TTSAudioRawFrame(pcm, self._voice.sample_rate, 1, context_id=context_id))

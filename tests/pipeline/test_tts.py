@@ -1,0 +1,87 @@
+"""The bot's voice: Piper's audio unchanged, each sentence synthesised once, and a said sentence never kept waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import soxr
+from pipecat.frames.frames import TTSAudioRawFrame
+from pipecat.processors.frame_processor import FrameDirection
+
+from voicebot.pipeline.frames import SpeakFrame
+from voicebot.pipeline.inference import InferenceQueue, Priority
+from voicebot.pipeline.tts import PiperSpeaker, Voice, _without_lead_in, default_voice_path
+from voicebot.server.metrics import Timings
+
+SENTENCES = [
+    "Hi Maria, thanks for calling.",
+    "Your latest case is C A S, zero, seven, one, zero, zero.",
+    "Would you like to speak to an agent, or are you all set?",
+    "Thanks for calling. Goodbye.",
+]
+
+
+@pytest.fixture(scope="module")
+def steady() -> Voice:
+    """Without Piper's random noise, so the same text is the same audio every time."""
+    return Voice(default_voice_path(), noise_scale=0.0, noise_w_scale=0.0, cache_size=0)
+
+
+def test_the_audio_is_what_piper_itself_renders_at_the_telephone_rate(steady):
+    piper = steady._voice
+    for text in SENTENCES:
+        rendered = np.concatenate([c.audio_int16_array for c in piper.synthesize(text, steady._config)])
+        at_8k = np.asarray(soxr.resample(rendered, piper.config.sample_rate, 8000), dtype=np.int16)
+        assert steady.synthesize(text) == _without_lead_in(at_8k, 8000).tobytes()
+
+
+def test_sentences_rendered_on_several_threads_are_the_same_as_one_after_another(steady):
+    alone = [steady.synthesize(text) for text in SENTENCES]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(steady.synthesize, SENTENCES * 3))
+    assert together == alone * 3
+
+
+def test_a_sentence_is_synthesised_once_and_then_had_from_the_cache():
+    voice = Voice(default_voice_path(), cache_size=2)
+    assert voice.cached("Goodbye.") is None
+    first = voice.synthesize("Goodbye.")
+    assert voice.cached("Goodbye.") is first
+    assert voice.synthesize("Goodbye.") is first  # Piper's noise would make a second render differ
+    voice.synthesize("Hello.")
+    voice.synthesize("Status.")
+    assert voice.cached("Goodbye.") is None  # the oldest of more than cache_size goes
+
+
+async def test_a_sentence_said_before_is_spoken_while_the_cpu_is_busy_with_other_callers():
+    """With every inference worker taken (other callers' transcriptions), a cached prompt still goes out at once."""
+    voice = Voice(default_voice_path(), cache_size=8)
+    voice.synthesize("Would you like to speak to an agent, or are you all set?")
+    queue = InferenceQueue(workers=1)
+    release = threading.Event()
+    busy = asyncio.ensure_future(queue.run(Priority.NOW, release.wait, 30))
+    await asyncio.sleep(0.05)
+    speaker = PiperSpeaker(voice, lambda mark: {"mark": mark}, Timings(), queue)
+    pushed: list = []
+
+    async def keep(frame, direction=FrameDirection.DOWNSTREAM):
+        pushed.append(frame)
+
+    speaker.push_frame = keep  # the frames it would send on down the pipeline
+    try:
+        await asyncio.wait_for(
+            speaker._speak(SpeakFrame("Would you like to speak to an agent, or are you all set?")), timeout=2
+        )
+        assert any(isinstance(f, TTSAudioRawFrame) for f in pushed)
+        spoken = asyncio.ensure_future(speaker._speak(SpeakFrame("A sentence nobody said before.")))
+        await asyncio.sleep(0.3)
+        assert not spoken.done()  # a new sentence waits for the CPU like everything else
+    finally:
+        release.set()
+        await busy
+    await asyncio.wait_for(spoken, timeout=10)
+    queue.close()
