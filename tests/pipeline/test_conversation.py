@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 from pipecat.frames.frames import EndFrame, EndWorkerFrame, Frame, VADUserStartedSpeakingFrame
 from pipecat.pipeline.pipeline import Pipeline
@@ -19,6 +20,8 @@ from pipecat.workers.runner import WorkerRunner
 
 from voicebot.pipeline.conversation import ConversationProcessor
 from voicebot.pipeline.frames import ListeningFrame, MarkEchoFrame, SpeakFrame, TurnTranscriptionFrame
+from voicebot.storage.records import Turn
+from voicebot.storage.sqlite.records import SQLiteCallStore
 from voicebot.telephony.control import StreamCloseCallControl
 
 WAIT_SECS = 10.0  # a generous bound on things that take milliseconds; never reached when the code is right
@@ -164,3 +167,44 @@ async def test_words_said_over_the_hand_off_are_still_recorded(services, new_ses
     record = await shared.store.get("CA1")
     assert record.outcome == "transferred" and len(call.ear.of(SpeakFrame)) == 2
     assert (record.turns[-1].role, record.turns[-1].text) == ("caller", "and it's about my bill")
+
+
+class BusyStore(SQLiteCallStore):
+    """The real store, except that the bot's turns are written only when the test lets them (a store under load)."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.let_through = asyncio.Event()
+
+    async def add_turn(self, call_id: str, turn: Turn) -> int:
+        if turn.role == "bot":
+            await self.let_through.wait()
+        return await super().add_turn(call_id, turn)
+
+
+async def test_the_bot_speaks_before_its_turn_is_written_and_the_record_still_gets_every_detail(
+    services, new_session, tmp_path
+):
+    shared = services()
+    busy = BusyStore(tmp_path / "busy.sqlite3")
+    session = new_session(replace(shared, store=busy))
+    try:
+        async with call_with(session) as call:
+            assert (await call.ear.until(SpeakFrame, 1))[0].text.startswith("Hi Jane")  # its row not written yet
+            busy.let_through.set()
+            await call.hear(1)
+            busy.let_through.clear()
+            await call.say("No thanks, that's all", turn=1)
+            goodbye = (await call.ear.until(SpeakFrame, 2))[1]  # spoken while its row waits
+            assert "goodbye" in goodbye.text.lower()
+            await call.send(MarkEchoFrame(mark=goodbye.mark))  # heard to the end before the row exists
+            await asyncio.sleep(0.1)
+            busy.let_through.set()
+            await call.back.until(EndWorkerFrame, 1)
+        record = await busy.get("CA1")
+        assert [t.role for t in record.turns] == ["bot", "caller", "bot"]
+        assert record.turns[-1].ended_at is not None  # the echo reached the row written after it
+        assert (record.outcome, record.outcome_reason) == ("completed", "caller_done")
+        assert [i["intent"] for i in record.intents] == ["goodbye"]
+    finally:
+        await busy.aclose()

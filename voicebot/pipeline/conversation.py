@@ -90,8 +90,11 @@ class ConversationProcessor(FrameProcessor):
         self._hints = hints
         self._flow: CallFlow | None = None
         self._marks = itertools.count(1)
-        self._pending: dict[str, tuple[int, Reply]] = {}  # mark -> (bot turn id, reply)
-        self._awaiting_first_audio: tuple[int, float | None] | None = None  # (turn id, speech end)
+        # A bot turn is spoken before its row is written (a busy store must not delay the caller's answer), so
+        # what refers to that row holds the write and awaits it: mark -> (bot turn's row, reply).
+        self._pending: dict[str, tuple[asyncio.Future[int], Reply]] = {}
+        self._awaiting_first_audio: tuple[asyncio.Future[int], float | None] | None = None  # (row, speech end)
+        self._turn_writes: set[asyncio.Future[None]] = set()
         self._speech_started_at: str | None = None
         self._speech_ended: float | None = None  # perf_counter at the caller's last word
         self._speech_ended_iso: str | None = None
@@ -144,6 +147,7 @@ class ConversationProcessor(FrameProcessor):
             self._cancel_silence_timer()
             if self._ending is not None and not self._ending.done():
                 await self.cancel_task(self._ending)
+            await asyncio.gather(*self._turn_writes)  # a store that is away holds them: bounded by its patience
             await self.push_frame(frame, direction)
         else:
             await self.push_frame(frame, direction)
@@ -199,9 +203,9 @@ class ConversationProcessor(FrameProcessor):
             if take is not None:
                 self._answered = Answered(take[0], take[1], turn_id, before, intents, events)
             reply = await self._flow.on_speech(text)
+            await self._say(reply, speech_ended=self._speech_ended)
             if reply.intent:
                 await self._session.record_intent(reply.intent, reply.branch)
-            await self._say(reply, speech_ended=self._speech_ended)
 
     async def _on_dtmf(self, digit: str):
         await self._session.record_dtmf(digit)
@@ -211,9 +215,9 @@ class ConversationProcessor(FrameProcessor):
         async with self._lock:
             await self._interrupt_prompt("dtmf")
             reply = await self._flow.on_dtmf(digit)
+            await self._say(reply, speech_ended=time.perf_counter())
             if reply.intent:
                 await self._session.record_intent(reply.intent, reply.branch)
-            await self._say(reply, speech_ended=time.perf_counter())
 
     async def _on_resumed(self, turn: int, take: int):
         """The caller went on right after the turn ended: take back what the bot began to answer."""
@@ -241,12 +245,12 @@ class ConversationProcessor(FrameProcessor):
         """
         if not self._pending:
             return
-        for turn_id, _ in self._pending.values():
-            await self._session.update_turn(turn_id, interrupted=True)
+        for recorded, _ in self._pending.values():
+            self._update_turn(recorded, interrupted=True)
         self._pending.clear()
         self._awaiting_first_audio = None
-        await self._session.record_event("barge_in", by=cause)
         await self.broadcast_interruption()
+        await self._session.record_event("barge_in", by=cause)
 
     async def _on_silence(self):
         await asyncio.sleep(self._silence_timeout)
@@ -277,9 +281,9 @@ class ConversationProcessor(FrameProcessor):
     async def _say(self, reply: Reply, speech_ended: float | None = None):
         self._cancel_silence_timer()
         mark = f"utt-{next(self._marks)}"
-        turn_id = await self._session.add_turn(new_turn("bot", reply.text))
-        self._pending[mark] = (turn_id, reply)
-        self._awaiting_first_audio = (turn_id, speech_ended)
+        recorded = asyncio.ensure_future(self._session.add_turn(new_turn("bot", reply.text)))
+        self._pending[mark] = (recorded, reply)
+        self._awaiting_first_audio = (recorded, speech_ended)
         if reply.next is not Next.LISTEN:
             await self.push_frame(ClosingPromptFrame())
         await self.push_frame(SpeakFrame(text=reply.text, mark=mark))
@@ -297,7 +301,7 @@ class ConversationProcessor(FrameProcessor):
     async def _on_bot_audio_started(self):
         if self._awaiting_first_audio is None:
             return
-        turn_id, speech_ended = self._awaiting_first_audio
+        recorded, speech_ended = self._awaiting_first_audio
         self._awaiting_first_audio = None
         if speech_ended is not None:
             latency = time.perf_counter() - speech_ended
@@ -305,7 +309,7 @@ class ConversationProcessor(FrameProcessor):
             greeting = speech_ended == self._session.started
             (metrics.greeting_latency if greeting else metrics.reply_latency).observe(latency)
             latency_ms = round(latency * 1000, 1)
-            await self._session.update_turn(turn_id, latency_ms=latency_ms)
+            self._update_turn(recorded, latency_ms=latency_ms)
             log.info("call %s: turn latency %.0f ms", self._session.call.id, latency_ms)
 
     async def _on_mark(self, name: str):
@@ -313,8 +317,8 @@ class ConversationProcessor(FrameProcessor):
         entry = self._pending.pop(name, None)
         if entry is None:
             return
-        turn_id, reply = entry
-        await self._session.update_turn(turn_id, ended_at=utcnow())
+        recorded, reply = entry
+        self._update_turn(recorded, ended_at=utcnow())
         if reply.next is Next.LISTEN:
             if not self._pending:
                 self._start_silence_timer()
@@ -328,9 +332,20 @@ class ConversationProcessor(FrameProcessor):
             log.warning("call %s: no echo of mark %s; closing anyway", self._session.call.id, mark)
             await self._finish(entry[1])
 
+    def _update_turn(self, recorded: asyncio.Future[int], **changes) -> None:
+        """Change a bot turn once its row exists, without holding up the frames meanwhile."""
+
+        async def update():
+            await self._session.update_turn(await recorded, **changes)
+
+        task = asyncio.ensure_future(update())
+        self._turn_writes.add(task)
+        task.add_done_callback(self._turn_writes.discard)
+
     async def _finish(self, reply: Reply):
         if self._session.outcome is not None:
             return
+        await asyncio.gather(*self._turn_writes)  # the record is whole before it is closed
         pop = None
         if reply.next is Next.TRANSFER and reply.handoff is not None:
             pop = await self._session.transfer(reply.handoff, self._control.choose)
