@@ -203,9 +203,9 @@ class ConversationProcessor(FrameProcessor):
             if take is not None:
                 self._answered = Answered(take[0], take[1], turn_id, before, intents, events)
             reply = await self._flow.on_speech(text)
-            await self._say(reply, speech_ended=self._speech_ended)
-            if reply.intent:
+            if reply.intent:  # before the bot's turn: the record has each intent just before the reply it led to
                 await self._session.record_intent(reply.intent, reply.branch)
+            await self._say(reply, speech_ended=self._speech_ended)
 
     async def _on_dtmf(self, digit: str):
         await self._session.record_dtmf(digit)
@@ -215,9 +215,9 @@ class ConversationProcessor(FrameProcessor):
         async with self._lock:
             await self._interrupt_prompt("dtmf")
             reply = await self._flow.on_dtmf(digit)
-            await self._say(reply, speech_ended=time.perf_counter())
             if reply.intent:
                 await self._session.record_intent(reply.intent, reply.branch)
+            await self._say(reply, speech_ended=time.perf_counter())
 
     async def _on_resumed(self, turn: int, take: int):
         """The caller went on right after the turn ended: take back what the bot began to answer."""
