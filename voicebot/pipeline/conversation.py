@@ -147,7 +147,8 @@ class ConversationProcessor(FrameProcessor):
             self._cancel_silence_timer()
             if self._ending is not None and not self._ending.done():
                 await self.cancel_task(self._ending)
-            await asyncio.gather(*self._turn_writes)  # a store that is away holds them: bounded by its patience
+            # A store that is away holds them, so this is bounded by its patience.
+            await asyncio.gather(*self._turn_writes, return_exceptions=True)
             await self.push_frame(frame, direction)
         else:
             await self.push_frame(frame, direction)
@@ -282,6 +283,7 @@ class ConversationProcessor(FrameProcessor):
         self._cancel_silence_timer()
         mark = f"utt-{next(self._marks)}"
         recorded = asyncio.ensure_future(self._session.add_turn(new_turn("bot", reply.text)))
+        recorded.add_done_callback(self._unrecorded)
         self._pending[mark] = (recorded, reply)
         self._awaiting_first_audio = (recorded, speech_ended)
         if reply.next is not Next.LISTEN:
@@ -332,11 +334,19 @@ class ConversationProcessor(FrameProcessor):
             log.warning("call %s: no echo of mark %s; closing anyway", self._session.call.id, mark)
             await self._finish(entry[1])
 
+    def _unrecorded(self, recorded: asyncio.Future[int]) -> None:
+        if not recorded.cancelled() and (error := recorded.exception()) is not None:
+            log.error("call %s: a bot turn could not be recorded: %r", self._session.call.id, error)
+
     def _update_turn(self, recorded: asyncio.Future[int], **changes) -> None:
         """Change a bot turn once its row exists, without holding up the frames meanwhile."""
 
         async def update():
-            await self._session.update_turn(await recorded, **changes)
+            try:
+                row = await recorded
+            except Exception:  # logged by _unrecorded; there is no row to change
+                return
+            await self._session.update_turn(row, **changes)
 
         task = asyncio.ensure_future(update())
         self._turn_writes.add(task)
@@ -345,7 +355,7 @@ class ConversationProcessor(FrameProcessor):
     async def _finish(self, reply: Reply):
         if self._session.outcome is not None:
             return
-        await asyncio.gather(*self._turn_writes)  # the record is whole before it is closed
+        await asyncio.gather(*self._turn_writes, return_exceptions=True)  # the record is whole before it is closed
         pop = None
         if reply.next is Next.TRANSFER and reply.handoff is not None:
             pop = await self._session.transfer(reply.handoff, self._control.choose)
