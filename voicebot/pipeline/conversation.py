@@ -13,8 +13,10 @@ import asyncio
 import itertools
 import logging
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
@@ -47,6 +49,8 @@ from voicebot.pipeline.session import CallSession, new_turn
 from voicebot.pipeline.turns import Draft
 from voicebot.storage.records import utcnow
 from voicebot.telephony.control import CallControl
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +98,7 @@ class ConversationProcessor(FrameProcessor):
         # what refers to that row holds the write and awaits it: mark -> (bot turn's row, reply).
         self._pending: dict[str, tuple[asyncio.Future[int], Reply]] = {}
         self._awaiting_first_audio: tuple[asyncio.Future[int], float | None] | None = None  # (row, speech end)
-        self._turn_writes: set[asyncio.Future[None]] = set()
+        self._turn_writes: set[asyncio.Future[Any]] = set()  # bot turns' rows and changes to them, in flight
         self._speech_started_at: str | None = None
         self._speech_ended: float | None = None  # perf_counter at the caller's last word
         self._speech_ended_iso: str | None = None
@@ -282,7 +286,7 @@ class ConversationProcessor(FrameProcessor):
     async def _say(self, reply: Reply, speech_ended: float | None = None):
         self._cancel_silence_timer()
         mark = f"utt-{next(self._marks)}"
-        recorded = asyncio.ensure_future(self._session.add_turn(new_turn("bot", reply.text)))
+        recorded = self._in_flight(self._session.add_turn(new_turn("bot", reply.text)))
         recorded.add_done_callback(self._unrecorded)
         self._pending[mark] = (recorded, reply)
         self._awaiting_first_audio = (recorded, speech_ended)
@@ -348,9 +352,14 @@ class ConversationProcessor(FrameProcessor):
                 return
             await self._session.update_turn(row, **changes)
 
-        task = asyncio.ensure_future(update())
+        self._in_flight(update())
+
+    def _in_flight(self, write: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
+        """A bot turn's write, started now; the record is closed and the pipeline ended only once it is done."""
+        task = asyncio.ensure_future(write)
         self._turn_writes.add(task)
         task.add_done_callback(self._turn_writes.discard)
+        return task
 
     async def _finish(self, reply: Reply):
         if self._session.outcome is not None:
