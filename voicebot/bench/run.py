@@ -29,7 +29,7 @@ from voicebot.bench.server import ServerProcess, Usage
 from voicebot.caller.tokens import ServerTokens
 from voicebot.pipeline.tts import Voice
 from voicebot.scenarios.line import caller_voice
-from voicebot.scenarios.play import CallObservation, place_call
+from voicebot.scenarios.play import CallObservation, place_call, prepare_audio, script
 from voicebot.server.metrics import Timings, describe_ms, watch_event_loop
 
 BASELINE_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "pipecat_baseline.py"
@@ -52,6 +52,17 @@ class BenchOptions:
     part: str = "test"  # the turn material the callers mix speaks
 
 
+@dataclass(frozen=True)
+class TurnOutcome:
+    """One caller turn as the caller saw it: what was said, and how the reply came (for reading a run's cut-offs)."""
+
+    call: str
+    kind: str  # short / sentence / paused / greeting
+    said: str | None
+    outcome: str  # answered / premature / unanswered / ended
+    latency_ms: float | None
+
+
 @dataclass
 class LevelResult:
     server: str
@@ -70,6 +81,7 @@ class LevelResult:
     server_timings: dict[str, Any]
     client_loop_lag: dict[str, Any]  # the simulated callers' own event loop: late reads look like underruns
     wall_secs: float
+    turn_log: list[TurnOutcome] = field(default_factory=list)
 
     def row(self) -> dict[str, Any]:
         lat = describe_ms(self.latencies_ms) if self.latencies_ms else {}
@@ -128,6 +140,9 @@ async def run_level(
     since = time.time()
     planned = await asyncio.to_thread(bench_calls, calls, voice, options)
     kinds = {b.call.name: b.kinds for b in planned}
+    # Every caller's speech is rendered before the first call: on a shared machine, rendering it during the run
+    # would take the server's CPU and be measured as the server's latency.
+    speech = await asyncio.to_thread(lambda: [prepare_audio(script(b.call), b.voice) for b in planned])
 
     async def one(i: int) -> CallObservation:
         await asyncio.sleep(i * options.stagger_secs)
@@ -139,6 +154,7 @@ async def run_level(
             linger_secs=LINGER_SECS,
             prompts_end_on_pause=is_baseline,
             tokens=options.tokens,
+            audio=speech[i],
         )
 
     started = time.monotonic()
@@ -153,22 +169,28 @@ async def run_level(
     wall = time.monotonic() - started
     usage: Usage | None = getattr(window, "usage", None)
     latencies, short, greetings, premature, unanswered, ended_early = [], [], [], 0, 0, 0
+    turn_log = []
     for obs in observations:
         said = iter(kinds[obs.call.name])
         for turn in obs.turns:
             kind = next(said, "") if turn.turn.action != "listen" else "greeting"
+            outcome = "answered"
             if turn.problem == ENDED:
                 ended_early += 1
+                outcome = "ended"
             elif turn.reply is None:
                 unanswered += 1
+                outcome = "unanswered"
             elif kind == "greeting" and turn.latency_ms is not None:
                 greetings.append(turn.latency_ms)
             elif turn.latency_ms is not None and turn.latency_ms < 0:
                 premature += 1
+                outcome = "premature"
             elif turn.latency_ms is not None:
                 latencies.append(turn.latency_ms)
                 if kind == "short":
                     short.append(turn.latency_ms)
+            turn_log.append(TurnOutcome(obs.call.name, kind, turn.turn.say, outcome, turn.latency_ms))
     return LevelResult(
         server=name,
         calls=calls,
@@ -186,6 +208,7 @@ async def run_level(
         server_timings=await _server_timings(http_url, since, options.tokens) if not is_baseline else {},
         client_loop_lag=client.summary().get("event_loop_lag", {}),
         wall_secs=round(wall, 1),
+        turn_log=turn_log,
     )
 
 

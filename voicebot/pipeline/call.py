@@ -25,7 +25,7 @@ from voicebot.pipeline.frames import HandOverFrame
 from voicebot.pipeline.media_watch import MediaIdleWatch
 from voicebot.pipeline.services import CallServices
 from voicebot.pipeline.session import CallSession
-from voicebot.pipeline.transport import CallTransport
+from voicebot.pipeline.transport import CallTransport, Playout
 from voicebot.pipeline.tts import PiperSpeaker
 from voicebot.pipeline.turns import TurnPolicy, TurnTranscriber
 from voicebot.pipeline.vad import create_vad_analyzer
@@ -108,7 +108,7 @@ async def run_call(
     serializer: CallSerializer,
     control: CallControl,
     after_output: list[FrameProcessor],
-    out_chunk_ms: int = 40,
+    playout: Playout = Playout(),
 ) -> None:
     settings = services.settings
     session = CallSession(services.session, call, normalize_ani(ani, settings.telephony.default_region))
@@ -121,9 +121,10 @@ async def run_call(
             add_wav_header=False,
             serializer=serializer,
             audio_out_end_silence_secs=0,
-            audio_out_10ms_chunks=out_chunk_ms // 10,
+            audio_out_10ms_chunks=playout.chunk_ms // 10,
             session_timeout=settings.limits.max_call_secs,
         ),
+        lead_secs=playout.lead_ms / 1000,
     )
     pipeline = Pipeline(
         [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 
 from fastapi import WebSocket
 from pipecat.transports.websocket.fastapi import (
@@ -13,31 +14,56 @@ from pipecat.transports.websocket.fastapi import (
 )
 
 CATCH_UP_SECS = 0.25  # later than this, the bot had nothing to say: start a new schedule
+BUFFERED_LEAD_MS = 240  # ahead of playing, for a platform that buffers, clears and echoes marks (docs/benchmarks.md)
+
+
+@dataclass(frozen=True)
+class Playout:
+    """How a platform takes bot audio: the size of each message, and how far ahead of its playing it may be sent.
+
+    A platform that buffers what it is sent, drops that buffer on ``clear`` and
+    echoes marks when the audio before them has played can take audio ahead of
+    time; then a late wake-up of a busy event loop is absorbed by what the
+    platform already holds, instead of being heard as a gap mid-word. Where
+    "heard" is inferred from the send pace (no mark echo), nothing goes ahead.
+    """
+
+    chunk_ms: int = 40
+    lead_ms: int = 0
+
+    @classmethod
+    def buffered(cls, chunk_ms: int = 40) -> Playout:
+        return cls(chunk_ms, BUFFERED_LEAD_MS)
 
 
 class SteadyOutput(FastAPIWebsocketOutputTransport):
-    """Sends bot audio on the caller's playout clock, making up lateness instead of carrying it forward.
+    """Sends bot audio on the caller's playout clock, up to a lead ahead of it, making up lateness.
 
     pipecat restarts its send clock whenever a chunk goes out late, so each late
     wake-up of a busy event loop pushes the rest of the prompt later for good;
     after a few, the phone's jitter buffer (about 60 ms) runs dry mid-word.
-    Here a chunk that is late by less than :data:`CATCH_UP_SECS` goes out at once
-    and the schedule stands; a longer gap means the bot was quiet, and the next
-    audio starts a new schedule.
+    Here ``_next_send_time`` is when the next chunk plays at the caller: a chunk
+    goes out once that is less than the lead away, and a lateness shorter than
+    :data:`CATCH_UP_SECS` is made up at once with the schedule kept; a longer gap
+    means the bot was quiet, and the next audio starts a new schedule.
     """
+
+    def __init__(self, *args, lead_secs: float = 0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._lead_secs = lead_secs
 
     async def _write_audio_sleep(self):
         now = time.monotonic()
         if now - self._next_send_time > CATCH_UP_SECS:
             self._next_send_time = now + self._send_interval
             return
-        await asyncio.sleep(max(0.0, self._next_send_time - now))
+        await asyncio.sleep(max(0.0, self._next_send_time - self._lead_secs - now))
         self._next_send_time += self._send_interval
 
 
 class CallTransport(FastAPIWebsocketTransport):
     """pipecat's FastAPI websocket transport with a :class:`SteadyOutput`."""
 
-    def __init__(self, websocket: WebSocket, params: FastAPIWebsocketParams):
+    def __init__(self, websocket: WebSocket, params: FastAPIWebsocketParams, lead_secs: float = 0.0):
         super().__init__(websocket, params)
-        self._output = SteadyOutput(self, self._client, self._params, name=self._output_name)
+        self._output = SteadyOutput(self, self._client, self._params, name=self._output_name, lead_secs=lead_secs)

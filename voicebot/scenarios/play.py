@@ -96,16 +96,19 @@ async def place_call(
     linger_secs: float | None = None,
     prompts_end_on_pause: bool = False,
     tokens: ServerTokens = ServerTokens(),
+    audio: dict[int, CallerAudio] | None = None,
 ) -> CallObservation:
     """Play ``call`` against the server at ``url`` (ws base) and fetch its record from ``http``.
 
     After the script the caller waits for the bot to end the call, at most
     ``linger_secs`` (default: what is left of the call's timeout), then hangs
-    up. ``prompts_end_on_pause`` is for servers that send no marks.
+    up. ``prompts_end_on_pause`` is for servers that send no marks. ``audio``: the
+    caller's speech rendered beforehand (:func:`prepare_audio`), else rendered here.
     """
     observation = CallObservation(call)
     turns = script(call)
-    audio = await asyncio.to_thread(prepare_audio, turns, voice)
+    if audio is None:
+        audio = await asyncio.to_thread(prepare_audio, turns, voice)
     phone = caller_for(call.platform, url, caller=call.ani or "", token=tokens.media)
     observation.call_id = phone.call_sid
     phone.prompts_end_on_pause = phone.prompts_end_on_pause or prompts_end_on_pause

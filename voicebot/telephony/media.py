@@ -72,7 +72,7 @@ async def serve_media(websocket: WebSocket, runtime: Runtime, platform: Platform
             serializer,
             platform.control(runtime, start, serializer),
             [PlaybackMarks()] if platform.playback_marks else [],
-            platform.out_chunk_ms,
+            platform.playout,
         )
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 from fastapi import APIRouter, WebSocket
 from pipecat.serializers.base_serializer import FrameSerializer
 
+from voicebot.pipeline.transport import Playout
 from voicebot.telephony.control import CallControl, PlatformCalls, RESTCallControl
 from voicebot.telephony.stream import CallSerializer, StartParser, StreamStart, close_stream, read_start
 
@@ -78,7 +79,7 @@ class Platform:
     upgrade_allowed: Callable[[WebSocket, Runtime], Awaitable[bool]] = always
     media_token: bool = True  # the per-call token of voicebot.server.access, from the start message or the URL
     playback_marks: bool = False  # no mark echo on the wire: infer "heard" from the send pace
-    out_chunk_ms: int = 40  # bot audio per outgoing message
+    playout: Playout = Playout()  # bot audio per outgoing message, and how far ahead of playing it may go
 
 
 def rest_control(

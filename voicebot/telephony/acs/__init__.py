@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import WebSocket
 
+from voicebot.pipeline.transport import Playout
 from voicebot.telephony.acs import routes
 from voicebot.telephony.acs.control import AcsCallControl
 from voicebot.telephony.acs.stream import AcsHandshake, AcsMediaSerializer
@@ -49,5 +50,5 @@ PLATFORM = Platform(
     unavailable=lambda runtime: None if runtime.acs is not None else routes.NOT_CONFIGURED,
     upgrade_allowed=jwt_valid,
     playback_marks=True,
-    out_chunk_ms=20,
+    playout=Playout(chunk_ms=20),
 )

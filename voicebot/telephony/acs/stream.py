@@ -5,7 +5,7 @@ the call (its correlation id), the caller's and the dialled number and the
 call's token. The first frame is ``AudioMetadata``; then ``AudioData`` every
 20 ms (640 bytes at 16 kHz, base64, ``silent`` frames included) and, with DTMF
 tones on, ``DtmfData``. Bot audio goes back as ``AudioData`` in 20 ms frames
-(the platform's ``out_chunk_ms``),
+(the platform's ``playout.chunk_ms``),
 and ``StopAudio`` drops what ACS has queued (barge-in). Microsoft's own samples
 write the keys in different casings, so incoming keys are read case-insensitively.
 ACS echoes no marks: they stay local (:mod:`~voicebot.pipeline.playback_marks`).

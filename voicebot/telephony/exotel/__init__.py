@@ -1,5 +1,6 @@
 """Exotel: the Voicebot applet's stream; the flow's Passthru and Connect applets ask us what next."""
 
+from voicebot.pipeline.transport import Playout
 from voicebot.telephony.control import StreamCloseCallControl
 from voicebot.telephony.exotel import routes, stream
 from voicebot.telephony.platform import JsonHandshake, Platform
@@ -11,5 +12,5 @@ PLATFORM = Platform(
     lambda: JsonHandshake(stream.parse_start),
     stream.ExotelMediaSerializer,
     lambda runtime, start, serializer: StreamCloseCallControl(),
-    out_chunk_ms=100,  # Exotel wants at least 100 ms per message
+    playout=Playout.buffered(chunk_ms=100),  # Exotel wants at least 100 ms per message
 )

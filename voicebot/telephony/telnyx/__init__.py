@@ -1,5 +1,6 @@
 """Telnyx: Call Control answers onto a bidirectional media stream; transfer and hang-up are REST commands."""
 
+from voicebot.pipeline.transport import Playout
 from voicebot.telephony.platform import JsonHandshake, Platform, rest_control
 from voicebot.telephony.telnyx import routes, stream
 
@@ -11,4 +12,5 @@ PLATFORM = Platform(
     stream.TelnyxMediaSerializer,
     rest_control("telnyx", lambda runtime: runtime.telnyx),
     unavailable=lambda runtime: None if runtime.telnyx is not None else routes.NOT_CONFIGURED,
+    playout=Playout.buffered(),
 )

@@ -1,5 +1,6 @@
 """Vonage: an NCCO ``connect`` to our websocket; transfer and hang-up through the Voice API."""
 
+from voicebot.pipeline.transport import Playout
 from voicebot.telephony.platform import JsonHandshake, Platform, rest_control
 from voicebot.telephony.vonage import routes, stream
 
@@ -12,5 +13,5 @@ PLATFORM = Platform(
     rest_control("vonage", lambda runtime: runtime.vonage),
     unavailable=lambda runtime: None if runtime.vonage is not None else routes.NOT_CONFIGURED,
     playback_marks=True,
-    out_chunk_ms=20,  # Vonage plays 20 ms frames
+    playout=Playout(chunk_ms=20),  # Vonage plays 20 ms frames
 )
