@@ -81,6 +81,11 @@ class Platform:
     playback_marks: bool = False  # no mark echo on the wire: infer "heard" from the send pace
     playout: Playout = Playout()  # bot audio per outgoing message, and how far ahead of playing it may go
 
+    def __post_init__(self):
+        if self.playback_marks and self.playout.lead_ms:
+            # Its "heard" is the send pace: audio sent ahead would be taken as heard before it had played.
+            raise ValueError(f"{self.name}: a platform without mark echoes cannot take audio ahead of playing")
+
 
 def rest_control(
     name: str, calls_of: Callable[[Runtime], PlatformCalls | None]
