@@ -152,6 +152,33 @@ def test_a_caller_who_asks_for_a_moment_or_hesitates_is_never_hung_up_on(router,
     assert router.route(said).intent != "goodbye"
 
 
+@pytest.mark.parametrize(
+    "said",
+    [
+        "Please don't hang up on me.",
+        "No, that isn't everything.",
+        "I haven't got what I needed.",
+        "Hold on, I'm not done talking.",
+        "I'm not quite finished yet.",
+    ],
+)
+def test_a_caller_who_says_they_are_not_done_is_never_hung_up_on(router, said):
+    """A sentence encoder puts "I'm not done" beside "I'm done"; the words' own "not" decides (none are examples)."""
+    assert router.route(said).intent != "goodbye"
+
+
+def test_a_request_said_with_a_not_is_not_that_request(router):
+    assert router.route("I don't want to talk to a person.").intent != "agent"
+    assert IntentRouter.load(embedder=None).route("Don't hang up.").intent != "goodbye"
+
+
+@pytest.mark.parametrize(
+    "said", ["I don't need anything else, that's all.", "No thanks.", "Not right now.", "I don't need an agent."]
+)
+def test_a_goodbye_that_declines_with_a_not_is_still_a_goodbye(router, said):
+    assert router.route(said).intent == "goodbye"
+
+
 def test_the_keyword_router_alone_still_works_without_an_embedder():
     router = IntentRouter.load(embedder=None)
     assert router.semantic is None
