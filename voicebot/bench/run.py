@@ -3,7 +3,7 @@
 Reply latency is timed at the caller, from the end of speech in the audio it
 sent to the first audible bot audio of the reply; a reply that starts before
 the caller has finished is counted as a premature turn end (a cut-off), not as
-a latency. The ``callers`` mix (see :mod:`voicebot.bench.conversation`) also
+a latency, whether or not the bot then took it back. The ``callers`` mix (see :mod:`voicebot.bench.conversation`) also
 reports short answers on their own.
 """
 
@@ -183,7 +183,7 @@ async def run_level(
                 outcome = "unanswered"
             elif kind == "greeting" and turn.latency_ms is not None:
                 greetings.append(turn.latency_ms)
-            elif turn.latency_ms is not None and turn.latency_ms < 0:
+            elif turn.early_ms is not None:
                 premature += 1
                 outcome = "premature"
             elif turn.latency_ms is not None:

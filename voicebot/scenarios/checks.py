@@ -191,9 +191,15 @@ def _turn_checks(obs: TurnObservation, report: TurnReport) -> list[Check]:
         checks.append(
             Check(f"{where}: bot stops when the caller goes on", obs.stopped_bot, "it kept talking or never began")
         )
-    if turn.action in ("say", "play") and latency is not None and latency < 0:
+    early = obs.early_ms
+    if turn.action in ("say", "play") and early is not None and not turn.taken_back:
+        took_back = " (and took it back)" if obs.taken_back is not None else ""
         checks.append(
-            Check(f"{where}: bot let the caller finish", False, f"it spoke {-latency:.0f} ms before the end of speech")
+            Check(
+                f"{where}: bot let the caller finish",
+                False,
+                f"it spoke {early:.0f} ms before the end of speech{took_back}",
+            )
         )
     if turn.max_latency_ms is not None:
         ok = latency is not None and 0 <= latency <= turn.max_latency_ms

@@ -4,8 +4,12 @@ Each turn has a moment the bot's reply is timed from: the end of speech in
 the audio sent (read from the audio itself), the last key pressed, or the start
 of a silence; the first prompt (the greeting) is timed from the stream's start.
 The reply is the first bot prompt whose audio starts after the turn began. A
-turn waits until the previous reply has been heard to the end (its mark
-echoed) unless it barges in, in which case it starts ``barge_in_ms`` into it.
+prompt that began before the caller had finished and was then cleared is the
+bot taking back an early start: it is noted (a cut-off all the same, unless the
+turn expects it) and the caller waits for the answer that follows, as a person
+would, instead of talking on into it. A turn waits until the previous reply
+has been heard to the end (its mark echoed) unless it barges in, in which case
+it starts ``barge_in_ms`` into it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from voicebot.scenarios.model import Call, Line, Turn
 KEY_GAP_SECS = 0.25  # between the keys of a multi-digit dtmf turn
 HEARD_TIMEOUT_SECS = 60.0  # longest prompt a caller is expected to listen to
 RECORD_WAIT_SECS = 3.0  # the server finishes the call record as the stream closes
+CLEAR_GRACE_SECS = 1.0  # after the caller's last word, how long the clear of an early start may take to arrive
 
 
 @dataclass
@@ -44,6 +49,7 @@ class TurnObservation:
     reply: BotUtterance | None = None
     reply_index: int | None = None
     stopped_bot: bool = False  # a clear arrived while this turn barged in
+    taken_back: BotUtterance | None = None  # a prompt begun before the caller had finished, then cleared
     problem: str | None = None  # why the turn could not be played as written
 
     @property
@@ -51,6 +57,14 @@ class TurnObservation:
         if self.reply is None or self.reply.first_audio_at is None or self.timed_from is None:
             return None
         return (self.reply.first_audio_at - self.timed_from) * 1000
+
+    @property
+    def early_ms(self) -> float | None:
+        """How long before the caller's last word the bot began speaking (a cut-off), if it did."""
+        began = [u.first_audio_at for u in (self.taken_back, self.reply) if u is not None and u.first_audio_at]
+        if self.timed_from is None or not began or min(began) >= self.timed_from:
+            return None
+        return (self.timed_from - min(began)) * 1000
 
 
 @dataclass
@@ -202,17 +216,29 @@ async def _act(
 async def _await_reply(phone: PhoneCaller, obs: TurnObservation, after_index: int) -> None:
     """The first prompt after ``after_index`` whose audio began once this turn had begun.
 
-    For a turn the bot is expected to take back, the prompt it stopped does not count: the reply is the next one.
+    A prompt begun before the caller finished is not the reply if the bot takes
+    it back (a clear, within :data:`CLEAR_GRACE_SECS` of the last word): the
+    reply is the next one. A turn that expects the take-back also skips a
+    prompt begun early that was never cleared.
     """
     deadline = time.perf_counter() + obs.turn.timeout_secs
     while time.perf_counter() < deadline:
         for index in range(after_index + 1, len(phone.utterances)):
             utterance = phone.utterances[index]
-            if obs.turn.taken_back and (utterance.cleared or (utterance.first_audio_at or 0) < (obs.timed_from or 0)):
+            began = utterance.first_audio_at
+            if began is None or began < (obs.began_at or 0.0):
                 continue
-            if utterance.first_audio_at is not None and utterance.first_audio_at >= (obs.began_at or 0.0):
-                obs.reply, obs.reply_index = utterance, index
-                return
+            if obs.timed_from is not None and began < obs.timed_from:
+                if utterance.cleared:
+                    obs.taken_back = obs.taken_back or utterance
+                    continue
+                if obs.turn.taken_back:
+                    continue
+                heard = utterance.mark is not None and utterance.mark in phone.marks_echoed
+                if not heard and time.perf_counter() < obs.timed_from + CLEAR_GRACE_SECS:
+                    break  # a clear may still be on its way
+            obs.reply, obs.reply_index = utterance, index
+            return
         if phone.closed.is_set():
             obs.problem = "the call ended before the bot replied"
             return
