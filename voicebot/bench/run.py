@@ -61,6 +61,8 @@ class TurnOutcome:
     said: str | None
     outcome: str  # answered / premature / unanswered / ended
     latency_ms: float | None
+    early_ms: float | None = None  # how long before the caller's last word the bot began (premature turns)
+    taken_back: bool = False  # the bot cleared its early start and answered again
 
 
 @dataclass
@@ -190,7 +192,17 @@ async def run_level(
                 latencies.append(turn.latency_ms)
                 if kind == "short":
                     short.append(turn.latency_ms)
-            turn_log.append(TurnOutcome(obs.call.name, kind, turn.turn.say, outcome, turn.latency_ms))
+            turn_log.append(
+                TurnOutcome(
+                    obs.call.name,
+                    kind,
+                    turn.turn.say,
+                    outcome,
+                    turn.latency_ms,
+                    turn.early_ms,
+                    turn.taken_back is not None,
+                )
+            )
     return LevelResult(
         server=name,
         calls=calls,

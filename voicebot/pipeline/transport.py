@@ -53,12 +53,20 @@ class SteadyOutput(FastAPIWebsocketOutputTransport):
         self._lead_secs = lead_secs
 
     async def _write_audio_sleep(self):
-        now = time.monotonic()
-        if now - self._next_send_time > CATCH_UP_SECS:
-            self._next_send_time = now + self._send_interval
-            return
-        await asyncio.sleep(max(0.0, self._next_send_time - self._lead_secs - now))
-        self._next_send_time += self._send_interval
+        delay, self._next_send_time = pace(self._next_send_time, time.monotonic(), self._send_interval, self._lead_secs)
+        await asyncio.sleep(delay)
+
+
+def pace(next_play: float, now: float, interval: float, lead: float) -> tuple[float, float]:
+    """How long to wait before sending the next chunk, and when the chunk after it plays.
+
+    ``next_play`` is when the next chunk plays at the caller; it goes out
+    ``lead`` before that, at once if that moment has passed by less than
+    :data:`CATCH_UP_SECS`. Later than that, it plays now and starts a new schedule.
+    """
+    if now - next_play > CATCH_UP_SECS:
+        return 0.0, now + interval
+    return max(0.0, next_play - lead - now), next_play + interval
 
 
 class CallTransport(FastAPIWebsocketTransport):

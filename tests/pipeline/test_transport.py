@@ -1,0 +1,65 @@
+"""Bot audio's send pace: on the caller's playout clock, up to a lead ahead, lateness made up."""
+
+from __future__ import annotations
+
+import pytest
+
+from voicebot.pipeline.transport import CATCH_UP_SECS, pace
+
+CHUNK = 0.04  # seconds of audio in each message
+
+
+def send(chunks: int, lead: float, late: dict[int, float] | None = None, quiet: dict[int, float] | None = None):
+    """Send ``chunks`` chunks through ``pace`` on a simulated clock.
+
+    ``late``: how much later than asked the loop wakes up to send chunk i;
+    ``quiet``: seconds with nothing to send before chunk i. Returns when each
+    chunk was sent and when it is due to play at the caller.
+    """
+    now, next_play = 100.0, 0.0
+    sent, due = [], []
+    for i in range(chunks):
+        now += (quiet or {}).get(i, 0.0)
+        starts_over = now - next_play > CATCH_UP_SECS
+        delay, after = pace(next_play, now, CHUNK, lead)
+        due.append(now if starts_over else next_play)
+        now += delay + (late or {}).get(i, 0.0)
+        sent.append(now)
+        next_play = after
+    return sent, due
+
+
+def test_without_a_lead_each_chunk_goes_out_as_it_plays():
+    sent, plays = send(50, lead=0.0)
+    assert sent == pytest.approx(plays)
+    assert sent[-1] - sent[0] == pytest.approx(49 * CHUNK)
+
+
+def test_with_a_lead_the_first_chunks_go_at_once_and_the_rest_stay_that_far_ahead():
+    sent, plays = send(50, lead=0.24)
+    ahead = [p - s for s, p in zip(sent, plays, strict=True)]
+    assert max(ahead) == pytest.approx(0.24)
+    assert sent[:7] == pytest.approx([sent[0]] * 7)  # 240 ms of audio before the clock holds it back
+    assert ahead[10:] == pytest.approx([0.24] * 40)
+    assert plays == pytest.approx([plays[0] + i * CHUNK for i in range(50)])  # playout itself stays gapless
+
+
+def test_a_late_wake_up_is_made_up_at_once_and_the_schedule_kept():
+    on_time, _ = send(50, lead=0.0)
+    sent, plays = send(50, lead=0.0, late={20: 0.1})
+    assert sent[20] == pytest.approx(on_time[20] + 0.1)
+    assert sent[21:23] == pytest.approx([sent[20]] * 2)  # two chunks owed go out together
+    assert sent[25:] == pytest.approx(on_time[25:])  # and the prompt ends when it would have
+
+
+def test_a_lead_absorbs_a_late_wake_up_shorter_than_itself():
+    sent, plays = send(50, lead=0.24, late={20: 0.1})
+    assert all(p >= s for s, p in zip(sent, plays, strict=True))  # nothing sent after it should have played
+    assert plays == pytest.approx([plays[0] + i * CHUNK for i in range(50)])
+
+
+def test_after_a_silence_longer_than_the_catch_up_the_next_audio_starts_a_new_schedule():
+    sent, plays = send(30, lead=0.0, quiet={15: CATCH_UP_SECS + 0.5})
+    assert plays[15] == pytest.approx(sent[15])
+    assert plays[16:] == pytest.approx([plays[15] + i * CHUNK for i in range(1, 15)])
+    assert plays[15] - plays[14] > CATCH_UP_SECS  # not a burst to catch up with the old clock
