@@ -46,9 +46,11 @@ VOICES = {
     ],
 }
 BARS = [0.3, 0.5, 0.7, 1.0]
-COLUMNS = ["rule", "short_cut", "short_p50", "short_p95", "sentence_cut", "sentence_p50", "sentence_p95"] + [
-    f"paused_{b:.1f}" for b in BARS
-]
+COLUMNS = (
+    ["rule", "short_cut", "short_p50", "short_p95", "sentence_cut", "sentence_p50", "sentence_p95"]
+    + [f"paused_{b:.1f}" for b in BARS]
+    + ["unheard"]
+)
 
 
 def judged(part: str, cache: Path | None) -> list:

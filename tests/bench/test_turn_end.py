@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from voicebot.bench.turn_end import Material, Pause, Rendering, Rule, fixed_stop, load_material, outcome
+from voicebot.bench.turn_end import Material, Pause, Rendering, Rule, fixed_stop, load_material, outcome, summarise
 from voicebot.config import TurnSettings
 from voicebot.pipeline.turns import TurnPolicy
 
@@ -43,6 +43,12 @@ def test_a_lone_opener_is_held_past_a_comma_pause_without_smart_turn():
 def test_the_wait_at_the_end_counts_from_the_last_loud_sample():
     result = outcome(halves("I'm calling about.", answers_first=False), SHIPPED, bar_secs=0.7)
     assert abs(result.wait_secs - 0.35) < 1e-9  # 50 ms of voice-like tail, then the 0.3 s answer wait
+
+
+def test_a_rendering_the_vad_never_heard_is_counted_unheard_not_dropped():
+    silent = Rendering(Material("short", "No."), "test", speech_end=0.8)
+    row = summarise([silent, halves("Agent.", answers_first=True)], SHIPPED, [0.5])
+    assert row["unheard"] == 1 and row["short_cut"] == "0/1" and row["short_p50"] is None
 
 
 def test_the_material_has_a_sealed_part_with_other_phrasings():

@@ -178,6 +178,8 @@ class Judge:
         rendering = Rendering(material, voice, speech_end=spoken.speech_end)
         stops, confidences = asyncio.run(_vad(samples, self.vad))
         voiced = [(n + 1) * CHUNK_SECS for n, c in enumerate(confidences) if c >= self.vad.confidence]
+        if not voiced:
+            return rendering  # the VAD heard nothing: the call would take no turn (summarise counts it unheard)
         hint = self.flow.hint()
         for last, following in zip(voiced, [*voiced[1:], None], strict=True):
             if following is not None and following - last - CHUNK_SECS < self.look_secs:
@@ -238,7 +240,7 @@ def outcome(rendering: Rendering, rule: Rule, bar_secs: float) -> Outcome:
 
 def summarise(renderings: Sequence[Rendering], rule: Rule, bars: Sequence[float]) -> dict[str, object]:
     """Cut-offs per kind (paused: per bar length) and the wait on finished turns."""
-    row: dict[str, object] = {"rule": rule.name}
+    row: dict[str, object] = {"rule": rule.name, "unheard": sum(not r.pauses for r in renderings)}
     for kind in ("short", "sentence"):
         outs = [outcome(r, rule, 0.0) for r in renderings if r.material.kind == kind]
         waits = sorted(o.wait_secs * 1000 for o in outs if o.wait_secs is not None)
