@@ -29,12 +29,12 @@ from voicebot.bench.server import ServerProcess, Usage
 from voicebot.caller.tokens import ServerTokens
 from voicebot.pipeline.tts import Voice
 from voicebot.scenarios.line import caller_voice
-from voicebot.scenarios.play import CallObservation, place_call, prepare_audio, script
+from voicebot.scenarios.play import CallObservation, TurnObservation, place_call, prepare_audio, script
 from voicebot.server.metrics import Timings, describe_ms, watch_event_loop
 
 BASELINE_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "pipecat_baseline.py"
 LINGER_SECS = 3.0  # after the goodbye: the baseline never hangs up, so the caller does
-ENDED = "the call had already ended"  # play.py's problem for a turn after the bot ended the call
+HUNG_UP = 1000  # the close code of a server that ended the call itself (a crash closes with none: 1006)
 
 
 @dataclass
@@ -50,6 +50,16 @@ class BenchOptions:
     tokens: ServerTokens = ServerTokens()  # for a server at ``url`` that has secrets
     mix: Mix = "classic"
     part: str = "test"  # the turn material the callers mix speaks
+
+
+def outcome_of(turn: TurnObservation, close_code: int | None) -> str:
+    """ended: the bot hung up first (after a misheard goodbye, say); unanswered: no reply and no hang-up;
+    premature: the bot began before the caller's last word, whether or not it took it back."""
+    if turn.call_ended and close_code == HUNG_UP:
+        return "ended"
+    if turn.reply is None:
+        return "unanswered"
+    return "premature" if turn.early_ms is not None else "answered"
 
 
 @dataclass(frozen=True)
@@ -74,7 +84,7 @@ class LevelResult:
     premature: int
     unanswered: int
     short_latencies_ms: list[float]  # replies to short answers ("Agent.", "Yes.")
-    ended_early: int  # turns not played: the call had ended (a misheard answer that transfers, say)
+    ended_early: int  # turns the bot had hung up before answering (a misheard answer that transfers, say)
     underruns: int
     underrun_ms: float
     failed_calls: int
@@ -176,18 +186,15 @@ async def run_level(
         said = iter(kinds[obs.call.name])
         for turn in obs.turns:
             kind = next(said, "") if turn.turn.action != "listen" else "greeting"
-            outcome = "answered"
-            if turn.problem == ENDED:
+            outcome = outcome_of(turn, obs.close_code)
+            if outcome == "ended":
                 ended_early += 1
-                outcome = "ended"
-            elif turn.reply is None:
+            elif outcome == "unanswered":
                 unanswered += 1
-                outcome = "unanswered"
             elif kind == "greeting" and turn.latency_ms is not None:
                 greetings.append(turn.latency_ms)
-            elif turn.early_ms is not None:
+            elif outcome == "premature":
                 premature += 1
-                outcome = "premature"
             elif turn.latency_ms is not None:
                 latencies.append(turn.latency_ms)
                 if kind == "short":

@@ -50,6 +50,7 @@ class TurnObservation:
     reply_index: int | None = None
     stopped_bot: bool = False  # a clear arrived while this turn barged in
     taken_back: BotUtterance | None = None  # a prompt begun before the caller had finished, then cleared
+    call_ended: bool = False  # the call closed before the bot replied (or before the turn could start)
     problem: str | None = None  # why the turn could not be played as written
 
     @property
@@ -163,7 +164,7 @@ async def _play_turns(
     previous: TurnObservation | None = None
     for i, turn in enumerate(turns):
         if phone.closed.is_set():
-            obs.turns.append(TurnObservation(turn, problem="the call had already ended"))
+            obs.turns.append(TurnObservation(turn, call_ended=True, problem="the call had already ended"))
             continue
         if previous is not None and previous.reply is not None:
             if turn.barge_in_ms is None:
@@ -240,7 +241,7 @@ async def _await_reply(phone: PhoneCaller, obs: TurnObservation, after_index: in
             obs.reply, obs.reply_index = utterance, index
             return
         if phone.closed.is_set():
-            obs.problem = "the call ended before the bot replied"
+            obs.call_ended, obs.problem = True, "the call ended before the bot replied"
             return
         await asyncio.sleep(0.02)
     obs.problem = f"no reply from the bot within {obs.turn.timeout_secs:g} s"
