@@ -55,7 +55,7 @@ class Calibration:
 
 
 # Words an utterance cannot end on when it is finished (after normalize()).
-LEADS_ON = frozenset("a an the and or but because if of my your our their gonna".split())
+LEADS_ON = frozenset("a an the and or but because if of my your our their".split())
 
 # A yes or no that opens a longer answer ("No, I want to know the status of my case").
 OPENERS = frozenset("yes yeah yep no nope nah okay ok right well".split())
@@ -131,7 +131,7 @@ class IntentRouter:
         candidates = [name for name in blend if name not in negated]
         best = max(candidates, key=blend.__getitem__)
         if words.split()[-1] in LEADS_ON:
-            # "what's the", "I was just gonna": the caller stopped before saying what they want.
+            # "what's the", "my order and": the caller stopped before saying what they want.
             return IntentMatch(None, 0.0, "speech", text, None if best == NONE else best, scores=blend)
         if best == NONE:
             runner_up = max((name for name in candidates if name != NONE), key=blend.__getitem__)
