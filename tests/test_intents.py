@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from voicebot.intents import NONE, IntentRouter, normalize
+from voicebot.intents.table import Intent, IntentTable
 
 UTTERANCES = Path(__file__).parent / "data" / "utterances.tsv"
 
@@ -170,6 +171,12 @@ def test_a_caller_who_says_they_are_not_done_is_never_hung_up_on(router, said):
 def test_a_request_said_with_a_not_is_not_that_request(router):
     assert router.route("I don't want to talk to a person.").intent != "agent"
     assert IntentRouter.load(embedder=None).route("Don't hang up.").intent != "goodbye"
+
+
+def test_a_table_whose_every_intent_is_said_with_a_not_understands_nothing():
+    router = IntentRouter(IntentTable((Intent("agent", examples=("I want an agent",), keywords=("agent",)),)))
+    match = router.route("I don't want an agent.")
+    assert match.intent is None and match.confidence == 0.0
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,10 @@ class FuzzyMatcher:
     def __init__(self, table: IntentTable):
         self._examples = {i.name: [normalize(e) for e in i.examples] for i in table.intents}
         self._keywords = {i.name: [normalize(k).split() for k in i.keywords] for i in table.intents}
+        # For negated(): each intent's phrasings with no "not" in them, and those with one.
+        self._plain = {n: [e for e in es if not _has_negator(e)] for n, es in self._examples.items()}
+        self._negative = {n: [e for e in es if _has_negator(e)] for n, es in self._examples.items()}
+        self._plain_keywords = {n: [k for k in ks if not _has_negator(" ".join(k))] for n, ks in self._keywords.items()}
 
     def scores(self, words: str) -> dict[str, float]:
         """``words`` as :func:`normalize` gives them."""
@@ -49,19 +53,17 @@ class FuzzyMatcher:
         affirmative = [token for _, token in kept]
         sentence = " ".join(affirmative)
         found = set()
-        for intent, examples in self._examples.items():
-            plain = max((fuzz.ratio(sentence, e) / 100 for e in examples if not _has_negator(e)), default=0.0)
+        for intent in self._examples:
+            plain = max((fuzz.ratio(sentence, e) / 100 for e in self._plain[intent]), default=0.0)
             if plain < NEGATED_EXAMPLE:
                 plain = 0.0
-            for phrase in self._keywords[intent]:
-                if _has_negator(" ".join(phrase)):
-                    continue
+            for phrase in self._plain_keywords[intent]:
                 for start in _windows(affirmative, phrase):
                     if any(_reaches(tokens, n, kept[start][0], kept[start + len(phrase) - 1][0]) for n in negators):
                         plain = 1.0
             if not plain:
                 continue
-            as_said = max((fuzz.ratio(words, e) / 100 for e in examples if _has_negator(e)), default=0.0)
+            as_said = max((fuzz.ratio(words, e) / 100 for e in self._negative[intent]), default=0.0)
             if plain > as_said:
                 found.add(intent)
         return found

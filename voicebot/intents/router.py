@@ -127,15 +127,16 @@ class IntentRouter:
             return IntentMatch(None, 0.0, "speech", text)
         blend = self.blend(text, words)
         # "I'm not done yet", "don't hang up": an intent's own words said to mean the opposite never choose it.
-        negated = self._fuzzy.negated(words)
-        candidates = [name for name in blend if name not in negated]
+        candidates = [name for name in blend if name not in self._fuzzy.negated(words)]
+        if not candidates:
+            return IntentMatch(None, 0.0, "speech", text, scores=blend)
         best = max(candidates, key=blend.__getitem__)
         if words.split()[-1] in LEADS_ON:
             # "what's the", "my order and": the caller stopped before saying what they want.
             return IntentMatch(None, 0.0, "speech", text, None if best == NONE else best, scores=blend)
         if best == NONE:
-            runner_up = max((name for name in candidates if name != NONE), key=blend.__getitem__)
-            confidence = round(min(self._confidence(blend[runner_up]), self.threshold), 3)
+            runner_up = max((name for name in candidates if name != NONE), key=blend.__getitem__, default=None)
+            confidence = 0.0 if runner_up is None else round(min(self._confidence(blend[runner_up]), self.threshold), 3)
             out_of_scope = self._confidence(blend[NONE]) >= self.threshold
             return IntentMatch(None, confidence, "speech", text, runner_up, out_of_scope, blend)
         confidence = self._confidence(blend[best])
