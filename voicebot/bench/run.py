@@ -3,8 +3,8 @@
 Reply latency is timed at the caller, from the end of speech in the audio it
 sent to the first audible bot audio of the reply; a reply that starts before
 the caller has finished is counted as a premature turn end (a cut-off), not as
-a latency, whether or not the bot then took it back. The ``callers`` mix (see :mod:`voicebot.bench.conversation`) also
-reports short answers on their own.
+a latency, whether or not the bot then took it back. The ``callers`` mix (see
+:mod:`voicebot.bench.conversation`) also reports short answers on their own.
 """
 
 from __future__ import annotations
