@@ -53,6 +53,25 @@ async def test_a_call_on_one_node_reaches_the_desktops_of_another(redis_server, 
         await stop(a, b)
 
 
+async def test_another_node_sees_a_calls_events_in_the_order_they_happened(redis_server, stream_name):
+    """Out of order, a transcript reads backwards and a call that ended shows as still talking."""
+    a = await node(redis_server, stream_name)
+    b = await node(redis_server, stream_name)
+    try:
+        a[0].publish("call_started", "CA5", platform="twilio", state="talking")
+        for n in range(40):
+            a[0].publish("turn", "CA5", role="caller", text=f"turn {n}")
+        a[0].publish("call_ended", "CA5", state="ended", outcome="completed")
+        await until(lambda: b[0].snapshot() and len(b[0].snapshot()[0]["transcript"]) == 40)
+        [call] = b[0].snapshot()
+        assert [t["text"] for t in call["transcript"]] == [f"turn {n}" for n in range(40)]
+        await until(lambda: b[0].snapshot()[0]["state"] == "ended")
+        await asyncio.sleep(0.2)
+        assert b[0].snapshot()[0]["state"] == "ended"
+    finally:
+        await stop(a, b)
+
+
 async def test_a_node_does_not_replay_its_own_events(redis_server, stream_name):
     a = await node(redis_server, stream_name)
     b = await node(redis_server, stream_name)

@@ -3,11 +3,13 @@
 A call runs on one node while an agent's desktop may be connected to another:
 each node appends what its calls publish (``XADD``, capped at
 :data:`MAX_EVENTS`) and replays what the others appended as it arrives
-(``XREAD BLOCK``: no polling). A node that starts, or reconnects, late reads the
-last :data:`KEEP_SECS` first, so its desktops show calls already in progress
-elsewhere. Redis going away never touches a call: an event that cannot be
-appended is logged and the call goes on; the follower reconnects and catches up
-from the last event it saw.
+(``XREAD BLOCK``: no polling). Appends go out one at a time, in the order they
+were published: on concurrent connections a transcript would read out of order
+and an ended call could show as still talking. A node that starts, or
+reconnects, late reads the last :data:`KEEP_SECS` first, so its desktops show
+calls already in progress elsewhere. Redis going away never touches a call:
+events that cannot be appended are counted in the log and the call goes on; the
+follower reconnects and catches up from the last event it saw.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import os
 import socket
 import time
 import uuid
+from collections import deque
 from typing import Any
 
 from redis import asyncio as aioredis
@@ -41,22 +44,32 @@ class RedisEventStream:
         self._stream = stream
         self._origin = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._events = events
-        self._writes: set[asyncio.Task] = set()
+        self._queue: deque[str] = deque()  # published here, not yet appended
+        self._writer: asyncio.Task | None = None
         self._failing = False
         events.forward = self._append
 
     def _append(self, event: dict[str, Any]) -> None:
-        write = asyncio.create_task(self._add(json.dumps(event, default=str)))
-        self._writes.add(write)
-        write.add_done_callback(self._writes.discard)
+        self._queue.append(json.dumps(event, default=str))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_queued())
 
-    async def _add(self, event: str) -> None:
-        try:
-            await self._redis.xadd(
-                self._stream, {"origin": self._origin, "event": event}, maxlen=MAX_EVENTS, approximate=True
-            )
-        except (RedisError, OSError) as exc:
-            log.warning("events.url: a call event was not shared with the other nodes (%s)", type(exc).__name__)
+    async def _write_queued(self) -> None:
+        while self._queue:
+            try:
+                await self._redis.xadd(
+                    self._stream,
+                    {"origin": self._origin, "event": self._queue.popleft()},
+                    maxlen=MAX_EVENTS,
+                    approximate=True,
+                )
+            except (RedisError, OSError) as exc:
+                # Redis is away: what is queued behind would each wait for the same timeout. Not shared either.
+                lost = 1 + len(self._queue)
+                self._queue.clear()
+                log.warning(
+                    "events.url: %d call event(s) not shared with the other nodes (%s)", lost, type(exc).__name__
+                )
 
     async def follow(self) -> None:
         """Replay the other nodes' events as they come, until cancelled."""
@@ -80,6 +93,6 @@ class RedisEventStream:
                         self._events.replay(json.loads(fields[b"event"]))
 
     async def aclose(self) -> None:
-        if self._writes:
-            await asyncio.gather(*self._writes, return_exceptions=True)
+        if self._writer is not None:
+            await asyncio.gather(self._writer, return_exceptions=True)
         await self._redis.aclose()
