@@ -18,8 +18,8 @@ def test_a_reply_after_the_last_word_is_answered():
 
 def test_a_reply_before_the_last_word_is_a_cut_off_and_so_is_one_taken_back():
     assert outcome_of(turn(reply=BotUtterance(first_audio_at=10.8)), HUNG_UP) == "premature"
-    taken_back = turn(taken_back=BotUtterance(first_audio_at=10.9, cleared=True), reply=BotUtterance(first_audio_at=12))
-    assert outcome_of(taken_back, HUNG_UP) == "premature"
+    withdrawn = turn(withdrawn=BotUtterance(first_audio_at=10.9, cleared=True), reply=BotUtterance(first_audio_at=12))
+    assert outcome_of(withdrawn, HUNG_UP) == "premature"
 
 
 def test_a_turn_the_bot_hung_up_on_is_ended_but_a_stream_that_broke_is_unanswered():

@@ -121,7 +121,7 @@ def test_a_bot_that_talks_over_the_caller_fails_even_without_a_latency_limit(whi
 def test_a_bot_that_began_early_fails_even_when_it_took_it_back(whisper, bot_audio):
     call = Call(name="c", turns=[Turn(), Turn(say="A person, please.")])
     observation = observe(call, bot_audio)
-    observation.turns[1].taken_back = BotUtterance(first_audio_at=109.75, mark="utt-x", cleared=True)
+    observation.turns[1].withdrawn = BotUtterance(first_audio_at=109.75, mark="utt-x", cleared=True)
     [failure] = evaluate("demo", observation, whisper).failures
     assert failure.what.endswith("bot let the caller finish")
     assert failure.detail == "it spoke 250 ms before the end of speech (and took it back)"

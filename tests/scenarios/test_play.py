@@ -33,7 +33,7 @@ async def test_a_prompt_begun_early_and_cleared_is_not_the_reply_the_answer_afte
         phone.utterances.append(BotUtterance(first_audio_at=time.perf_counter(), mark="utt-2"))
 
     await asyncio.gather(_await_reply(phone, obs, -1), answer_later())
-    assert obs.reply_index == 1 and obs.taken_back is early
+    assert obs.reply_index == 1 and obs.withdrawn is early
     assert obs.latency_ms is not None and obs.latency_ms > 0
     assert round(obs.early_ms or 0) == 300
 
@@ -51,14 +51,14 @@ async def test_the_clear_of_an_early_start_may_arrive_after_the_callers_last_wor
         phone.utterances.append(BotUtterance(first_audio_at=time.perf_counter(), mark="utt-2"))
 
     await asyncio.gather(_await_reply(phone, obs, -1), clear_then_answer())
-    assert obs.reply_index == 1 and obs.taken_back is early
+    assert obs.reply_index == 1 and obs.withdrawn is early
 
 
 async def test_an_early_start_never_taken_back_is_the_reply_once_the_grace_is_over():
     obs = finished_turn()
     phone = phone_with(BotUtterance(first_audio_at=obs.timed_from - 0.4, mark="utt-1"))
     await _await_reply(phone, obs, -1)
-    assert obs.reply_index == 0 and obs.taken_back is None
+    assert obs.reply_index == 0 and obs.withdrawn is None
     assert time.perf_counter() >= obs.timed_from + CLEAR_GRACE_SECS
     assert round(obs.early_ms or 0) == 400 and (obs.latency_ms or 0) < 0
 

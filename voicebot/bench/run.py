@@ -72,7 +72,7 @@ class TurnOutcome:
     outcome: str  # answered / premature / unanswered / ended
     latency_ms: float | None
     early_ms: float | None = None  # how long before the caller's last word the bot began (premature turns)
-    taken_back: bool = False  # the bot cleared its early start and answered again
+    withdrawn: bool = False  # the bot cleared its early start and answered again
 
 
 @dataclass
@@ -180,45 +180,34 @@ async def run_level(
     watch.cancel()
     wall = time.monotonic() - started
     usage: Usage | None = getattr(window, "usage", None)
-    latencies, short, greetings, premature, unanswered, ended_early = [], [], [], 0, 0, 0
     turn_log = []
     for obs in observations:
         said = iter(kinds[obs.call.name])
         for turn in obs.turns:
-            kind = next(said, "") if turn.turn.action != "listen" else "greeting"
-            outcome = outcome_of(turn, obs.close_code)
-            if outcome == "ended":
-                ended_early += 1
-            elif outcome == "unanswered":
-                unanswered += 1
-            elif kind == "greeting" and turn.latency_ms is not None:
-                greetings.append(turn.latency_ms)
-            elif outcome == "premature":
-                premature += 1
-            elif turn.latency_ms is not None:
-                latencies.append(turn.latency_ms)
-                if kind == "short":
-                    short.append(turn.latency_ms)
             turn_log.append(
                 TurnOutcome(
                     obs.call.name,
-                    kind,
+                    next(said, "") if turn.turn.action != "listen" else "greeting",
                     turn.turn.say,
-                    outcome,
+                    outcome_of(turn, obs.close_code),
                     turn.latency_ms,
                     turn.early_ms,
-                    turn.taken_back is not None,
+                    turn.withdrawn is not None,
                 )
             )
+    # (turn, latency) for each reply that came: a greeting, or an answer after the caller's last word.
+    replied = [(t, t.latency_ms) for t in turn_log if t.latency_ms is not None and t.outcome != "unanswered"]
+    greetings = [ms for t, ms in replied if t.kind == "greeting"]
+    answered = [(t, ms) for t, ms in replied if t.kind != "greeting" and t.outcome == "answered"]
     return LevelResult(
         server=name,
         calls=calls,
-        latencies_ms=latencies,
+        latencies_ms=[ms for _, ms in answered],
         greetings_ms=greetings,
-        premature=premature,
-        unanswered=unanswered,
-        short_latencies_ms=short,
-        ended_early=ended_early,
+        premature=sum(t.outcome == "premature" and t.kind != "greeting" for t in turn_log),
+        unanswered=sum(t.outcome == "unanswered" for t in turn_log),
+        short_latencies_ms=[ms for t, ms in answered if t.kind == "short"],
+        ended_early=sum(t.outcome == "ended" for t in turn_log),
         underruns=sum(o.underruns for o in observations),
         underrun_ms=round(sum(o.underrun_secs for o in observations) * 1000, 1),
         failed_calls=sum(o.problem is not None for o in observations),

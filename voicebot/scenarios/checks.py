@@ -193,7 +193,7 @@ def _turn_checks(obs: TurnObservation, report: TurnReport) -> list[Check]:
         )
     early = obs.early_ms
     if turn.action in ("say", "play") and early is not None and not turn.taken_back:
-        took_back = " (and took it back)" if obs.taken_back is not None else ""
+        took_back = " (and took it back)" if obs.withdrawn is not None else ""
         checks.append(
             Check(
                 f"{where}: bot let the caller finish",

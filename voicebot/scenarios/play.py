@@ -49,7 +49,7 @@ class TurnObservation:
     reply: BotUtterance | None = None
     reply_index: int | None = None
     stopped_bot: bool = False  # a clear arrived while this turn barged in
-    taken_back: BotUtterance | None = None  # a prompt begun before the caller had finished, then cleared
+    withdrawn: BotUtterance | None = None  # a prompt begun before the caller had finished, then cleared
     call_ended: bool = False  # the call closed before the bot replied (or before the turn could start)
     problem: str | None = None  # why the turn could not be played as written
 
@@ -62,7 +62,7 @@ class TurnObservation:
     @property
     def early_ms(self) -> float | None:
         """How long before the caller's last word the bot began speaking (a cut-off), if it did."""
-        began = [u.first_audio_at for u in (self.taken_back, self.reply) if u is not None and u.first_audio_at]
+        began = [u.first_audio_at for u in (self.withdrawn, self.reply) if u is not None and u.first_audio_at]
         if self.timed_from is None or not began or min(began) >= self.timed_from:
             return None
         return (self.timed_from - min(began)) * 1000
@@ -231,7 +231,7 @@ async def _await_reply(phone: PhoneCaller, obs: TurnObservation, after_index: in
                 continue
             if obs.timed_from is not None and began < obs.timed_from:
                 if utterance.cleared:
-                    obs.taken_back = obs.taken_back or utterance
+                    obs.withdrawn = obs.withdrawn or utterance
                     continue
                 if obs.turn.taken_back:
                     continue
