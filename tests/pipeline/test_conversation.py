@@ -12,7 +12,14 @@ import asyncio
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
-from pipecat.frames.frames import EndFrame, EndWorkerFrame, Frame, VADUserStartedSpeakingFrame
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    EndFrame,
+    EndWorkerFrame,
+    Frame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineWorker
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
@@ -20,6 +27,7 @@ from pipecat.workers.runner import WorkerRunner
 
 from voicebot.pipeline.conversation import ConversationProcessor
 from voicebot.pipeline.frames import ListeningFrame, MarkEchoFrame, SpeakFrame, TurnTranscriptionFrame
+from voicebot.server.metrics import Timings
 from voicebot.storage.records import Turn
 from voicebot.storage.sqlite.records import SQLiteCallStore
 from voicebot.telephony.control import StreamCloseCallControl
@@ -72,12 +80,13 @@ class Call:
 
 
 @asynccontextmanager
-async def call_with(session):
+async def call_with(session, timings: Timings | None = None):
     """The conversation between a phone on each side; the stream closes at the end of the block if still open."""
     await session.begin()
     back, ear = Phone(FrameDirection.UPSTREAM), Phone(FrameDirection.DOWNSTREAM)
+    conversation = ConversationProcessor(session, StreamCloseCallControl(), silence_timeout=30, timings=timings)
     worker = PipelineWorker(
-        Pipeline([back, ConversationProcessor(session, StreamCloseCallControl(), silence_timeout=30), ear]),
+        Pipeline([back, conversation, ear]),
         cancel_on_idle_timeout=False,
         enable_rtvi=False,
     )
@@ -208,3 +217,24 @@ async def test_the_bot_speaks_before_its_turn_is_written_and_the_record_still_ge
         assert [i["intent"] for i in record.intents] == ["goodbye"]
     finally:
         await busy.aclose()
+
+
+async def test_a_reply_is_timed_from_the_transcript_to_its_decision_and_from_the_last_word_to_its_first_audio(
+    services, new_session
+):
+    timings = Timings()
+    session = new_session(services())
+    async with call_with(session, timings) as call:
+        await call.hear(1)
+        await call.send(BotStartedSpeakingFrame())
+        await call.send(VADUserStartedSpeakingFrame())
+        await call.send(VADUserStoppedSpeakingFrame(stop_secs=0.5))
+        await call.say("What's the status of my case?", turn=1)
+        await call.hear(2)
+        await call.send(BotStartedSpeakingFrame())
+        async with asyncio.timeout(WAIT_SECS):
+            while "reply_sent" not in timings.summary():
+                await asyncio.sleep(0.01)
+    summary = timings.summary()
+    assert summary["greeting_sent"]["count"] == 1 and summary["reply_decided"]["count"] == 1
+    assert summary["reply_sent"]["count"] == 1 and summary["reply_sent"]["max_ms"] >= 500  # from the last word

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -22,7 +23,15 @@ from voicebot.config import Settings
 from voicebot.pipeline.frames import ListeningFrame
 from voicebot.pipeline.inference import InferenceQueue
 from voicebot.pipeline.stt import FittedWindowDecoder
-from voicebot.pipeline.turns import TRAILING_SILENCE_SECS, Draft, TurnPolicy, TurnTranscriber, sounds_finished
+from voicebot.pipeline.transport import RECEIVED
+from voicebot.pipeline.turns import (
+    BEHIND_EVERY,
+    TRAILING_SILENCE_SECS,
+    Draft,
+    TurnPolicy,
+    TurnTranscriber,
+    sounds_finished,
+)
 from voicebot.pipeline.vad import create_vad_analyzer
 from voicebot.server.metrics import Timings
 
@@ -178,3 +187,27 @@ async def test_a_word_too_short_for_the_vad_to_start_on_is_still_a_turn(whisper,
     assert kinds(frames) == ["start", "stop", "text"], summary(frames)
     assert "yes" in frames[2].text.lower()
     assert timings.summary()["missed_words"]["count"] == 1
+
+
+class NeverCalled:
+    def transcribe(self, samples, hint=None):
+        raise AssertionError("nothing was said: there is nothing to transcribe")
+
+
+async def test_how_far_behind_the_caller_s_audio_is_heard_is_sampled_from_its_arrival_stamp():
+    timings = Timings()
+    transcriber = TurnTranscriber(
+        decoder=NeverCalled(),  # type: ignore[arg-type]  # silence is never transcribed
+        timings=timings,
+        last_voice=lambda: 0.0,
+        policy=TurnPolicy.from_settings(Settings().turn),
+        queue=InferenceQueue(),
+    )
+    frames = []
+    for _ in range(2 * BEHIND_EVERY):
+        frame = InputAudioRawFrame(audio=bytes(FRAME), sample_rate=RATE, num_channels=1)
+        frame.metadata[RECEIVED] = time.monotonic() - 0.3  # it arrived 300 ms before the turn logic gets it
+        frames.append(frame)
+    await run_test(transcriber, frames_to_send=frames, pipeline_params=PipelineParams(audio_in_sample_rate=RATE))
+    behind = timings.summary()["audio_behind"]
+    assert behind["count"] == 2 and behind["p50_ms"] >= 300

@@ -119,6 +119,7 @@ class LevelResult:
             "stt_p50_ms": self.server_timings.get("stt", {}).get("p50_ms"),
             "tts_first_audio_p50_ms": self.server_timings.get("tts_first_audio", {}).get("p50_ms"),
             "loop_lag_p99_ms": self.server_timings.get("event_loop_lag", {}).get("p99_ms"),
+            "audio_behind_p95_ms": self.server_timings.get("audio_behind", {}).get("p95_ms"),
             "client_loop_lag_p99_ms": self.client_loop_lag.get("p99_ms"),
         }
 
@@ -283,6 +284,7 @@ COLUMNS = [
     ("stt_p50_ms", "stt50", 5),
     ("tts_first_audio_p50_ms", "tts50", 5),
     ("loop_lag_p99_ms", "lag99", 5),
+    ("audio_behind_p95_ms", "behind95", 8),
     ("client_loop_lag_p99_ms", "clag99", 6),
 ]
 

@@ -65,6 +65,7 @@ def call_processors(
             control,
             silence_timeout=settings.dialogue.silence_timeout_secs,
             hints=settings.stt.hints,
+            timings=services.timings,
         ),
         PiperSpeaker(services.voice, mark_message, services.timings, services.inference),
     ]

@@ -47,6 +47,7 @@ from voicebot.pipeline.frames import (
 )
 from voicebot.pipeline.session import CallSession, new_turn
 from voicebot.pipeline.turns import Draft
+from voicebot.server.metrics import Timings
 from voicebot.storage.records import utcnow
 from voicebot.telephony.control import CallControl
 
@@ -85,10 +86,18 @@ class Answered:
 
 class ConversationProcessor(FrameProcessor):
     def __init__(
-        self, session: CallSession, control: CallControl, *, silence_timeout: float, hints: bool = True, **kwargs
+        self,
+        session: CallSession,
+        control: CallControl,
+        *,
+        silence_timeout: float,
+        hints: bool = True,
+        timings: Timings | None = None,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         self._session = session
+        self._timings = timings or Timings()
         self._control = control
         self._silence_timeout = silence_timeout
         self._hints = hints
@@ -190,6 +199,7 @@ class ConversationProcessor(FrameProcessor):
             # Nothing a caller says is lost, even when the bot is no longer listening.
             await self._session.add_turn(new_turn("caller", text, self._speech_started_at))
             return
+        heard = time.perf_counter()
         async with self._lock:
             before, intents, events = (
                 self._flow.snapshot(),
@@ -210,6 +220,7 @@ class ConversationProcessor(FrameProcessor):
             reply = await self._flow.on_speech(text)
             if reply.intent:  # before the bot's turn: the record has each intent just before the reply it led to
                 await self._session.record_intent(reply.intent, reply.branch)
+            self._timings.observe("reply_decided", time.perf_counter() - heard)
             await self._say(reply, speech_ended=self._speech_ended)
 
     async def _on_dtmf(self, digit: str):
@@ -314,6 +325,7 @@ class ConversationProcessor(FrameProcessor):
             metrics = self._session.services.metrics
             greeting = speech_ended == self._session.started
             (metrics.greeting_latency if greeting else metrics.reply_latency).observe(latency)
+            self._timings.observe("greeting_sent" if greeting else "reply_sent", latency)
             latency_ms = round(latency * 1000, 1)
             self._update_turn(recorded, latency_ms=latency_ms)
             log.info("call %s: turn latency %.0f ms", self._session.call.id, latency_ms)

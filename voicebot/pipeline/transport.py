@@ -7,13 +7,16 @@ import time
 from dataclasses import dataclass
 
 from fastapi import WebSocket
+from pipecat.frames.frames import InputAudioRawFrame
 from pipecat.transports.websocket.fastapi import (
+    FastAPIWebsocketInputTransport,
     FastAPIWebsocketOutputTransport,
     FastAPIWebsocketParams,
     FastAPIWebsocketTransport,
 )
 
 CATCH_UP_SECS = 0.25  # later than this, the bot had nothing to say: start a new schedule
+RECEIVED = "received"  # caller audio's metadata: time.monotonic() when its last message arrived
 BUFFERED_LEAD_MS = 240  # ahead of playing, for a platform that buffers, clears and echoes marks (docs/benchmarks.md)
 
 
@@ -69,9 +72,23 @@ def pace(next_play: float, now: float, interval: float, lead: float) -> tuple[fl
     return max(0.0, next_play - lead - now), next_play + interval
 
 
+class StampedInput(FastAPIWebsocketInputTransport):
+    """Stamps each piece of caller audio with when it arrived, so the call can tell how far behind it hears.
+
+    The turn logic takes its pauses from when it gets the audio; if the
+    pipeline falls behind the stream, every pause it measures is late by as
+    much, and so is every reply (docs/benchmarks.md, ``audio_behind``).
+    """
+
+    async def push_audio_frame(self, frame: InputAudioRawFrame):
+        frame.metadata[RECEIVED] = time.monotonic()
+        await super().push_audio_frame(frame)
+
+
 class CallTransport(FastAPIWebsocketTransport):
-    """pipecat's FastAPI websocket transport with a :class:`SteadyOutput`."""
+    """pipecat's FastAPI websocket transport with a :class:`StampedInput` and a :class:`SteadyOutput`."""
 
     def __init__(self, websocket: WebSocket, params: FastAPIWebsocketParams, lead_secs: float = 0.0):
         super().__init__(websocket, params)
+        self._input = StampedInput(self, self._client, self._params, name=self._input_name)
         self._output = SteadyOutput(self, self._client, self._params, name=self._output_name, lead_secs=lead_secs)

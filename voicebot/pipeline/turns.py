@@ -47,6 +47,7 @@ from voicebot.pipeline.frames import ListeningFrame, PrepareSpeechFrame, TurnRes
 from voicebot.pipeline.inference import InferenceQueue, Priority
 from voicebot.pipeline.smart_turn import EndOfTurnModel
 from voicebot.pipeline.stt import Decoder
+from voicebot.pipeline.transport import RECEIVED
 from voicebot.server.metrics import Timings
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ BURST_GAP_SECS = 1.0  # quiet after which voice-like frames start a new burst
 PAUSE_KEPT_SECS = 0.18  # of the pause after the last voice, heard as it was (line noise and all)
 TRAILING_SILENCE_SECS = 0.5  # Whisper drops or garbles a last word that ends the audio abruptly
 NO_SPEECH_PROB = 0.6  # segments Whisper itself thinks are not speech are dropped
+BEHIND_EVERY = 25  # caller audio frames per sample of how far the turn logic is behind their arrival
 
 # A sentence that ends on one of these is going somewhere: "I want to talk to...", "my order and", "I wanted to ask".
 TRAILING_WORDS = frozenset(
@@ -217,6 +219,7 @@ class TurnTranscriber(FrameProcessor):
         self._expect: Expectation = _Unasked()
         self._turn = 0  # the current or last turn's number
         self._take = 0  # how many times it has ended
+        self._heard_frames = 0
 
     async def setup(self, setup: FrameProcessorSetup):  # type: ignore[override]  # as FrameProcessor.setup
         await super().setup(setup)
@@ -247,6 +250,9 @@ class TurnTranscriber(FrameProcessor):
 
     async def _hear(self, frame: InputAudioRawFrame):
         self._audio += frame.audio
+        self._heard_frames += 1
+        if self._heard_frames % BEHIND_EVERY == 0 and RECEIVED in frame.metadata:
+            self._timings.observe("audio_behind", time.monotonic() - frame.metadata[RECEIVED])
         last_voice, before = self._last_voice(), self._voice_seen
         voiced = last_voice != before
         if voiced:

@@ -6,20 +6,29 @@ import time
 
 import webrtcvad
 from pipecat.audio.vad.silero import SileroVADAnalyzer
-from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
+from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams, VADState
 
 from voicebot.config import VADSettings
 
 
 class HearsVoice(VADAnalyzer):
-    """Remembers when the analyzer last heard a voice-like frame.
+    """Remembers when the analyzer last heard a voice-like frame, and analyses on the event loop.
 
     The VAD confirms that speech started only after ``vad.start_secs`` of it, too
     late to keep a turn open when the caller goes on after a comma; the
     :mod:`turn <voicebot.pipeline.turns>` logic reads :attr:`last_voice` instead.
+
+    pipecat runs each call's analyzer on a thread of its own, one round trip per
+    20 ms of audio. At two dozen calls those threads' Python work held the GIL
+    against the event loop, and the caller's audio reached the turn logic
+    seconds after it arrived; a window's analysis costs about 0.4 ms, less than
+    the round trip, so it runs in place (docs/benchmarks.md).
     """
 
     last_voice: float = 0.0  # time.monotonic() of the last frame at or above the confidence threshold
+
+    async def analyze_audio(self, buffer: bytes) -> VADState:
+        return self._run_analyzer(buffer)
 
     def voice_confidence(self, buffer: bytes) -> float:
         confidence = super().voice_confidence(buffer)  # type: ignore[safe-super]  # a mixin before an analyzer
