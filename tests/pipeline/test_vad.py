@@ -1,5 +1,7 @@
 """Both VAD engines find real speech in telephone audio and ignore silence around it."""
 
+import threading
+
 import numpy as np
 import pytest
 import soxr
@@ -48,3 +50,18 @@ async def test_line_hiss_is_not_speech(engine):
 def test_webrtc_refuses_rates_it_cannot_take():
     with pytest.raises(ValueError):
         WebRTCVADAnalyzer().set_sample_rate(22050)
+
+
+@pytest.mark.parametrize("engine", ["silero", "webrtc"])
+async def test_a_call_s_audio_is_analysed_on_the_event_loop_not_on_a_thread_of_its_own(engine):
+    analyzer = create_vad_analyzer(VADSettings(engine=engine))
+    analysed_on = []
+    confidence = analyzer.voice_confidence
+
+    def recording(buffer: bytes) -> float:
+        analysed_on.append(threading.get_ident())
+        return confidence(buffer)
+
+    analyzer.voice_confidence = recording  # type: ignore[method-assign]
+    await states(analyzer, bytes(RATE * 2 // 5))
+    assert analysed_on and set(analysed_on) == {threading.get_ident()}

@@ -16,7 +16,7 @@ from pipecat.transports.websocket.fastapi import (
 )
 
 CATCH_UP_SECS = 0.25  # later than this, the bot had nothing to say: start a new schedule
-RECEIVED = "received"  # caller audio's metadata: time.monotonic() when its last message arrived
+RECEIVED = "received"  # caller audio's metadata: time.monotonic() when its message arrived
 BUFFERED_LEAD_MS = 240  # ahead of playing, for a platform that buffers, clears and echoes marks (docs/benchmarks.md)
 
 
