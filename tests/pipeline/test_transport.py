@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from pipecat.frames.frames import InputAudioRawFrame
 
-from voicebot.pipeline.transport import CATCH_UP_SECS, pace
+from voicebot.pipeline.transport import CATCH_UP_SECS, RECEIVED, Gather, pace
 
 CHUNK = 0.04  # seconds of audio in each message
 
@@ -63,3 +64,23 @@ def test_after_a_silence_longer_than_the_catch_up_the_next_audio_starts_a_new_sc
     assert plays[15] == pytest.approx(sent[15])
     assert plays[16:] == pytest.approx([plays[15] + i * CHUNK for i in range(1, 15)])
     assert plays[15] - plays[14] > CATCH_UP_SECS  # not a burst to catch up with the old clock
+
+
+def piece(ms: int, fill: int, rate: int = 16000) -> InputAudioRawFrame:
+    return InputAudioRawFrame(bytes([fill]) * (rate * 2 * ms // 1000), rate, 1)
+
+
+def test_caller_audio_is_gathered_into_40_ms_frames_stamped_with_their_first_piece_s_arrival():
+    gather = Gather(40)
+    out = [gather.add(piece(20, i), now=10.0 + i * 0.02) for i in range(6)]
+    frames = [f for f in out if f is not None]
+    assert [f is None for f in out] == [True, False] * 3
+    assert [len(f.audio) for f in frames] == [1280] * 3
+    assert [f.metadata[RECEIVED] for f in frames] == pytest.approx([10.0, 10.04, 10.08])
+    assert b"".join(f.audio for f in frames) == b"".join(bytes([i]) * 640 for i in range(6))  # in order, none lost
+
+
+def test_audio_already_sent_in_longer_pieces_passes_as_it_came():
+    gather = Gather(40)
+    frame = gather.add(piece(60, 1, rate=8000), now=5.0)
+    assert frame is not None and len(frame.audio) == 960 and frame.sample_rate == 8000

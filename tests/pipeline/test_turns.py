@@ -23,7 +23,7 @@ from voicebot.config import Settings
 from voicebot.pipeline.frames import ListeningFrame
 from voicebot.pipeline.inference import InferenceQueue
 from voicebot.pipeline.stt import FittedWindowDecoder
-from voicebot.pipeline.transport import RECEIVED
+from voicebot.pipeline.transport import GATHER_MS, RECEIVED
 from voicebot.pipeline.turns import (
     BEHIND_EVERY,
     TRAILING_SILENCE_SECS,
@@ -36,7 +36,7 @@ from voicebot.pipeline.vad import create_vad_analyzer
 from voicebot.server.metrics import Timings
 
 RATE = 16000
-FRAME = RATE * 2 // 50  # 20 ms of 16-bit audio
+FRAME = RATE * 2 * GATHER_MS // 1000  # 16-bit audio as the transport hands it on
 
 
 @pytest.mark.parametrize(
@@ -117,13 +117,16 @@ async def turns(
     transcriber = TurnTranscriber(
         decoder=FittedWindowDecoder(whisper),
         timings=timings,
-        last_voice=lambda: vad.last_voice,
+        voice=vad,
         policy=policy,
         queue=InferenceQueue(),
     )
     frames: list = [ListeningFrame(expect=TakesAnySentence())]
     for i in range(0, len(audio), FRAME):
-        frames += [InputAudioRawFrame(audio=audio[i : i + FRAME], sample_rate=RATE, num_channels=1), SleepFrame(0.02)]
+        frames += [
+            InputAudioRawFrame(audio=audio[i : i + FRAME], sample_rate=RATE, num_channels=1),
+            SleepFrame(GATHER_MS / 1000),
+        ]
     down, _ = await run_test(
         Pipeline([VADProcessor(vad_analyzer=vad), transcriber]),
         frames_to_send=frames,
@@ -199,7 +202,7 @@ async def test_how_far_behind_the_caller_s_audio_is_heard_is_sampled_from_its_ar
     transcriber = TurnTranscriber(
         decoder=NeverCalled(),  # type: ignore[arg-type]  # silence is never transcribed
         timings=timings,
-        last_voice=lambda: 0.0,
+        voice=create_vad_analyzer(Settings().vad),  # never fed: it hears nothing
         policy=TurnPolicy.from_settings(Settings().turn),
         queue=InferenceQueue(),
     )

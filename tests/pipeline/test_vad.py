@@ -21,9 +21,9 @@ def telephone_speech(voice, text: str) -> bytes:
     return np.concatenate([pad, up, pad]).tobytes()
 
 
-async def states(analyzer, audio: bytes) -> list[VADState]:
+async def states(analyzer, audio: bytes, frame_ms: int = 20) -> list[VADState]:
     analyzer.set_sample_rate(RATE)
-    step = RATE * 2 // 50  # 20 ms frames, as the transport delivers them
+    step = RATE * 2 * frame_ms // 1000  # 20 ms frames, as platforms send them, unless told
     return [await analyzer.analyze_audio(audio[i : i + step]) for i in range(0, len(audio), step)]
 
 
@@ -65,3 +65,16 @@ async def test_a_call_s_audio_is_analysed_on_the_event_loop_not_on_a_thread_of_i
     analyzer.voice_confidence = recording  # type: ignore[method-assign]
     await states(analyzer, bytes(RATE * 2 // 5))
     assert analysed_on and set(analysed_on) == {threading.get_ident()}
+
+
+@pytest.mark.parametrize("engine", ["silero", "webrtc"])
+async def test_voice_like_windows_are_counted_alike_whatever_the_frame_size(engine, caller_voice):
+    # The missed-word rule counts windows: in 40 ms frames a word must count as much as in 20 ms ones.
+    audio = telephone_speech(caller_voice, "Yes.")
+    counts = []
+    for frame_ms in (20, 40, 60):
+        analyzer = create_vad_analyzer(VADSettings(engine=engine))
+        await states(analyzer, audio, frame_ms)
+        counts.append(analyzer.voiced_windows)
+    assert counts[0] >= 3, counts  # a one-word answer is several windows of voice
+    assert max(counts) - min(counts) <= 1, counts  # the same audio, cut differently

@@ -51,11 +51,12 @@ def call_processors(
     vad = create_vad_analyzer(settings.vad)
     return [
         MediaIdleWatch(settings.limits.idle_secs),
-        VADProcessor(vad_analyzer=vad),
+        # Direct mode: the analysis runs in the input transport's task, without a queue hop per frame.
+        VADProcessor(vad_analyzer=vad, enable_direct_mode=True),
         TurnTranscriber(
             decoder=services.decoder,
             timings=services.timings,
-            last_voice=lambda: vad.last_voice,
+            voice=vad,
             policy=TurnPolicy.from_settings(settings.turn),
             queue=services.inference,
             end_model=services.end_model,

@@ -17,8 +17,10 @@ from voicebot.pipeline.frames import ProtocolViolationFrame
 
 
 class MediaIdleWatch(FrameProcessor):
+    """Runs in direct mode: noting a frame's time is not worth a queue and a task switch per frame."""
+
     def __init__(self, idle_secs: float, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(enable_direct_mode=True, **kwargs)
         self._idle_secs = idle_secs
         self._last_audio = time.monotonic()
         self._watch: asyncio.Task | None = None

@@ -17,6 +17,7 @@ from pipecat.transports.websocket.fastapi import (
 
 CATCH_UP_SECS = 0.25  # later than this, the bot had nothing to say: start a new schedule
 RECEIVED = "received"  # caller audio's metadata: time.monotonic() when its message arrived
+GATHER_MS = 40  # caller audio handed to the pipeline per frame, however finely the platform sends it
 BUFFERED_LEAD_MS = 240  # ahead of playing, for a platform that buffers, clears and echoes marks (docs/benchmarks.md)
 
 
@@ -72,17 +73,48 @@ def pace(next_play: float, now: float, interval: float, lead: float) -> tuple[fl
     return max(0.0, next_play - lead - now), next_play + interval
 
 
+class Gather:
+    """Joins caller audio into frames of at least ``ms``, each stamped with when its first piece arrived.
+
+    Platforms send 20 ms per message; every frame costs the event loop a hop
+    through each processor, and at two dozen calls those hops, not the audio,
+    were what kept the turn logic seconds behind the stream (docs/benchmarks.md).
+    """
+
+    def __init__(self, ms: int = GATHER_MS):
+        self._ms = ms
+        self._audio = bytearray()
+        self._first = 0.0
+
+    def add(self, frame: InputAudioRawFrame, now: float) -> InputAudioRawFrame | None:
+        """The gathered frame once ``frame`` completes one, else ``None``."""
+        if not self._audio:
+            self._first = now
+        self._audio += frame.audio
+        if len(self._audio) * 1000 < self._ms * frame.sample_rate * frame.num_channels * 2:
+            return None
+        gathered = InputAudioRawFrame(bytes(self._audio), frame.sample_rate, frame.num_channels)
+        gathered.transport_source = frame.transport_source
+        gathered.metadata[RECEIVED] = self._first
+        self._audio.clear()
+        return gathered
+
+
 class StampedInput(FastAPIWebsocketInputTransport):
-    """Stamps each piece of caller audio with when it arrived, so the call can tell how far behind it hears.
+    """Gathers caller audio into :data:`GATHER_MS` frames, stamped on arrival to tell how far behind it is heard.
 
     The turn logic takes its pauses from when it gets the audio; if the
     pipeline falls behind the stream, every pause it measures is late by as
     much, and so is every reply (docs/benchmarks.md, ``audio_behind``).
     """
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._gather = Gather()
+
     async def push_audio_frame(self, frame: InputAudioRawFrame):
-        frame.metadata[RECEIVED] = time.monotonic()
-        await super().push_audio_frame(frame)
+        if (gathered := self._gather.add(frame, time.monotonic())) is not None:
+            await super().push_audio_frame(gathered)
 
 
 class CallTransport(FastAPIWebsocketTransport):

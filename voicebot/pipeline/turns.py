@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -53,8 +52,9 @@ from voicebot.server.metrics import Timings
 log = logging.getLogger(__name__)
 
 PRE_ROLL_SECS = 1.0  # audio kept from before the VAD noticed speech (it needs ``vad.start_secs`` of it)
-MISSED_WORD_FRAMES = 3  # voice-like frames the VAD did not take as speech, worth asking Whisper about
-BURST_GAP_SECS = 1.0  # quiet after which voice-like frames start a new burst
+MISSED_WORD_WINDOWS = 3  # voice-like VAD windows (about 0.1 s) the VAD did not take as speech: ask Whisper
+BURST_GAP_SECS = 1.0  # quiet after which voice-like windows start a new burst
+BURST_LEAD_SECS = 0.02  # of audio before the frame a burst was noticed in (a VAD window straddles two frames)
 PAUSE_KEPT_SECS = 0.18  # of the pause after the last voice, heard as it was (line noise and all)
 TRAILING_SILENCE_SECS = 0.5  # Whisper drops or garbles a last word that ends the audio abruptly
 NO_SPEECH_PROB = 0.6  # segments Whisper itself thinks are not speech are dropped
@@ -127,6 +127,16 @@ class Expectation(Protocol):
     async def draft(self, text: str) -> Draft: ...
 
 
+class VoiceTrace(Protocol):
+    """What the VAD heard below its start threshold: the turn logic's finer ear (a ``HearsVoice``)."""
+
+    @property
+    def last_voice(self) -> float: ...  # time.monotonic() of the last voice-like window
+
+    @property
+    def voiced_windows(self) -> int: ...  # how many voice-like windows so far
+
+
 class _Unasked:
     async def draft(self, text: str) -> Draft:
         return Draft(answers=False)
@@ -190,7 +200,7 @@ class TurnTranscriber(FrameProcessor):
         *,
         decoder: Decoder,
         timings: Timings,
-        last_voice: Callable[[], float],
+        voice: VoiceTrace,
         policy: TurnPolicy,
         queue: InferenceQueue,
         end_model: EndOfTurnModel | None = None,
@@ -199,15 +209,16 @@ class TurnTranscriber(FrameProcessor):
         super().__init__(**kwargs)
         self._decoder = decoder
         self._timings = timings
-        self._last_voice = last_voice
+        self._voice = voice
         self._policy = policy
         self._queue = queue
         self._end_model = end_model
         self._sample_rate = 16000
         self._audio = bytearray()
         self._voice_end = 0  # bytes of ``_audio`` up to the end of the last voice-like frame
-        self._voice_seen = 0.0  # ``last_voice()`` as of the previous frame
-        self._burst: tuple[int, int] | None = None  # (bytes into ``_audio`` it began, voice-like frames) outside a turn
+        self._voice_seen = 0.0  # ``voice.last_voice`` as of the previous frame
+        self._windows_seen = 0  # ``voice.voiced_windows`` as of the previous frame
+        self._burst: tuple[int, int] | None = None  # (bytes into ``_audio`` it began, windows before it) outside a turn
         self._missed: asyncio.Task | None = None  # asking Whisper whether a burst was a word the VAD missed
         self._in_turn = False
         self._look: asyncio.Task[Judgement] | None = None  # judging the turn up to a pause
@@ -253,14 +264,15 @@ class TurnTranscriber(FrameProcessor):
         self._heard_frames += 1
         if self._heard_frames % BEHIND_EVERY == 0 and RECEIVED in frame.metadata:
             self._timings.observe("audio_behind", time.monotonic() - frame.metadata[RECEIVED])
-        last_voice, before = self._last_voice(), self._voice_seen
+        last_voice, before = self._voice.last_voice, self._voice_seen
+        windows_before, self._windows_seen = self._windows_seen, self._voice.voiced_windows
         voiced = last_voice != before
         if voiced:
             self._voice_seen = last_voice
             self._voice_end = len(self._audio)
         if not self._in_turn:
             if not self._resumable():
-                self._listen_for_missed_words(voiced, last_voice, before)
+                self._listen_for_missed_words(len(frame.audio), windows_before, last_voice, before)
                 self._forget_turn()
             return
         if self._ending is not None:
@@ -289,31 +301,36 @@ class TurnTranscriber(FrameProcessor):
             if self._burst is not None:
                 self._burst = (max(0, self._burst[0] - cut), self._burst[1])
 
-    def _listen_for_missed_words(self, voiced: bool, last_voice: float, voice_before: float):
+    def _listen_for_missed_words(self, frame_bytes: int, windows_before: int, last_voice: float, voice_before: float):
         """A short answer ("Yes.", "No.") can be too brief for the VAD's start, yet plain to Whisper.
 
-        Voice-like frames outside a turn are counted; a burst of them followed by
-        a pause is transcribed, and if Whisper hears words the turn is taken as if
-        the VAD had started it. Noise it hears nothing in starts nothing (no barge-in).
+        Voice-like VAD windows outside a turn are counted (per window, so the
+        same word counts the same in 20 ms frames or 40 ms ones); a burst of them
+        followed by a pause is transcribed, and if Whisper hears words the turn is
+        taken as if the VAD had started it. Noise it hears nothing in starts
+        nothing (no barge-in).
         """
         now = time.monotonic()
-        if voiced:
+        if last_voice != voice_before:
             if self._burst is None or last_voice - voice_before > BURST_GAP_SECS:
-                self._burst = (max(0, len(self._audio) - len(self._audio) % 2 - 640), 0)
-            self._burst = (self._burst[0], self._burst[1] + 1)
+                lead = frame_bytes + int(BURST_LEAD_SECS * self._sample_rate) * 2
+                self._burst = (max(0, len(self._audio) - lead), windows_before)
             return
         if self._burst is None or self._missed is not None:
             return
         if now - last_voice > BURST_GAP_SECS:
             self._burst = None
-        elif self._burst[1] >= MISSED_WORD_FRAMES and now - last_voice >= self._policy.look_secs:
+        elif (
+            self._voice.voiced_windows - self._burst[1] >= MISSED_WORD_WINDOWS
+            and now - last_voice >= self._policy.look_secs
+        ):
             self._missed = self.create_task(self._take_missed_words(last_voice), "missed words")
 
     async def _take_missed_words(self, last_voice: float):
         try:
             samples = np.frombuffer(self._heard(), dtype=np.int16).astype(np.float32) / 32768.0
             text = await self._transcribe(samples, Priority.AHEAD)
-            if not text or self._in_turn or last_voice != self._last_voice():
+            if not text or self._in_turn or last_voice != self._voice.last_voice:
                 return  # nothing said, the VAD took it up after all, or the caller is still going
             self._timings.observe("missed_words", 1.0)
             self._in_turn = True
@@ -356,12 +373,12 @@ class TurnTranscriber(FrameProcessor):
     def _on_speech_stopped(self, silence_secs: float):
         if not self._in_turn or self._ending is not None:
             return
-        self._pause_started = max(time.monotonic() - silence_secs, self._last_voice())
+        self._pause_started = max(time.monotonic() - silence_secs, self._voice.last_voice)
         self._ending = self.create_task(self._end_after_pause(), "turn end")
 
     async def _end_after_pause(self):
         look, self._look = self._look, None
-        if look is not None and self._look_voice == self._last_voice():
+        if look is not None and self._look_voice == self._voice.last_voice:
             judged = await look
         else:
             await self._drop(look)
@@ -392,7 +409,7 @@ class TurnTranscriber(FrameProcessor):
 
     def _silence_from(self) -> float:
         """When the current silence began: the VAD's pause, or a voice-like sound heard since."""
-        return max(self._pause_started, self._last_voice())
+        return max(self._pause_started, self._voice.last_voice)
 
     async def _end_now(self):
         """The stream is ending gracefully: what the caller said so far is still a turn."""

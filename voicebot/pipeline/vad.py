@@ -12,11 +12,12 @@ from voicebot.config import VADSettings
 
 
 class HearsVoice(VADAnalyzer):
-    """Remembers when the analyzer last heard a voice-like frame, and analyses on the event loop.
+    """Remembers when and how often the analyzer heard a voice-like window, and analyses on the event loop.
 
     The VAD confirms that speech started only after ``vad.start_secs`` of it, too
-    late to keep a turn open when the caller goes on after a comma; the
-    :mod:`turn <voicebot.pipeline.turns>` logic reads :attr:`last_voice` instead.
+    late to keep a turn open when the caller goes on after a comma, and never
+    for a word shorter than that; the :mod:`turn <voicebot.pipeline.turns>`
+    logic reads :attr:`last_voice` and :attr:`voiced_windows` instead.
 
     pipecat runs each call's analyzer on a thread of its own, one round trip per
     20 ms of audio. At two dozen calls those threads' Python work held the GIL
@@ -25,7 +26,8 @@ class HearsVoice(VADAnalyzer):
     the round trip, so it runs in place (docs/benchmarks.md).
     """
 
-    last_voice: float = 0.0  # time.monotonic() of the last frame at or above the confidence threshold
+    last_voice: float = 0.0  # time.monotonic() of the last window at or above the confidence threshold
+    voiced_windows: int = 0  # how many windows have been, whatever the size of the frames they came in
 
     async def analyze_audio(self, buffer: bytes) -> VADState:
         return self._run_analyzer(buffer)
@@ -34,6 +36,7 @@ class HearsVoice(VADAnalyzer):
         confidence = super().voice_confidence(buffer)  # type: ignore[safe-super]  # a mixin before an analyzer
         if confidence >= self.params.confidence:
             self.last_voice = time.monotonic()
+            self.voiced_windows += 1
         return confidence
 
 
