@@ -116,6 +116,22 @@ class StampedInput(FastAPIWebsocketInputTransport):
         if (gathered := self._gather.add(frame, time.monotonic())) is not None:
             await super().push_audio_frame(gathered)
 
+    async def _audio_task_handler(self):
+        """pipecat's audio loop without its ``asyncio.wait_for`` per frame, which only logged a quiet stream.
+
+        ``wait_for`` wraps each ``get`` in a task of its own: three turns of the
+        event loop per frame even with frames waiting. At two dozen calls a turn
+        took long enough that a call's audio queued faster than it drained, and
+        the turn logic heard the caller seconds late (docs/benchmarks.md); a
+        plain ``get`` takes every waiting frame at once. The idle stream is
+        :class:`~voicebot.pipeline.media_watch.MediaIdleWatch`'s to notice.
+        """
+        while True:
+            frame = await self._audio_in_queue.get()
+            if self._params.audio_in_passthrough:
+                await self.push_frame(frame)
+            self._audio_in_queue.task_done()
+
 
 class CallTransport(FastAPIWebsocketTransport):
     """pipecat's FastAPI websocket transport with a :class:`StampedInput` and a :class:`SteadyOutput`."""
