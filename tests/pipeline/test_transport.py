@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from pipecat.frames.frames import InputAudioRawFrame
+from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams
 
-from voicebot.pipeline.transport import CATCH_UP_SECS, RECEIVED, Gather, pace
+from voicebot.pipeline.transport import CATCH_UP_SECS, RECEIVED, CallTransport, Gather, pace
 
 CHUNK = 0.04  # seconds of audio in each message
 
@@ -84,3 +87,24 @@ def test_audio_already_sent_in_longer_pieces_passes_as_it_came():
     gather = Gather(40)
     frame = gather.add(piece(60, 1, rate=8000), now=5.0)
     assert frame is not None and len(frame.audio) == 960 and frame.sample_rate == 8000
+
+
+async def test_caller_audio_that_queued_up_is_handed_on_in_one_turn_of_the_event_loop():
+    # pipecat's own loop spends a task and several loop turns on each frame, so a backlog drained slower than
+    # it filled at two dozen calls (docs/benchmarks.md); this one hands on every frame already waiting.
+    transport = CallTransport(None, FastAPIWebsocketParams(audio_in_enabled=True))  # type: ignore[arg-type]
+    audio_in = transport.input()
+    handed_on: list = []
+
+    async def push_frame(frame, direction=None):
+        handed_on.append(frame)
+
+    audio_in.push_frame = push_frame  # type: ignore[method-assign]  # what comes out is the point
+    audio_in._audio_in_queue = asyncio.Queue()  # as the transport's start makes it
+    for _ in range(50):
+        audio_in._audio_in_queue.put_nowait(InputAudioRawFrame(bytes(1280), 16000, 1))
+    draining = asyncio.create_task(audio_in._audio_task_handler())
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    draining.cancel()
+    assert len(handed_on) == 50
