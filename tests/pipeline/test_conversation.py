@@ -237,4 +237,5 @@ async def test_a_reply_is_timed_from_the_transcript_to_its_decision_and_from_the
                 await asyncio.sleep(0.01)
     summary = timings.summary()
     assert summary["greeting_sent"]["count"] == 1 and summary["reply_decided"]["count"] == 1
+    assert summary["greeting_decided"]["count"] == 1
     assert summary["reply_sent"]["count"] == 1 and summary["reply_sent"]["max_ms"] >= 500  # from the last word

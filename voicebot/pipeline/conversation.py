@@ -171,6 +171,7 @@ class ConversationProcessor(FrameProcessor):
     async def _greet(self):
         try:
             self._flow = await self._session.start_flow()
+            self._timings.observe("greeting_decided", time.perf_counter() - self._session.started)
             # The greeting's latency is the caller's wait from the stream's start.
             await self._say(self._flow.greeting(), speech_ended=self._session.started)
         except Exception:
