@@ -25,6 +25,39 @@ async def test_a_turn_that_has_ended_goes_before_look_aheads_waiting_in_the_queu
     queue.close()
 
 
+async def test_speech_rendered_ahead_waits_behind_the_look_aheads_that_decide_turns():
+    queue = InferenceQueue(workers=1)
+    gate = threading.Event()
+    ran: list[str] = []
+    busy = asyncio.ensure_future(queue.run(Priority.NOW, gate.wait))
+    await asyncio.sleep(0.05)
+    render = asyncio.ensure_future(queue.run(Priority.SPARE, ran.append, "likely reply"))
+    look = asyncio.ensure_future(queue.run(Priority.AHEAD, ran.append, "look"))
+    await asyncio.sleep(0.05)
+    gate.set()
+    await asyncio.gather(busy, render, look)
+    assert ran == ["look", "likely reply"]
+    queue.close()
+
+
+async def test_a_look_ahead_whose_turn_ends_is_hurried_before_other_calls_look_aheads():
+    queue = InferenceQueue(workers=1)
+    gate = threading.Event()
+    ran: list[str] = []
+    caller, other = object(), object()
+    busy = asyncio.ensure_future(queue.run(Priority.NOW, gate.wait))
+    await asyncio.sleep(0.05)
+    others = [asyncio.ensure_future(queue.run(Priority.AHEAD, ran.append, f"other {n}", owner=other)) for n in range(2)]
+    mine = asyncio.ensure_future(queue.run(Priority.AHEAD, ran.append, "mine", owner=caller))
+    later = asyncio.ensure_future(queue.run(Priority.NOW, ran.append, "another turn end"))
+    await asyncio.sleep(0.05)
+    queue.hurry(caller)  # the caller's pause became the turn's end: they wait on this look now
+    gate.set()
+    await asyncio.gather(busy, mine, later, *others)
+    assert ran == ["mine", "another turn end", "other 0", "other 1"]  # a turn end in order of arrival
+    queue.close()
+
+
 async def test_a_look_ahead_cancelled_before_it_starts_never_runs():
     queue = InferenceQueue(workers=1)
     gate = threading.Event()

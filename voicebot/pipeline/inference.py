@@ -4,8 +4,10 @@ With many calls on two cores, transcriptions started with ``asyncio.to_thread``
 run side by side and slow each other down, and a look-ahead for one caller can
 delay the turn another caller has just finished. Here the work waits in a
 priority queue in front of a fixed number of worker threads: a turn that has
-ended goes before a look-ahead, and a look-ahead the caller has made stale
-(they went on talking) is dropped before it starts.
+ended goes before a look-ahead, a look-ahead before rendering replies that may
+never be given, and a look-ahead the caller has made stale (they went on
+talking) is dropped before it starts. A look-ahead whose turn then ends is
+hurried to the front (:meth:`InferenceQueue.hurry`): the caller now waits on it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ T = TypeVar("T")
 class Priority(IntEnum):
     NOW = 0  # a caller is waiting for this answer
     AHEAD = 1  # a guess made during a pause; stale if the caller goes on
+    SPARE = 2  # speech rendered ahead for a reply that may never be given
 
 
 @dataclass(order=True)
@@ -34,6 +37,7 @@ class _Job:
     run: Callable[[], Any] = field(compare=False)
     future: asyncio.Future = field(compare=False)
     loop: asyncio.AbstractEventLoop = field(compare=False)
+    owner: object = field(compare=False, default=None)
 
 
 class InferenceQueue:
@@ -50,16 +54,27 @@ class InferenceQueue:
         for thread in self._threads:
             thread.start()
 
-    async def run(self, priority: Priority, fn: Callable[..., T], *args: Any) -> T:
+    async def run(self, priority: Priority, fn: Callable[..., T], *args: Any, owner: object = None) -> T:
         """``fn(*args)`` on a worker; cancelling the await drops the job if it has not started."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         with self._ready:
             if self._closed:
                 raise RuntimeError("the inference queue is closed")
-            heapq.heappush(self._heap, _Job(int(priority), next(self._seq), lambda: fn(*args), future, loop))
+            job = _Job(int(priority), next(self._seq), lambda: fn(*args), future, loop, owner)
+            heapq.heappush(self._heap, job)
             self._ready.notify()
         return await future
+
+    def hurry(self, owner: object) -> None:
+        """What ``owner`` has waiting goes before everything not yet urgent: its caller now waits on it."""
+        with self._ready:
+            hurried = False
+            for job in self._heap:
+                if job.owner is owner and job.priority > Priority.NOW:
+                    job.priority, hurried = int(Priority.NOW), True
+            if hurried:
+                heapq.heapify(self._heap)
 
     def close(self) -> None:
         with self._ready:

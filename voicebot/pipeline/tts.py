@@ -132,7 +132,8 @@ class PiperSpeaker(FrameProcessor):
     The mark follows the audio through the output transport's queue, so the phone
     side echoes it only once the caller has heard the whole prompt. Rendering
     goes through the process's inference queue: what a caller is waiting to
-    hear goes before renders made ahead of time for replies that may never come.
+    hear goes first, renders made ahead of time for replies that may never come
+    go last, after the transcriptions that decide whether a turn has ended.
     """
 
     def __init__(
@@ -164,7 +165,7 @@ class PiperSpeaker(FrameProcessor):
         for text in texts:
             sentences = split_sentences(speakable(text))
             if sentences and self._voice.cached(sentences[0]) is None:
-                await self._queue.run(Priority.AHEAD, self._voice.synthesize, sentences[0])
+                await self._queue.run(Priority.SPARE, self._voice.synthesize, sentences[0])
 
     async def _speak(self, frame: SpeakFrame):
         context_id = uuid.uuid4().hex

@@ -379,6 +379,7 @@ class TurnTranscriber(FrameProcessor):
     async def _end_after_pause(self):
         look, self._look = self._look, None
         if look is not None and self._look_voice == self._voice.last_voice:
+            self._queue.hurry(self)  # the look is this turn's end now: it goes before other calls' looks
             judged = await look
         else:
             await self._drop(look)
@@ -401,7 +402,7 @@ class TurnTranscriber(FrameProcessor):
         complete = None
         if self._end_model is not None and self._policy.needs_voice(shape):
             started = time.perf_counter()
-            complete = await self._queue.run(priority, self._end_model.complete, samples)
+            complete = await self._queue.run(priority, self._end_model.complete, samples, owner=self)
             self._timings.observe("smart_turn", time.perf_counter() - started)
         if draft.reply and shape != "unfinished":
             await self.push_frame(PrepareSpeechFrame(texts=[draft.reply]))
@@ -441,6 +442,6 @@ class TurnTranscriber(FrameProcessor):
     async def _transcribe(self, samples: np.ndarray, priority: Priority) -> str:
         padded = np.concatenate([samples, np.zeros(int(TRAILING_SILENCE_SECS * self._sample_rate), np.float32)])
         started = time.perf_counter()
-        pieces = await self._queue.run(priority, self._decoder.transcribe, padded, self._hint)
+        pieces = await self._queue.run(priority, self._decoder.transcribe, padded, self._hint, owner=self)
         self._timings.observe("stt", time.perf_counter() - started)
         return " ".join(text for text, no_speech in pieces if no_speech < NO_SPEECH_PROB).strip()
