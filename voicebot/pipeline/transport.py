@@ -17,7 +17,8 @@ from pipecat.transports.websocket.fastapi import (
 
 CATCH_UP_SECS = 0.25  # later than this, the bot had nothing to say: start a new schedule
 RECEIVED = "received"  # caller audio's metadata: time.monotonic() when its message arrived
-GATHER_MS = 40  # caller audio handed to the pipeline per frame, however finely the platform sends it
+GATHER_MS = 20  # the least caller audio per frame the pipeline gets (40 ms delayed short answers: docs/benchmarks.md)
+DRAIN_FRAMES = 10  # waiting caller frames handed on per turn of the event loop
 BUFFERED_LEAD_MS = 240  # ahead of playing, for a platform that buffers, clears and echoes marks (docs/benchmarks.md)
 
 
@@ -123,14 +124,19 @@ class StampedInput(FastAPIWebsocketInputTransport):
         event loop per frame even with frames waiting. At two dozen calls a turn
         took long enough that a call's audio queued faster than it drained, and
         the turn logic heard the caller seconds late (docs/benchmarks.md); a
-        plain ``get`` takes every waiting frame at once. The idle stream is
-        :class:`~voicebot.pipeline.media_watch.MediaIdleWatch`'s to notice.
+        plain ``get`` takes waiting frames :data:`DRAIN_FRAMES` to a loop turn.
+        The idle stream is :class:`~voicebot.pipeline.media_watch.MediaIdleWatch`'s
+        to notice.
         """
+        handed_on = 0
         while True:
             frame = await self._audio_in_queue.get()
             if self._params.audio_in_passthrough:
                 await self.push_frame(frame)
             self._audio_in_queue.task_done()
+            handed_on += 1
+            if handed_on % DRAIN_FRAMES == 0 and not self._audio_in_queue.empty():
+                await asyncio.sleep(0)  # a backlog (the audio queued while the call started) shares the loop
 
 
 class CallTransport(FastAPIWebsocketTransport):
