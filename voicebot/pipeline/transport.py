@@ -77,9 +77,9 @@ def pace(next_play: float, now: float, interval: float, lead: float) -> tuple[fl
 class Gather:
     """Joins caller audio into frames of at least ``ms``, each stamped with when its first piece arrived.
 
-    Platforms send 20 ms per message; every frame costs the event loop a hop
-    through each processor, and at two dozen calls those hops, not the audio,
-    were what kept the turn logic seconds behind the stream (docs/benchmarks.md).
+    Each frame costs the event loop a hop through the processors before the
+    turn logic, so a platform's smaller pieces are joined; 40 ms frames were
+    measured and delayed some short answers at one call (docs/benchmarks.md).
     """
 
     def __init__(self, ms: int = GATHER_MS):
