@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 
 import pytest
@@ -10,50 +11,53 @@ import pytest
 from voicebot.pipeline.inference import InferenceQueue, Priority
 
 
+@contextlib.asynccontextmanager
+async def worker_held(queue: InferenceQueue):
+    """The queue's one worker busy for the block: what is queued meanwhile then runs in the queue's order."""
+    gate = threading.Event()
+    busy = asyncio.ensure_future(queue.run(Priority.NOW, gate.wait))
+    await asyncio.sleep(0.05)  # the worker is now blocked on the gate
+    yield
+    await asyncio.sleep(0.05)  # everything asked for is in the queue
+    gate.set()
+    await busy
+
+
 async def test_a_turn_that_has_ended_goes_before_look_aheads_waiting_in_the_queue():
     queue = InferenceQueue(workers=1)
-    gate = threading.Event()
     ran: list[str] = []
-    busy = asyncio.ensure_future(queue.run(Priority.AHEAD, gate.wait))
-    await asyncio.sleep(0.05)  # the worker is now blocked on the gate
-    looks = [asyncio.ensure_future(queue.run(Priority.AHEAD, ran.append, f"look {n}")) for n in range(3)]
-    ending = asyncio.ensure_future(queue.run(Priority.NOW, ran.append, "turn end"))
-    await asyncio.sleep(0.05)
-    gate.set()
-    await asyncio.gather(busy, ending, *looks)
+    async with worker_held(queue):
+        looks = [asyncio.ensure_future(queue.run(Priority.AHEAD, ran.append, f"look {n}")) for n in range(3)]
+        ending = asyncio.ensure_future(queue.run(Priority.NOW, ran.append, "turn end"))
+    await asyncio.gather(ending, *looks)
     assert ran == ["turn end", "look 0", "look 1", "look 2"]
     queue.close()
 
 
 async def test_speech_rendered_ahead_waits_behind_the_look_aheads_that_decide_turns():
     queue = InferenceQueue(workers=1)
-    gate = threading.Event()
     ran: list[str] = []
-    busy = asyncio.ensure_future(queue.run(Priority.NOW, gate.wait))
-    await asyncio.sleep(0.05)
-    render = asyncio.ensure_future(queue.run(Priority.SPARE, ran.append, "likely reply"))
-    look = asyncio.ensure_future(queue.run(Priority.AHEAD, ran.append, "look"))
-    await asyncio.sleep(0.05)
-    gate.set()
-    await asyncio.gather(busy, render, look)
+    async with worker_held(queue):
+        render = asyncio.ensure_future(queue.run(Priority.SPARE, ran.append, "likely reply"))
+        look = asyncio.ensure_future(queue.run(Priority.AHEAD, ran.append, "look"))
+    await asyncio.gather(render, look)
     assert ran == ["look", "likely reply"]
     queue.close()
 
 
 async def test_a_look_ahead_whose_turn_ends_is_hurried_before_other_calls_look_aheads():
     queue = InferenceQueue(workers=1)
-    gate = threading.Event()
     ran: list[str] = []
     caller, other = object(), object()
-    busy = asyncio.ensure_future(queue.run(Priority.NOW, gate.wait))
-    await asyncio.sleep(0.05)
-    others = [asyncio.ensure_future(queue.run(Priority.AHEAD, ran.append, f"other {n}", owner=other)) for n in range(2)]
-    mine = asyncio.ensure_future(queue.run(Priority.AHEAD, ran.append, "mine", owner=caller))
-    later = asyncio.ensure_future(queue.run(Priority.NOW, ran.append, "another turn end"))
-    await asyncio.sleep(0.05)
-    queue.hurry(caller)  # the caller's pause became the turn's end: they wait on this look now
-    gate.set()
-    await asyncio.gather(busy, mine, later, *others)
+    async with worker_held(queue):
+        others = [
+            asyncio.ensure_future(queue.run(Priority.AHEAD, ran.append, f"other {n}", owner=other)) for n in range(2)
+        ]
+        mine = asyncio.ensure_future(queue.run(Priority.AHEAD, ran.append, "mine", owner=caller))
+        later = asyncio.ensure_future(queue.run(Priority.NOW, ran.append, "another turn end"))
+        await asyncio.sleep(0.05)
+        queue.hurry(caller)  # the caller's pause became the turn's end: they wait on this look now
+    await asyncio.gather(mine, later, *others)
     assert ran == ["mine", "another turn end", "other 0", "other 1"]  # a turn end in order of arrival
     queue.close()
 

@@ -89,10 +89,14 @@ class Gather:
 
     def add(self, frame: InputAudioRawFrame, now: float) -> InputAudioRawFrame | None:
         """The gathered frame once ``frame`` completes one, else ``None``."""
+        least = self._ms * frame.sample_rate * frame.num_channels * 2
+        if not self._audio and len(frame.audio) * 1000 >= least:
+            frame.metadata[RECEIVED] = now  # the usual case, a whole frame already: no copy
+            return frame
         if not self._audio:
             self._first = now
         self._audio += frame.audio
-        if len(self._audio) * 1000 < self._ms * frame.sample_rate * frame.num_channels * 2:
+        if len(self._audio) * 1000 < least:
             return None
         gathered = InputAudioRawFrame(bytes(self._audio), frame.sample_rate, frame.num_channels)
         gathered.transport_source = frame.transport_source
@@ -136,7 +140,7 @@ class StampedInput(FastAPIWebsocketInputTransport):
             self._audio_in_queue.task_done()
             handed_on += 1
             if handed_on % DRAIN_FRAMES == 0 and not self._audio_in_queue.empty():
-                await asyncio.sleep(0)  # a backlog (the audio queued while the call started) shares the loop
+                await asyncio.sleep(0)  # a backlog shares the loop with the other calls
 
 
 class CallTransport(FastAPIWebsocketTransport):
