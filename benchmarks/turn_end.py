@@ -84,9 +84,12 @@ def rules(grid: bool) -> list[Rule]:
         Rule("voicebot before (0.5 s, 0.8 s trailing)", lambda p: 0.8 if p.shape == "unfinished" else 0.5),
         smart_turn_only(),
         Rule.from_policy("shipped, Smart Turn off", shipped, smart_turn=False),
+        Rule.from_policy("shipped + brief answers at 0.25 s", replace(shipped, brief_secs=0.25), smart_turn=False),
         Rule.from_policy("shipped", shipped, smart_turn=True),
     ]
     if grid:
+        for brief in (0.2, 0.25, 0.3, 0.35):
+            found.append(Rule.from_policy(f"brief {brief}", replace(shipped, brief_secs=brief), smart_turn=False))
         for answer in (0.3, 0.35, 0.4, 0.45, 0.5):
             for hold in (0.8, 0.9, 1.1):
                 for threshold in (None, 0.5, 0.7, 0.9):

@@ -181,10 +181,16 @@ class TurnSettings(_Section):
         ge=0,
         description="Silence after which the turn so far is transcribed and judged, ahead of its end.",
     )
+    brief_secs: float = Field(
+        default=0.45,
+        ge=0,
+        description="Silence that ends an answer of three words or fewer ('Agent.', 'A person.'); 0.25 answers them"
+        " ~130 ms sooner but cut slow callers at their commas ('Again, | please.'): docs/benchmarks.md.",
+    )
     answer_secs: float = Field(
         default=0.45,
         ge=0,
-        description="Silence that ends a turn answering the question just asked (a comma pause is shorter).",
+        description="Silence that ends a longer turn answering the question just asked (a comma pause is shorter).",
     )
     hold_secs: float = Field(
         default=1.1,

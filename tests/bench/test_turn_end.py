@@ -6,7 +6,7 @@ from voicebot.bench.turn_end import Material, Pause, Rendering, Rule, fixed_stop
 from voicebot.config import TurnSettings
 from voicebot.pipeline.turns import TurnPolicy
 
-POLICY = TurnPolicy.from_settings(TurnSettings(answer_secs=0.3, hold_secs=1.1, unfinished_secs=1.5))
+POLICY = TurnPolicy.from_settings(TurnSettings(brief_secs=0.3, answer_secs=0.3, hold_secs=1.1, unfinished_secs=1.5))
 SHIPPED = Rule.from_policy("shipped", POLICY, smart_turn=False)
 
 

@@ -1,14 +1,24 @@
-"""Bot audio's send pace: on the caller's playout clock, up to a lead ahead, lateness made up."""
+"""Bot audio's send pace: on the caller's playout clock, up to a lead ahead, lateness made up and counted."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from pipecat.frames.frames import InputAudioRawFrame
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams
 
-from voicebot.pipeline.transport import CATCH_UP_SECS, DRAIN_FRAMES, RECEIVED, CallTransport, Gather, pace
+from voicebot.pipeline.transport import (
+    CATCH_UP_SECS,
+    DRAIN_FRAMES,
+    RECEIVED,
+    STALL_SECS,
+    CallTransport,
+    Gather,
+    pace,
+)
+from voicebot.server.metrics import Timings
 
 CHUNK = 0.04  # seconds of audio in each message
 
@@ -112,3 +122,21 @@ async def test_caller_audio_that_queued_up_is_handed_on_many_frames_to_a_turn_of
     assert len(handed_on) == 50
     assert len(after_each_turn) <= 50 // DRAIN_FRAMES + 1  # pipecat's own loop: three turns per frame
     assert after_each_turn[0] <= DRAIN_FRAMES  # and the rest of the loop gets its turns meanwhile
+
+
+async def test_bot_audio_sent_after_its_time_to_play_is_counted_as_a_gap_at_the_caller():
+    timings = Timings()
+    transport = CallTransport(None, FastAPIWebsocketParams(audio_out_enabled=True), timings=timings)  # type: ignore[arg-type]
+    audio_out = transport.output()
+    audio_out._send_interval = CHUNK  # as the transport's start sets it
+
+    async def sent_with_schedule_at(offset: float) -> None:
+        audio_out._next_send_time = time.monotonic() + offset
+        await audio_out._write_audio_sleep()
+
+    await sent_with_schedule_at(0.05)  # ahead of its time: no gap
+    await sent_with_schedule_at(-0.1)  # due 100 ms ago: the caller heard 100 ms of nothing
+    await sent_with_schedule_at(-(CATCH_UP_SECS + 0.2))  # a sentence rendered late: a new schedule, still a gap
+    await sent_with_schedule_at(-(STALL_SECS + 0.5))  # the bot was quiet while the caller spoke: not a gap
+    late = timings.summary()["playout_late"]
+    assert late["count"] == 2 and (CATCH_UP_SECS + 0.2) * 1000 <= late["max_ms"] < (CATCH_UP_SECS + 0.25) * 1000

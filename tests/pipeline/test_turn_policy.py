@@ -11,13 +11,14 @@ from voicebot.pipeline.turns import TurnPolicy, shape_of, sounds_finished
 @pytest.mark.parametrize(
     ("text", "answers", "shape"),
     [
-        ("Agent.", True, "answer"),
+        ("Agent.", True, "brief"),
+        ("A real person.", True, "brief"),
         ("What's the status of my case?", True, "answer"),
         ("Yes.", True, "opener"),  # Whisper writes "Yes," as "Yes.": it may be the start of more
         ("No thanks.", True, "opener"),
         ("Sorry.", False, "opener"),
         ("No thing.", True, "opener"),  # "No thanks," on a noisy line: the opener decides, not the mishearing
-        ("No, that's it.", True, "answer"),
+        ("No, that's it.", True, "brief"),
         ("I'm calling about.", True, "unfinished"),
         ("I wanted to ask.", False, "unfinished"),
         ("Can I talk to?", True, "unfinished"),  # a question mark does not finish a question not yet asked
@@ -40,8 +41,9 @@ def test_a_question_ends_a_turn_unless_it_ends_on_a_word_that_leads_on():
 
 def test_each_shape_waits_its_configured_silence():
     policy = TurnPolicy.from_settings(
-        TurnSettings(answer_secs=0.3, hold_secs=1.1, unfinished_secs=1.5, complete_threshold=0.5)
+        TurnSettings(brief_secs=0.25, answer_secs=0.3, hold_secs=1.1, unfinished_secs=1.5, complete_threshold=0.5)
     )
+    assert policy.wait_secs("brief", None) == 0.25
     assert policy.wait_secs("answer", None) == 0.3
     assert policy.wait_secs("opener", None) == 1.1
     assert policy.wait_secs("unclear", None) == 1.1

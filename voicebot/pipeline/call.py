@@ -127,6 +127,7 @@ async def run_call(
             session_timeout=settings.limits.max_call_secs,
         ),
         lead_secs=playout.lead_ms / 1000,
+        timings=services.timings,
     )
     pipeline = Pipeline(
         [

@@ -15,7 +15,10 @@ from pipecat.transports.websocket.fastapi import (
     FastAPIWebsocketTransport,
 )
 
+from voicebot.server.metrics import Timings
+
 CATCH_UP_SECS = 0.25  # later than this, the bot had nothing to say: start a new schedule
+STALL_SECS = 1.0  # bot audio this soon after the last ran out is the same speech, stalled (a caller's turn is longer)
 RECEIVED = "received"  # caller audio's metadata: time.monotonic() when its message arrived
 GATHER_MS = 20  # the least caller audio per frame the pipeline gets (40 ms delayed short answers: docs/benchmarks.md)
 DRAIN_FRAMES = 10  # waiting caller frames handed on per turn of the event loop
@@ -53,12 +56,17 @@ class SteadyOutput(FastAPIWebsocketOutputTransport):
     means the bot was quiet, and the next audio starts a new schedule.
     """
 
-    def __init__(self, *args, lead_secs: float = 0.0, **kwargs):
+    def __init__(self, *args, lead_secs: float = 0.0, timings: Timings | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self._lead_secs = lead_secs
+        self._timings = timings
 
     async def _write_audio_sleep(self):
-        delay, self._next_send_time = pace(self._next_send_time, time.monotonic(), self._send_interval, self._lead_secs)
+        now = time.monotonic()
+        late = now - self._next_send_time  # the chunk just sent was due to play this long ago
+        if self._timings is not None and 0 < late <= STALL_SECS:
+            self._timings.observe("playout_late", late)  # the caller's playout ran dry: a gap the server caused
+        delay, self._next_send_time = pace(self._next_send_time, now, self._send_interval, self._lead_secs)
         await asyncio.sleep(delay)
 
 
@@ -146,7 +154,15 @@ class StampedInput(FastAPIWebsocketInputTransport):
 class CallTransport(FastAPIWebsocketTransport):
     """pipecat's FastAPI websocket transport with a :class:`StampedInput` and a :class:`SteadyOutput`."""
 
-    def __init__(self, websocket: WebSocket, params: FastAPIWebsocketParams, lead_secs: float = 0.0):
+    def __init__(
+        self,
+        websocket: WebSocket,
+        params: FastAPIWebsocketParams,
+        lead_secs: float = 0.0,
+        timings: Timings | None = None,
+    ):
         super().__init__(websocket, params)
         self._input = StampedInput(self, self._client, self._params, name=self._input_name)
-        self._output = SteadyOutput(self, self._client, self._params, name=self._output_name, lead_secs=lead_secs)
+        self._output = SteadyOutput(
+            self, self._client, self._params, name=self._output_name, lead_secs=lead_secs, timings=timings
+        )

@@ -5,8 +5,10 @@ transcribed during it (from ``turn.look_secs`` of silence), and what the
 transcript is decides how much longer to wait, counted from the caller's last
 voice-like sound:
 
-- it answers what was just asked (the dialogue would act on it): ``turn.answer_secs``,
-  just past a comma's pause;
+- it answers what was just asked (the dialogue would act on it): in at most
+  ``BRIEF_WORDS`` words ("Agent.", "A person."), ``turn.brief_secs``; in more,
+  ``turn.answer_secs``, just past a comma's pause (both 0.45 s by default: a
+  shorter brief wait cut slow callers at their commas);
 - it is a lone opener ("Yes.", "Sorry.", "No thanks.") or something the dialogue
   does not understand: if Smart Turn hears the voice end, as an answer; if not
   (or Smart Turn is off), ``turn.hold_secs``;
@@ -76,8 +78,10 @@ OPENERS = frozenset(
     "yes yeah yep yup no nope sorry okay ok right sure thanks thank you hi hello hey oh alright please".split()
 )
 MAX_OPENER_WORDS = 3
+# An answer this short may end at ``turn.brief_secs``; on the dev grid, 4 words cut more halves than 3.
+BRIEF_WORDS = 3
 
-Shape = Literal["answer", "opener", "unclear", "unfinished"]
+Shape = Literal["brief", "answer", "opener", "unclear", "unfinished"]
 
 
 def sounds_finished(text: str) -> bool:
@@ -106,7 +110,9 @@ def shape_of(text: str, answers: bool) -> Shape:
         return "opener"
     if len(words) <= 2 and words[0] in OPENERS:
         return "opener"  # "No thanks," misheard on a noisy line as "No thing."
-    return "answer" if answers else "unclear"
+    if not answers:
+        return "unclear"
+    return "brief" if len(words) <= BRIEF_WORDS else "answer"
 
 
 def _words(text: str) -> list[str]:
@@ -147,6 +153,7 @@ class TurnPolicy:
     """How long to wait after each shape of turn; from ``[turn]`` (measured defaults in docs/benchmarks.md)."""
 
     look_secs: float
+    brief_secs: float
     answer_secs: float
     hold_secs: float
     unfinished_secs: float
@@ -157,6 +164,7 @@ class TurnPolicy:
     def from_settings(cls, settings: TurnSettings) -> TurnPolicy:
         return cls(
             look_secs=settings.look_secs,
+            brief_secs=settings.brief_secs,
             answer_secs=settings.answer_secs,
             hold_secs=settings.hold_secs,
             unfinished_secs=settings.unfinished_secs,
@@ -171,6 +179,8 @@ class TurnPolicy:
         """Silence past the last voice before the turn ends (the VAD's stop has passed already)."""
         if shape == "unfinished":
             return self.unfinished_secs
+        if shape == "brief":
+            return self.brief_secs
         if shape == "answer" or (complete is not None and complete >= self.complete_threshold):
             return self.answer_secs
         return self.hold_secs
