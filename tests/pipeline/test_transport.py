@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from types import SimpleNamespace
 
 import pytest
-from pipecat.frames.frames import InputAudioRawFrame
+from pipecat.frames.frames import InputAudioRawFrame, OutputTransportMessageFrame
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams
+from starlette.websockets import WebSocketState
 
 from voicebot.pipeline.transport import (
     CATCH_UP_SECS,
@@ -124,9 +126,10 @@ async def test_caller_audio_that_queued_up_is_handed_on_many_frames_to_a_turn_of
     assert after_each_turn[0] <= DRAIN_FRAMES  # and the rest of the loop gets its turns meanwhile
 
 
-async def test_bot_audio_sent_after_its_time_to_play_is_counted_as_a_gap_at_the_caller():
+async def test_bot_audio_sent_after_its_time_to_play_within_a_prompt_is_counted_as_a_gap_at_the_caller():
     timings = Timings()
-    transport = CallTransport(None, FastAPIWebsocketParams(audio_out_enabled=True), timings=timings)  # type: ignore[arg-type]
+    open_socket = SimpleNamespace(client_state=WebSocketState.CONNECTED)  # the messages themselves are not the point
+    transport = CallTransport(open_socket, FastAPIWebsocketParams(audio_out_enabled=True), timings=timings)  # type: ignore[arg-type]
     audio_out = transport.output()
     audio_out._send_interval = CHUNK  # as the transport's start sets it
 
@@ -134,9 +137,12 @@ async def test_bot_audio_sent_after_its_time_to_play_is_counted_as_a_gap_at_the_
         audio_out._next_send_time = time.monotonic() + offset
         await audio_out._write_audio_sleep()
 
+    await sent_with_schedule_at(-5.0)  # a prompt's first audio: nothing was due before it
     await sent_with_schedule_at(0.05)  # ahead of its time: no gap
     await sent_with_schedule_at(-0.1)  # due 100 ms ago: the caller heard 100 ms of nothing
     await sent_with_schedule_at(-(CATCH_UP_SECS + 0.2))  # a sentence rendered late: a new schedule, still a gap
-    await sent_with_schedule_at(-(STALL_SECS + 0.5))  # the bot was quiet while the caller spoke: not a gap
+    await audio_out.send_message(OutputTransportMessageFrame(message={"event": "mark"}))  # the prompt ends
+    await sent_with_schedule_at(-0.8)  # the next prompt, after the caller spoke: not a gap
+    await sent_with_schedule_at(-(STALL_SECS + 0.5))  # a prompt cut short sends no mark: so long is a new one
     late = timings.summary()["playout_late"]
     assert late["count"] == 2 and (CATCH_UP_SECS + 0.2) * 1000 <= late["max_ms"] < (CATCH_UP_SECS + 0.25) * 1000

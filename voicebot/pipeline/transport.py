@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 from fastapi import WebSocket
-from pipecat.frames.frames import InputAudioRawFrame
+from pipecat.frames.frames import InputAudioRawFrame, OutputTransportMessageFrame, OutputTransportMessageUrgentFrame
 from pipecat.transports.websocket.fastapi import (
     FastAPIWebsocketInputTransport,
     FastAPIWebsocketOutputTransport,
@@ -18,7 +18,7 @@ from pipecat.transports.websocket.fastapi import (
 from voicebot.server.metrics import Timings
 
 CATCH_UP_SECS = 0.25  # later than this, the bot had nothing to say: start a new schedule
-STALL_SECS = 1.0  # bot audio this soon after the last ran out is the same speech, stalled (a caller's turn is longer)
+STALL_SECS = 1.0  # longer without a mark between: a new prompt after one cut short (its mark never went)
 RECEIVED = "received"  # caller audio's metadata: time.monotonic() when its message arrived
 GATHER_MS = 20  # the least caller audio per frame the pipeline gets (40 ms delayed short answers: docs/benchmarks.md)
 DRAIN_FRAMES = 10  # waiting caller frames handed on per turn of the event loop
@@ -60,12 +60,19 @@ class SteadyOutput(FastAPIWebsocketOutputTransport):
         super().__init__(*args, **kwargs)
         self._lead_secs = lead_secs
         self._timings = timings
+        self._prompt_ended = True  # a mark went out since the last audio: the next audio starts a prompt
+
+    async def send_message(self, frame: OutputTransportMessageFrame | OutputTransportMessageUrgentFrame):
+        self._prompt_ended = True  # every platform's prompt-end mark passes here, even one kept local
+        await super().send_message(frame)
 
     async def _write_audio_sleep(self):
         now = time.monotonic()
         late = now - self._next_send_time  # the chunk just sent was due to play this long ago
-        if self._timings is not None and 0 < late <= STALL_SECS:
-            self._timings.observe("playout_late", late)  # the caller's playout ran dry: a gap the server caused
+        if self._prompt_ended:
+            self._prompt_ended = False
+        elif self._timings is not None and 0 < late <= STALL_SECS:
+            self._timings.observe("playout_late", late)  # mid-prompt, the caller's playout ran dry
         delay, self._next_send_time = pace(self._next_send_time, now, self._send_interval, self._lead_secs)
         await asyncio.sleep(delay)
 
