@@ -7,8 +7,9 @@ import time
 from types import SimpleNamespace
 
 import pytest
-from pipecat.frames.frames import InputAudioRawFrame, OutputTransportMessageFrame
+from pipecat.frames.frames import InputAudioRawFrame, OutputAudioRawFrame, OutputTransportMessageFrame
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams
+from pipecat.utils.frame_queue import FrameQueue
 from starlette.websockets import WebSocketState
 
 from voicebot.pipeline.transport import (
@@ -18,6 +19,7 @@ from voicebot.pipeline.transport import (
     STALL_SECS,
     CallTransport,
     Gather,
+    SteadySender,
     pace,
 )
 from voicebot.server.metrics import Timings
@@ -146,3 +148,48 @@ async def test_bot_audio_sent_after_its_time_to_play_within_a_prompt_is_counted_
     await sent_with_schedule_at(-(STALL_SECS + 0.5))  # a prompt cut short sends no mark: so long is a new one
     late = timings.summary()["playout_late"]
     assert late["count"] == 2 and (CATCH_UP_SECS + 0.2) * 1000 <= late["max_ms"] < (CATCH_UP_SECS + 0.25) * 1000
+
+
+def sender_of(transport: CallTransport) -> SteadySender:
+    audio_out = transport.output()
+    sender = SteadySender(audio_out, destination=None, sample_rate=8000, audio_chunk_size=640, params=audio_out._params)
+    sender._audio_queue = FrameQueue()  # as the sender's start makes it
+    return sender
+
+
+async def test_bot_audio_waiting_to_go_is_taken_without_a_turn_of_the_event_loop_per_chunk():
+    # pipecat's sender awaits each chunk inside asyncio.wait_for, a task and several loop turns per chunk: at two
+    # dozen calls the chunks waited while their time to play passed (docs/benchmarks.md).
+    sender = sender_of(CallTransport(None, FastAPIWebsocketParams(audio_out_enabled=True)))  # type: ignore[arg-type]
+    for n in range(50):
+        await sender._audio_queue.put(OutputAudioRawFrame(bytes([n]) * 640, 8000, 1))
+    taken: list[bytes] = []
+
+    async def take() -> None:
+        async for frame in sender._next_frame():
+            taken.append(frame.audio)
+
+    taking = asyncio.create_task(take())
+    await asyncio.sleep(0)  # one turn: the task starts
+    await asyncio.sleep(0)
+    taking.cancel()
+    assert taken == [bytes([n]) * 640 for n in range(50)]  # all of them, in order, within those two turns
+
+
+async def test_a_peer_that_stops_reading_is_still_written_off_after_the_write_timeout():
+    params = FastAPIWebsocketParams(audio_out_enabled=True, audio_out_write_timeout_secs=0.05)
+    transport = CallTransport(None, params)  # type: ignore[arg-type]
+    sender = sender_of(transport)
+    errors: list[str] = []
+
+    async def never_returns(frame) -> bool:
+        await asyncio.Event().wait()
+        return True
+
+    async def push_error(message: str, **kwargs) -> None:
+        errors.append(message)
+
+    transport.output().write_audio_frame = never_returns  # type: ignore[method-assign]  # a socket nobody reads
+    transport.output().push_error = push_error  # type: ignore[method-assign]
+    assert not await sender._internal_write_audio_frame(OutputAudioRawFrame(bytes(640), 8000, 1))
+    assert len(errors) == 1 and "stopped reading" in errors[0]

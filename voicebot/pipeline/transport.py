@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from fastapi import WebSocket
-from pipecat.frames.frames import InputAudioRawFrame, OutputTransportMessageFrame, OutputTransportMessageUrgentFrame
+from pipecat.frames.frames import (
+    Frame,
+    InputAudioRawFrame,
+    OutputAudioRawFrame,
+    OutputTransportMessageFrame,
+    OutputTransportMessageUrgentFrame,
+    OutputTransportReadyFrame,
+    StartFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection
+from pipecat.transports.base_output import BOT_VAD_STOP_FALLBACK_SECS, BaseOutputTransport
 from pipecat.transports.websocket.fastapi import (
     FastAPIWebsocketInputTransport,
     FastAPIWebsocketOutputTransport,
@@ -44,6 +55,53 @@ class Playout:
         return cls(chunk_ms, BUFFERED_LEAD_MS)
 
 
+class SteadySender(BaseOutputTransport.MediaSender):
+    """pipecat's media sender without a task per chunk: two dozen calls' bot audio fell behind on two cores.
+
+    For each chunk pipecat awaits the queue and the write each inside
+    ``asyncio.wait_for``, which on Python 3.11 wraps the await in a task of its
+    own: several turns of the event loop per 40 ms chunk. At 24 calls the
+    chunks waited in the queue while their time to play passed (every one of
+    946 gaps measured, docs/benchmarks.md). Here a waiting chunk is taken at
+    once, and the write's time limit is an ``asyncio.timeout``, which makes no task.
+    """
+
+    def _next_frame(self) -> AsyncGenerator[Frame, None]:
+        if self._mixer:
+            return super()._next_frame()
+        return self._queued_frames(BOT_VAD_STOP_FALLBACK_SECS)
+
+    async def _queued_frames(self, vad_stop_secs: float) -> AsyncGenerator[Frame, None]:
+        while True:
+            try:
+                frame = self._audio_queue.get_nowait()
+            except asyncio.QueueEmpty:
+                try:
+                    frame = await asyncio.wait_for(self._audio_queue.get(), timeout=vad_stop_secs)
+                except TimeoutError:
+                    await self._bot_stopped_speaking()  # as pipecat's: the fallback for a stop never announced
+                    continue
+            await self._filter_audio(frame)
+            self._apply_volume(frame)
+            yield frame
+            self._audio_queue.task_done()
+
+    async def _internal_write_audio_frame(self, frame: OutputAudioRawFrame) -> bool:
+        if not self._transport.is_usable:
+            return False
+        timeout = self._params.audio_out_write_timeout_secs
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._transport.write_audio_frame(frame)
+        except TimeoutError as e:
+            await self._transport.push_error(
+                f"{self._transport} timed out after {timeout}s writing audio: the peer has stopped reading",
+                exception=e,
+                force_treat_as_permanent=True,
+            )
+            return False
+
+
 class SteadyOutput(FastAPIWebsocketOutputTransport):
     """Sends bot audio on the caller's playout clock, up to a lead ahead of it, making up lateness.
 
@@ -61,6 +119,20 @@ class SteadyOutput(FastAPIWebsocketOutputTransport):
         self._lead_secs = lead_secs
         self._timings = timings
         self._prompt_ended = True  # a mark went out since the last audio: the next audio starts a prompt
+
+    async def set_transport_ready(self, frame: StartFrame):
+        """pipecat's, with a :class:`SteadySender` for the one destination a call has."""
+        if self._params.audio_out_destinations or self._params.video_out_destinations:
+            raise ValueError("a call's output has one audio destination")
+        self._media_senders[None] = SteadySender(
+            self,
+            destination=None,
+            sample_rate=self.sample_rate,
+            audio_chunk_size=self.audio_chunk_size,
+            params=self._params,
+        )
+        await self._media_senders[None].start(frame)
+        await self.push_frame(OutputTransportReadyFrame(), FrameDirection.UPSTREAM)
 
     async def send_message(self, frame: OutputTransportMessageFrame | OutputTransportMessageUrgentFrame):
         self._prompt_ended = True  # every platform's prompt-end mark passes here, even one kept local
