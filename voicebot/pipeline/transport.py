@@ -111,7 +111,8 @@ class SteadyOutput(FastAPIWebsocketOutputTransport):
     Here ``_next_send_time`` is when the next chunk plays at the caller: a chunk
     goes out once that is less than the lead away, and a lateness shorter than
     :data:`CATCH_UP_SECS` is made up at once with the schedule kept; a longer gap
-    means the bot was quiet, and the next audio starts a new schedule.
+    means the bot was quiet, and the next audio starts a new schedule. Chunks
+    due inside the lead go out in one turn of the event loop, not one each.
     """
 
     def __init__(self, *args, lead_secs: float = 0.0, timings: Timings | None = None, **kwargs):
@@ -146,7 +147,8 @@ class SteadyOutput(FastAPIWebsocketOutputTransport):
         elif self._timings is not None and 0 < late <= STALL_SECS:
             self._timings.observe("playout_late", late)  # mid-prompt, the caller's playout ran dry
         delay, self._next_send_time = pace(self._next_send_time, now, self._send_interval, self._lead_secs)
-        await asyncio.sleep(delay)
+        if delay > 0:  # behind, or inside the lead: the next chunk goes in this same turn of the loop
+            await asyncio.sleep(delay)
 
 
 def pace(next_play: float, now: float, interval: float, lead: float) -> tuple[float, float]:
