@@ -1,14 +1,16 @@
-"""The process's one queue for blocking model work: turn ends before look-aheads, stale work never runs."""
+"""The one queue for blocking model work: turn ends before look-aheads, stale work never runs, below the loop."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sys
 import threading
 
 import pytest
 
-from voicebot.pipeline.inference import InferenceQueue, Priority
+from voicebot.pipeline.inference import INFERENCE_NICE, InferenceQueue, Priority, load_lowered
 
 
 @contextlib.asynccontextmanager
@@ -88,3 +90,45 @@ async def test_an_error_in_the_work_reaches_the_caller_and_the_queue_goes_on():
         await queue.run(Priority.NOW, broken)
     assert await queue.run(Priority.NOW, lambda: 42) == 42
     queue.close()
+
+
+def nice_of_this_thread() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own nice is Linux's")
+async def test_model_work_runs_below_the_event_loop_s_cpu_priority():
+    queue = InferenceQueue(workers=1)
+    try:
+        assert await queue.run(Priority.NOW, nice_of_this_thread) == max(INFERENCE_NICE, nice_of_this_thread())
+    finally:
+        queue.close()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own nice is Linux's")
+def test_threads_a_model_starts_while_loading_run_at_the_lower_priority_and_the_loading_thread_keeps_its_own():
+    before = nice_of_this_thread()
+    go_on, pool_nice = threading.Event(), []
+
+    def pool() -> None:  # as CTranslate2 and ONNX Runtime start their pools while a model loads
+        go_on.wait()
+        pool_nice.append(nice_of_this_thread())
+
+    def load() -> threading.Thread:
+        started = threading.Thread(target=pool)
+        started.start()
+        return started
+
+    started = load_lowered(load)
+    go_on.set()
+    started.join()
+    assert pool_nice == [max(INFERENCE_NICE, before)]
+    assert nice_of_this_thread() == before
+
+
+def test_a_model_that_fails_to_load_raises_as_it_would_have():
+    def broken() -> None:
+        raise FileNotFoundError("no such voice")
+
+    with pytest.raises(FileNotFoundError, match="no such voice"):
+        load_lowered(broken)

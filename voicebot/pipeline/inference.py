@@ -8,13 +8,21 @@ ended goes before a look-ahead, a look-ahead before rendering replies that may
 never be given, and a look-ahead the caller has made stale (they went on
 talking) is dropped before it starts. A look-ahead whose turn then ends is
 hurried to the front (:meth:`InferenceQueue.hurry`): the caller now waits on it.
+
+The model work also runs below the event loop's CPU priority
+(:data:`INFERENCE_NICE`): on two cores at 24 calls, Whisper's and Piper's
+threads took the cores from the loop for up to a second, and the bot's audio
+went out late mid-word (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
+import os
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +30,8 @@ from enum import IntEnum
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+INFERENCE_NICE = 5  # the nice of model threads; the loop stays at the process's own (measured: docs/benchmarks.md)
 
 
 class Priority(IntEnum):
@@ -82,6 +92,7 @@ class InferenceQueue:
             self._ready.notify_all()
 
     def _work(self) -> None:
+        lower_this_thread()
         while True:
             with self._ready:
                 while not self._heap and not self._closed:
@@ -109,3 +120,33 @@ def _settle(future: asyncio.Future, result: Any, error: BaseException | None) ->
         future.set_exception(error)
     else:
         future.set_result(result)
+
+
+def lower_this_thread(nice: int = INFERENCE_NICE) -> None:
+    """Run the calling thread, and the threads it starts from now on, at ``nice`` (never higher than it is).
+
+    Only on Linux, where a thread's nice is its own: elsewhere the same call would lower the whole process.
+    """
+    if sys.platform == "linux":
+        _lower(threading.get_native_id(), nice)
+
+
+def load_lowered(load: Callable[[], T]) -> T:
+    """``load()``, then the threads it started (a model's compute pool) lowered to :data:`INFERENCE_NICE`.
+
+    CTranslate2 and ONNX Runtime start their pools when a model loads. Loading on a
+    thread of its own instead made Whisper half as fast again (measured), so the
+    model loads here and its new threads are lowered after.
+    """
+    if sys.platform != "linux":
+        return load()
+    before = set(os.listdir("/proc/self/task"))
+    model = load()
+    for thread in set(os.listdir("/proc/self/task")) - before:
+        with contextlib.suppress(ProcessLookupError):  # a helper thread that has finished already
+            _lower(int(thread), INFERENCE_NICE)
+    return model
+
+
+def _lower(thread: int, nice: int) -> None:
+    os.setpriority(os.PRIO_PROCESS, thread, max(nice, os.getpriority(os.PRIO_PROCESS, thread)))

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from voicebot.config import Settings
 from voicebot.intents import IntentRouter
-from voicebot.pipeline.inference import InferenceQueue
+from voicebot.pipeline.inference import InferenceQueue, load_lowered
 from voicebot.pipeline.services import CallServices, SessionServices
 from voicebot.pipeline.smart_turn import shared_smart_turn
 from voicebot.pipeline.stt import create_decoder
@@ -83,10 +83,10 @@ class Runtime:
     def start(cls, settings: Settings, public_url: str) -> Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        decoder = create_decoder(settings.stt)
+        decoder = load_lowered(lambda: create_decoder(settings.stt))
         whisper_secs = time.perf_counter() - started
-        voice = Voice.from_settings(settings.tts, TELEPHONE_RATE)
-        end_model = shared_smart_turn() if settings.turn.smart_turn else None
+        voice = load_lowered(lambda: Voice.from_settings(settings.tts, TELEPHONE_RATE))
+        end_model = load_lowered(shared_smart_turn) if settings.turn.smart_turn else None
         load_secs = time.perf_counter() - started
         log.info(
             "models loaded in %.2fs (whisper %.2fs, piper %.2fs)", load_secs, whisper_secs, load_secs - whisper_secs
