@@ -122,13 +122,13 @@ def _settle(future: asyncio.Future, result: Any, error: BaseException | None) ->
         future.set_result(result)
 
 
-def lower_this_thread(nice: int = INFERENCE_NICE) -> None:
-    """Run the calling thread, and the threads it starts from now on, at ``nice`` (never higher than it is).
+def lower_this_thread() -> None:
+    """Run the calling thread, and the threads it starts from now on, at :data:`INFERENCE_NICE` (or lower still).
 
     Only on Linux, where a thread's nice is its own: elsewhere the same call would lower the whole process.
     """
     if sys.platform == "linux":
-        _lower(threading.get_native_id(), nice)
+        _lower(threading.get_native_id())
 
 
 def load_lowered(load: Callable[[], T]) -> T:
@@ -144,9 +144,9 @@ def load_lowered(load: Callable[[], T]) -> T:
     model = load()
     for thread in set(os.listdir("/proc/self/task")) - before:
         with contextlib.suppress(ProcessLookupError):  # a helper thread that has finished already
-            _lower(int(thread), INFERENCE_NICE)
+            _lower(int(thread))
     return model
 
 
-def _lower(thread: int, nice: int) -> None:
-    os.setpriority(os.PRIO_PROCESS, thread, max(nice, os.getpriority(os.PRIO_PROCESS, thread)))
+def _lower(thread: int) -> None:
+    os.setpriority(os.PRIO_PROCESS, thread, max(INFERENCE_NICE, os.getpriority(os.PRIO_PROCESS, thread)))

@@ -147,7 +147,7 @@ class SteadyOutput(FastAPIWebsocketOutputTransport):
         elif self._timings is not None and 0 < late <= STALL_SECS:
             self._timings.observe("playout_late", late)  # mid-prompt, the caller's playout ran dry
         delay, self._next_send_time = pace(self._next_send_time, now, self._send_interval, self._lead_secs)
-        if delay > 0:  # behind, or inside the lead: the next chunk goes in this same turn of the loop
+        if delay > 0:  # otherwise behind, or inside the lead: the next chunk goes in this same turn of the loop
             await asyncio.sleep(delay)
 
 
