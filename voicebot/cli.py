@@ -264,6 +264,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         tokens=_server_tokens(args),
         mix=args.mix,
         part=args.part,
+        keep=Path(args.keep) if args.keep else None,
     )
     try:
         asyncio.run(run_bench(options))
@@ -403,6 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="classic: Jane's three sentences, one voice; callers: short answers, pauses, ten voices, eight customers",
     )
     bench.add_argument("--part", choices=["dev", "test"], default="test", help="turn material for --mix callers")
+    bench.add_argument(
+        "--keep", metavar="DIR", help="copy each server's log and data directory (its call records) under DIR"
+    )
     bench.set_defaults(func=cmd_bench)
 
     models = sub.add_parser("models", help="speech model files")

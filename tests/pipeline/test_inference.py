@@ -7,10 +7,12 @@ import contextlib
 import os
 import sys
 import threading
+import time
 
 import pytest
 
 from voicebot.pipeline.inference import INFERENCE_NICE, InferenceQueue, Priority, load_lowered
+from voicebot.server.metrics import Timings
 
 
 @contextlib.asynccontextmanager
@@ -132,3 +134,17 @@ def test_a_model_that_fails_to_load_raises_as_it_would_have():
 
     with pytest.raises(FileNotFoundError, match="no such voice"):
         load_lowered(broken)
+
+
+async def test_a_labelled_job_reports_its_wait_for_a_worker_apart_from_its_run():
+    timings = Timings()
+    queue = InferenceQueue(workers=1, timings=timings)
+    async with worker_held(queue):
+        waiting = asyncio.ensure_future(queue.run(Priority.NOW, time.sleep, 0.2, label="stt"))
+    await waiting
+    await queue.run(Priority.NOW, lambda: None)  # unlabelled: not reported
+    summary = timings.summary()
+    assert summary["stt_queued"]["count"] == 1 and summary["stt_queued"]["max_ms"] >= 50  # the held worker
+    assert summary["stt_compute"]["count"] == 1 and summary["stt_compute"]["max_ms"] >= 200
+    assert {name for name in summary if not name.startswith("stt_")} == set()
+    queue.close()

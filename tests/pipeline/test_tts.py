@@ -11,8 +11,9 @@ import pytest
 import soxr
 from pipecat.frames.frames import TTSAudioRawFrame
 from pipecat.processors.frame_processor import FrameDirection
+from pipecat.tests.utils import run_test
 
-from voicebot.pipeline.frames import SpeakFrame
+from voicebot.pipeline.frames import PrepareSpeechFrame, SpeakFrame
 from voicebot.pipeline.inference import InferenceQueue, Priority
 from voicebot.pipeline.tts import PiperSpeaker, Voice, _without_lead_in, default_voice_path
 from voicebot.server.metrics import Timings
@@ -84,4 +85,22 @@ async def test_a_sentence_said_before_is_spoken_while_the_cpu_is_busy_with_other
         release.set()
         await busy
     await asyncio.wait_for(spoken, timeout=10)
+    queue.close()
+
+
+async def test_a_render_made_ahead_for_a_call_that_ends_is_dropped_from_the_queue():
+    """Other calls still going would otherwise wait behind speech nobody will hear."""
+    voice = Voice(default_voice_path(), cache_size=8)
+    queue = InferenceQueue(workers=1)
+    release = threading.Event()
+    busy = asyncio.ensure_future(queue.run(Priority.NOW, release.wait, 30))
+    await asyncio.sleep(0.05)
+    speaker = PiperSpeaker(voice, lambda mark: {"mark": mark}, Timings(), queue)
+    try:  # the call ends while the render waits for the worker
+        await run_test(speaker, frames_to_send=[PrepareSpeechFrame(texts=["A reply the caller never asks for."])])
+    finally:
+        release.set()
+        await busy
+    await queue.run(Priority.SPARE, lambda: None)  # everything queued before has run or been dropped
+    assert voice.cached("A reply the caller never asks for.") is None
     queue.close()

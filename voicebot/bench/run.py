@@ -50,6 +50,7 @@ class BenchOptions:
     tokens: ServerTokens = ServerTokens()  # for a server at ``url`` that has secrets
     mix: Mix = "classic"
     part: str = "test"  # the turn material the callers mix speaks
+    keep: Path | None = None  # each server's log and data directory are copied under it (one folder per run)
 
 
 def outcome_of(turn: TurnObservation, close_code: int | None) -> str:
@@ -125,17 +126,22 @@ class LevelResult:
         }
 
 
-def voicebot_server(workers: int = 1, env: dict[str, str] | None = None, crm: Path | None = None) -> ServerProcess:
-    """``crm``: customers to import into the server's own CRM before it starts."""
+def voicebot_server(
+    workers: int = 1, env: dict[str, str] | None = None, crm: Path | None = None, keep: Path | None = None
+) -> ServerProcess:
+    """``crm``: customers to import into the server's own CRM before it starts; ``keep``: see :class:`ServerProcess`.
+
+    It logs warnings only, unless ``VOICEBOT_LOG_LEVEL`` says otherwise (to keep a call's turns with ``keep``).
+    """
     command = ["{python}", "-m", "voicebot", "serve", "--port", "{port}", "--data-dir", "{data_dir}"]
     command += ["--workers", str(workers)]
     setup = [["{python}", "-m", "voicebot", "crm", "import", str(crm), "--data-dir", "{data_dir}"]] if crm else []
-    env = {"VOICEBOT_LOG_LEVEL": "WARNING", **(env or {})}
-    return ServerProcess("voicebot", command, env, workers=workers, setup=setup)
+    env = {"VOICEBOT_LOG_LEVEL": os.environ.get("VOICEBOT_LOG_LEVEL", "WARNING"), **(env or {})}
+    return ServerProcess("voicebot", command, env, workers=workers, setup=setup, keep=keep)
 
 
-def baseline_server() -> ServerProcess:
-    return ServerProcess("pipecat baseline", ["{python}", str(BASELINE_SCRIPT), "--port", "{port}"])
+def baseline_server(keep: Path | None = None) -> ServerProcess:
+    return ServerProcess("pipecat baseline", ["{python}", str(BASELINE_SCRIPT), "--port", "{port}"], keep=keep)
 
 
 def bench_calls(count: int, voice: Voice, options: BenchOptions) -> list[BenchCall]:
@@ -244,11 +250,17 @@ async def run_bench(options: BenchOptions, out: Callable[[str], None] = print) -
             out(_line(results[-1].row()))
     else:
         crm = crm_fixtures(Path(tempfile.mkdtemp(prefix="bench-crm-")) / "customers.json")
-        servers = [lambda: voicebot_server(options.workers, crm=crm if options.mix == "callers" else None)]
-        servers += [baseline_server] if options.baseline else []
+        servers = [
+            (
+                "voicebot",
+                lambda keep: voicebot_server(options.workers, crm=crm if options.mix == "callers" else None, keep=keep),
+            )
+        ]
+        servers += [("baseline", baseline_server)] if options.baseline else []
         for calls in options.levels:
-            for make in servers:
-                with make() as server:  # a fresh process per level: its RSS and caches start alike
+            for label, make in servers:
+                keep = options.keep / f"{label}-{calls}-calls" if options.keep else None
+                with make(keep) as server:  # a fresh process per level: its RSS and caches start alike
                     result = await run_level(server.name, server.ws_url, server.http_url, calls, voice, options, server)
                 results.append(result)
                 out(_line(result.row()))

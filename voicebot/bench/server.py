@@ -7,6 +7,7 @@ figures. CPU and RSS cover the whole process tree (children included).
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -86,8 +87,10 @@ class ServerProcess:
         env: dict[str, str] | None = None,
         workers: int = 1,
         setup: list[list[str]] | None = None,
+        keep: Path | None = None,
     ):
         self.name = name
+        self._keep = keep  # where the server's log and data directory are copied when it stops
         self._setup = setup or []  # commands run to completion before the server starts (same placeholders)
         self.workers = workers
         self._command = command
@@ -153,6 +156,8 @@ class ServerProcess:
                 self._proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self._proc.kill()
+        if self._keep is not None:
+            shutil.copytree(self._tmp.name, self._keep, dirs_exist_ok=True)
         self._tmp.cleanup()
 
     @property

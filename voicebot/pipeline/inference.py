@@ -24,10 +24,14 @@ import itertools
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from voicebot.server.metrics import Timings
 
 T = TypeVar("T")
 
@@ -48,12 +52,20 @@ class _Job:
     future: asyncio.Future = field(compare=False)
     loop: asyncio.AbstractEventLoop = field(compare=False)
     owner: object = field(compare=False, default=None)
+    label: str | None = field(compare=False, default=None)
+    queued_at: float = field(compare=False, default=0.0)
 
 
 class InferenceQueue:
-    """Runs blocking callables on ``workers`` threads, most urgent first, FIFO within a priority."""
+    """Runs blocking callables on ``workers`` threads, most urgent first, FIFO within a priority.
 
-    def __init__(self, workers: int = 1):
+    With ``timings``, a job run with a ``label`` reports how long it waited for a
+    worker (``<label>_queued``) and how long it ran (``<label>_compute``): at load,
+    which of the two a slow transcript is.
+    """
+
+    def __init__(self, workers: int = 1, timings: Timings | None = None):
+        self._timings = timings
         self._heap: list[_Job] = []
         self._seq = itertools.count()
         self._ready = threading.Condition()
@@ -64,14 +76,18 @@ class InferenceQueue:
         for thread in self._threads:
             thread.start()
 
-    async def run(self, priority: Priority, fn: Callable[..., T], *args: Any, owner: object = None) -> T:
+    async def run(
+        self, priority: Priority, fn: Callable[..., T], *args: Any, owner: object = None, label: str | None = None
+    ) -> T:
         """``fn(*args)`` on a worker; cancelling the await drops the job if it has not started."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         with self._ready:
             if self._closed:
                 raise RuntimeError("the inference queue is closed")
-            job = _Job(int(priority), next(self._seq), lambda: fn(*args), future, loop, owner)
+            job = _Job(
+                int(priority), next(self._seq), lambda: fn(*args), future, loop, owner, label, time.perf_counter()
+            )
             heapq.heappush(self._heap, job)
             self._ready.notify()
         return await future
@@ -103,10 +119,14 @@ class InferenceQueue:
             if job.future.cancelled():
                 continue
             result, error = None, None
+            started = time.perf_counter()
             try:
                 result = job.run()
             except BaseException as exc:  # handed to the awaiting coroutine, which raises it
                 error = exc
+            if self._timings is not None and job.label is not None:
+                self._timings.observe(f"{job.label}_queued", started - job.queued_at)
+                self._timings.observe(f"{job.label}_compute", time.perf_counter() - started)
             try:
                 job.loop.call_soon_threadsafe(_settle, job.future, result, error)
             except RuntimeError:

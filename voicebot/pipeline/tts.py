@@ -161,11 +161,17 @@ class PiperSpeaker(FrameProcessor):
         else:
             await self.push_frame(frame, direction)
 
+    async def cleanup(self):
+        """A render made ahead for a call that has ended would only hold the queue up for the calls still going."""
+        if self._preparing is not None and not self._preparing.done():
+            await self.cancel_task(self._preparing)
+        await super().cleanup()
+
     async def _prepare(self, texts: list[str]):
         for text in texts:
             sentences = split_sentences(speakable(text))
             if sentences and self._voice.cached(sentences[0]) is None:
-                await self._queue.run(Priority.SPARE, self._voice.synthesize, sentences[0])
+                await self._queue.run(Priority.SPARE, self._voice.synthesize, sentences[0], label="tts")
 
     async def _speak(self, frame: SpeakFrame):
         context_id = uuid.uuid4().hex
@@ -174,7 +180,7 @@ class PiperSpeaker(FrameProcessor):
         for n, sentence in enumerate(split_sentences(speakable(frame.text))):
             pcm = self._voice.cached(sentence)
             if pcm is None:  # only a sentence not said before waits its turn for the CPU
-                pcm = await self._queue.run(Priority.NOW, self._voice.synthesize, sentence)
+                pcm = await self._queue.run(Priority.NOW, self._voice.synthesize, sentence, label="tts")
             if n == 0:
                 self._timings.observe("tts_first_audio", time.perf_counter() - started)
             await self.push_frame(TTSAudioRawFrame(pcm, self._voice.sample_rate, 1, context_id=context_id))

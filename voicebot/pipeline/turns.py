@@ -412,7 +412,9 @@ class TurnTranscriber(FrameProcessor):
         complete = None
         if self._end_model is not None and self._policy.needs_voice(shape):
             started = time.perf_counter()
-            complete = await self._queue.run(priority, self._end_model.complete, samples, owner=self)
+            complete = await self._queue.run(
+                priority, self._end_model.complete, samples, owner=self, label="smart_turn"
+            )
             self._timings.observe("smart_turn", time.perf_counter() - started)
         if draft.reply and shape != "unfinished":
             await self.push_frame(PrepareSpeechFrame(texts=[draft.reply]))
@@ -452,6 +454,6 @@ class TurnTranscriber(FrameProcessor):
     async def _transcribe(self, samples: np.ndarray, priority: Priority) -> str:
         padded = np.concatenate([samples, np.zeros(int(TRAILING_SILENCE_SECS * self._sample_rate), np.float32)])
         started = time.perf_counter()
-        pieces = await self._queue.run(priority, self._decoder.transcribe, padded, self._hint, owner=self)
+        pieces = await self._queue.run(priority, self._decoder.transcribe, padded, self._hint, owner=self, label="stt")
         self._timings.observe("stt", time.perf_counter() - started)
         return " ".join(text for text, no_speech in pieces if no_speech < NO_SPEECH_PROB).strip()

@@ -114,6 +114,7 @@ class Runtime:
             concurrency=settings.outbox.concurrency,
         )
         counters = Counters()
+        timings = Timings(metrics=metrics)
         services = CallServices(
             session=SessionServices(
                 settings=settings,
@@ -130,9 +131,9 @@ class Runtime:
                 counters=counters,
                 metrics=metrics,
             ),
-            timings=Timings(metrics=metrics),
+            timings=timings,
             decoder=decoder,
-            inference=InferenceQueue(workers=INFERENCE_WORKERS),
+            inference=InferenceQueue(workers=INFERENCE_WORKERS, timings=timings),
             end_model=end_model,
             voice=voice,
         )
