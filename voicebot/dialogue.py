@@ -94,6 +94,32 @@ _NO = frozenset(
     "no|nope|nah|no thanks|no thank you|not really|not at all|wrong|that is wrong|no it is not|i do not|"
     "not now|no no|negative|no way|i would not".split("|")
 )
+GREETED = f"{HELLO} {MENU}"
+NOT_UNDERSTOOD = f"{SORRY} {OPTIONS} {KEYPAD}"
+DECLINED = f"Okay. {OPTIONS} {MENU}"
+NO_PROBLEM = f"No problem. {MENU}"
+STILL_THERE = f"Are you still there? {MENU} {KEYPAD}"
+NO_CASE = f"I don't have an open case for you. {MENU}"
+GOODBYE = "Goodbye."
+NO_RESPONSE = "I haven't heard from you, so I'm connecting you to an agent. One moment please."
+GAVE_UP = "Sorry, I'm having trouble understanding. Let me connect you to an agent."
+TO_AGENT = f"{AGENT} I'm connecting you to an agent now. Please stay on the line."
+TO_NEW_CASE = "Okay. I'll connect you to an agent who can open a new case for that. One moment please."
+TO_HELP = "Let me connect you to an agent who can help with that."
+CRM_DOWN = (
+    "Thanks for calling. I'm sorry, our customer records are not responding right now, "
+    "so I'm connecting you to an agent. One moment please."
+)
+UNKNOWN_CALLER = (
+    "Thanks for calling. I couldn't find a case for your number, "
+    "so I'm transferring you to an agent who can help. One moment please."
+)
+
+
+def check_question(check: str) -> str:
+    return f"Just to check: {check}?"
+
+
 # "Hello?" checks that someone is there; it is not a request to refuse.
 _GREETINGS = frozenset("hello|hello hello|hi|hey|hiya|hi there|hello there|good morning|good afternoon".split("|"))
 _WEAK_YES = {"ok", "okay", "please"}  # to "agent, or all set?" these say neither
@@ -120,6 +146,14 @@ HAND_OVER: dict[HandOverReason, str] = {
     "One moment please.",
     "server_shutdown": "I'm sorry, I have to hand you over to an agent now. One moment please.",
 }
+
+
+# What the dialogue says to any caller, whoever they are: the server renders these once at start-up.
+FIXED_PROMPTS = (
+    MENU, GREETED, NOT_UNDERSTOOD, DECLINED, NO_PROBLEM, STILL_THERE, NO_CASE, CANNOT, f"Thanks for calling. {GOODBYE}",
+    NO_RESPONSE, GAVE_UP, TO_AGENT, TO_NEW_CASE, TO_HELP, CRM_DOWN, UNKNOWN_CALLER, *HAND_OVER.values(),
+    *(check_question(check) for check in CHECKS.values()),
+)  # fmt: skip
 
 
 def case_sentence(case: Case) -> str:
@@ -169,15 +203,13 @@ class CallFlow:
         ctx = self.context
         if ctx.crm_status == "unavailable":
             return self._transfer(
-                "Thanks for calling. I'm sorry, our customer records are not responding right now, "
-                "so I'm connecting you to an agent. One moment please.",
+                CRM_DOWN,
                 "crm_unavailable",
                 "new_case_form",
             )
         if ctx.customer is None:
             return self._transfer(
-                "Thanks for calling. I couldn't find a case for your number, "
-                "so I'm transferring you to an agent who can help. One moment please.",
+                UNKNOWN_CALLER,
                 "unknown_caller",
                 "new_case_form",
             )
@@ -215,12 +247,12 @@ class CallFlow:
         if asked == "confirm" and checking is not None:
             if answer:
                 return await self._act(resolved(checking, checking.best, match), "confirmed", refresh)
-            return self._miss(match, f"Okay. {OPTIONS} {MENU}", "declined")
+            return self._miss(match, DECLINED, "declined")
         if answer:
             return await self._act(resolved(match, "agent", match), "answered", refresh)
         if asked == "offer_agent":
             self.misses = 0
-            return Reply(f"No problem. {MENU}", intent=resolved(match, None, match), branch="answered")
+            return Reply(NO_PROBLEM, intent=resolved(match, None, match), branch="answered")
         return await self._act(resolved(match, "goodbye", match), "answered", refresh)
 
     async def on_dtmf(self, digit: str) -> Reply:
@@ -231,11 +263,11 @@ class CallFlow:
         self.silences += 1
         if self.silences > self.settings.max_silent_prompts:
             return self._transfer(
-                "I haven't heard from you, so I'm connecting you to an agent. One moment please.",
+                NO_RESPONSE,
                 "no_response",
                 self._default_action,
             )
-        return Reply(f"Are you still there? {MENU} {KEYPAD}")
+        return Reply(STILL_THERE)
 
     def on_hand_over(self, reason: HandOverReason) -> Reply:
         """The server lets go of the call for its own reason: the caller goes to an agent, told why."""
@@ -252,7 +284,7 @@ class CallFlow:
         if match.understood:
             return await self._act(match, "act", refresh)
         if match.source == "speech" and normalize(match.heard) in _GREETINGS:
-            return Reply(f"{HELLO} {MENU}", intent=match, branch="greeted")
+            return Reply(GREETED, intent=match, branch="greeted")
         if match.out_of_scope:
             reply = self._miss(match, CANNOT, "out_of_scope")
             if reply.next is Next.LISTEN:
@@ -260,15 +292,15 @@ class CallFlow:
             return reply
         if match.best and match.source == "speech" and match.confidence >= self.settings.confirm_threshold:
             self.asked, self._checking = "confirm", match
-            return Reply(f"Just to check: {self._check(match.best)}?", intent=match, branch="confirm")
-        return self._miss(match, f"{SORRY} {OPTIONS} {KEYPAD}", "not_understood")
+            return Reply(check_question(self._check(match.best)), intent=match, branch="confirm")
+        return self._miss(match, NOT_UNDERSTOOD, "not_understood")
 
     def _miss(self, match: IntentMatch, text: str, branch: Branch) -> Reply:
         """Re-ask, saying what the caller can say; the second miss in a row goes to an agent."""
         self.misses += 1
         if self.misses >= self.settings.max_misunderstandings:
             return self._transfer(
-                "Sorry, I'm having trouble understanding. Let me connect you to an agent.",
+                GAVE_UP,
                 "not_understood",
                 self._default_action,
                 match,
@@ -287,7 +319,7 @@ class CallFlow:
         match match.intent:
             case "agent":
                 return self._transfer(
-                    f"{AGENT} I'm connecting you to an agent now. Please stay on the line.",
+                    TO_AGENT,
                     "caller_requested_agent",
                     self._default_action,
                     match,
@@ -304,7 +336,7 @@ class CallFlow:
                 return Reply(self._status_text(), intent=match, branch=branch)
             case "new_problem":
                 return self._transfer(
-                    "Okay. I'll connect you to an agent who can open a new case for that. One moment please.",
+                    TO_NEW_CASE,
                     "new_problem",
                     "new_case_form",
                     match,
@@ -312,7 +344,7 @@ class CallFlow:
                 )
         # An intent added in the table without a policy here: an agent handles it.
         return self._transfer(
-            "Let me connect you to an agent who can help with that.",
+            TO_HELP,
             f"intent:{match.intent}",
             self._default_action,
             match,
@@ -334,16 +366,16 @@ class CallFlow:
 
     def _goodbye_text(self) -> str:
         name = f", {self._first_name}" if self._first_name else ""
-        return f"Thanks for calling{name}. Goodbye."
+        return f"Thanks for calling{name}. {GOODBYE}"
 
     def _repeat_text(self) -> str:
         if self.case is None:
-            return f"I don't have an open case for you. {MENU}"
+            return NO_CASE
         return f"{case_sentence(self.case)} {MENU}"
 
     def _status_text(self) -> str:
         if self.case is None:
-            return f"I don't have an open case for you. {MENU}"
+            return NO_CASE
         case = self.case
         updated = case.updated_at.strftime("%B %-d")
         return f"{case.kind.capitalize()} {case.number} is {case.status}. It was last updated on {updated}. {MENU}"

@@ -13,9 +13,11 @@ from pipecat.frames.frames import TTSAudioRawFrame
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.tests.utils import run_test
 
+from voicebot.dialogue import FIXED_PROMPTS
 from voicebot.pipeline.frames import PrepareSpeechFrame, SpeakFrame
 from voicebot.pipeline.inference import InferenceQueue, Priority
-from voicebot.pipeline.tts import PiperSpeaker, Voice, _without_lead_in, default_voice_path
+from voicebot.pipeline.speech_text import speakable, split_sentences
+from voicebot.pipeline.tts import PiperSpeaker, Voice, _without_lead_in, default_voice_path, render_ahead
 from voicebot.server.metrics import Timings
 
 SENTENCES = [
@@ -104,3 +106,30 @@ async def test_a_render_made_ahead_for_a_call_that_ends_is_dropped_from_the_queu
     await queue.run(Priority.SPARE, lambda: None)  # everything queued before has run or been dropped
     assert voice.cached("A reply the caller never asks for.") is None
     queue.close()
+
+
+def test_a_kept_sentence_stays_however_many_others_are_said():
+    voice = Voice(default_voice_path(), cache_size=2)
+    menu = voice.keep("Would you like an agent?")
+    for text in ("Hello.", "Status.", "Goodbye."):
+        voice.synthesize(text)
+    assert voice.cached("Would you like an agent?") is menu
+    assert voice.cached("Hello.") is None  # a caller's own sentences still come and go
+
+
+async def test_the_prompts_every_caller_hears_are_rendered_before_any_call():
+    voice = Voice(default_voice_path(), cache_size=0)
+    queue = InferenceQueue(workers=2)
+    prompts = ["Sorry, I didn't get that. Would you like an agent?", "Would you like an agent? Goodbye."]
+    assert await render_ahead(voice, queue, prompts) == 3  # each sentence once
+    for sentence in ("Sorry, I didn't get that.", "Would you like an agent?", "Goodbye."):
+        assert voice.cached(sentence) is not None
+    assert await render_ahead(voice, queue, prompts) == 0
+    queue.close()
+
+
+def test_every_fixed_prompt_of_the_dialogue_is_one_a_caller_can_hear():
+    """The dialogue's fixed prompts, said as sentences: what the server renders at start-up."""
+    sentences = {s for prompt in FIXED_PROMPTS for s in split_sentences(speakable(prompt))}
+    assert {"Would you like to speak to an agent, or are you all set?", "Sure.", "One moment please."} <= sentences
+    assert not any("{" in s or "Hi " in s for s in sentences)  # nothing of one caller's own

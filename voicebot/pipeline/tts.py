@@ -7,7 +7,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,7 @@ class Voice:
         self.sample_rate = sample_rate
         self._cache: OrderedDict[str, bytes] = OrderedDict()
         self._cache_size = cache_size
+        self._kept: dict[str, bytes] = {}  # what every call may say: never dropped for a caller's own sentences
         self._cache_lock = threading.Lock()
         self._phonemizer_lock = threading.Lock()
 
@@ -83,10 +84,22 @@ class Voice:
     def cached(self, text: str) -> bytes | None:
         """The audio of ``text`` if it was synthesised before (never blocks on a synthesis)."""
         with self._cache_lock:
-            pcm = self._cache.get(text)
-            if pcm is not None:
+            pcm = self._kept.get(text) or self._cache.get(text)
+            if pcm is not None and text in self._cache:
                 self._cache.move_to_end(text)
             return pcm
+
+    def keep(self, text: str) -> bytes:
+        """:meth:`synthesize`, and the audio stays however many other sentences are said (blocking)."""
+        pcm = self.synthesize(text)
+        with self._cache_lock:
+            self._kept[text] = pcm
+            self._cache.pop(text, None)
+        return pcm
+
+    def kept(self, text: str) -> bool:
+        with self._cache_lock:
+            return text in self._kept
 
     def synthesize(self, text: str) -> bytes:
         """16-bit mono PCM at :attr:`sample_rate` for ``text`` (blocking)."""
@@ -112,6 +125,18 @@ class Voice:
         peak = float(np.max(np.abs(audio))) if audio.size else 0.0
         audio = audio / peak if peak >= 1e-8 else np.zeros_like(audio)
         return np.clip(audio * 32767.0, -32767.0, 32767.0).astype(np.int16)
+
+
+async def render_ahead(voice: Voice, queue: InferenceQueue, prompts: Iterable[str]) -> int:
+    """Every sentence of ``prompts`` kept by ``voice``, on all of the queue's workers; how many were rendered.
+
+    Rendered as calls needed them, the prompts every caller hears were most of the
+    renders at 24 calls, each waiting for a worker while its caller heard nothing
+    (docs/benchmarks.md).
+    """
+    sentences = {s for prompt in prompts for s in split_sentences(speakable(prompt)) if not voice.kept(s)}
+    await asyncio.gather(*(queue.run(Priority.SPARE, voice.keep, s, label="tts") for s in sorted(sentences)))
+    return len(sentences)
 
 
 LEAD_IN_THRESHOLD = 30  # about -60 dBFS: below anything a phone line carries as speech

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -11,6 +12,8 @@ from fastapi import FastAPI, WebSocket
 from fastapi.staticfiles import StaticFiles
 
 from voicebot.config import Settings, load_settings
+from voicebot.dialogue import FIXED_PROMPTS
+from voicebot.pipeline.tts import render_ahead
 from voicebot.server.access import OperatorAccess, is_local
 from voicebot.server.logs import setup_logging
 from voicebot.server.metrics import watch_event_loop
@@ -28,6 +31,12 @@ from voicebot.telephony.registry import PLATFORMS
 log = logging.getLogger(__name__)
 
 
+async def _render_prompts(runtime: Runtime) -> None:
+    started = time.perf_counter()
+    count = await render_ahead(runtime.services.voice, runtime.services.inference, FIXED_PROMPTS)
+    log.info("%d prompt sentences rendered in %.1fs", count, time.perf_counter() - started)
+
+
 def create_app(settings: Settings) -> FastAPI:
     public_url = (settings.server.public_url or f"http://{settings.server.host}:{settings.server.port}").rstrip("/")
     runtime = Runtime.start(settings, public_url)
@@ -41,6 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
             tasks.append(asyncio.create_task(keep_recovering(leases, calls.store, calls.outbox)))
         elif settings.server.workers == 1:  # with workers, their parent did this before they started
             await close_interrupted_calls(calls.store, calls.outbox)
+        await _render_prompts(runtime)  # before the first call, which would otherwise wait for them
         calls.outbox.start()  # also resumes what an earlier run left pending
         release_sigterm = install_drain(runtime, settings.limits.drain_secs)
         tasks += [
