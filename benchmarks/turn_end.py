@@ -31,7 +31,7 @@ from voicebot.intents import IntentRouter
 from voicebot.pipeline.smart_turn import SmartTurn
 from voicebot.pipeline.stt import create_decoder
 from voicebot.pipeline.turns import TurnPolicy
-from voicebot.pipeline.vad import create_vad_analyzer
+from voicebot.pipeline.vad import VoiceDetectors
 
 ROOT = Path(__file__).resolve().parents[1]
 VOICES = {
@@ -62,7 +62,7 @@ def judged(part: str, cache: Path | None) -> list:
         create_decoder(settings.stt),
         demo_flow(router),
         SmartTurn(),
-        create_vad_analyzer(settings.vad).params,
+        VoiceDetectors(settings.vad).params,
         settings.turn.look_secs,
     )
     material = load_material(ROOT / f"benchmarks/data/turns/{part}.tsv")

@@ -32,7 +32,7 @@ from voicebot.pipeline.turns import (
     TurnTranscriber,
     sounds_finished,
 )
-from voicebot.pipeline.vad import create_vad_analyzer
+from voicebot.pipeline.vad import VoiceDetectors
 from voicebot.server.metrics import Timings
 
 RATE = 16000
@@ -111,7 +111,7 @@ async def turns(
     """The turn frames the pipeline passes on for ``audio`` sent at the phone's pace."""
     settings = Settings()
     vad_settings = settings.vad.model_copy(update={"start_secs": vad_start_secs or settings.vad.start_secs})
-    vad = create_vad_analyzer(vad_settings)
+    vad = VoiceDetectors(vad_settings).for_call()
     timings = Timings()
     policy = replace(TurnPolicy.from_settings(settings.turn), unfinished_secs=unfinished_secs)
     transcriber = TurnTranscriber(
@@ -202,7 +202,7 @@ async def test_how_far_behind_the_caller_s_audio_is_heard_is_sampled_from_its_ar
     transcriber = TurnTranscriber(
         decoder=NeverCalled(),  # type: ignore[arg-type]  # silence is never transcribed
         timings=timings,
-        voice=create_vad_analyzer(Settings().vad),  # never fed: it hears nothing
+        voice=VoiceDetectors(Settings().vad).for_call(),  # never fed: it hears nothing
         policy=TurnPolicy.from_settings(Settings().turn),
         queue=InferenceQueue(),
     )

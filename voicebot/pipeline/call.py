@@ -28,7 +28,6 @@ from voicebot.pipeline.session import CallSession
 from voicebot.pipeline.transport import CallTransport, Playout
 from voicebot.pipeline.tts import PiperSpeaker
 from voicebot.pipeline.turns import TurnPolicy, TurnTranscriber
-from voicebot.pipeline.vad import create_vad_analyzer
 from voicebot.server.calls import CallPlace
 from voicebot.storage.records import CallInfo
 from voicebot.telephony.control import CallControl
@@ -48,7 +47,7 @@ def call_processors(
 ) -> list[FrameProcessor]:
     """The speech pipeline between a platform's audio in and out, the same for every platform."""
     settings = services.settings
-    vad = create_vad_analyzer(settings.vad)
+    vad = services.vad.for_call()
     return [
         MediaIdleWatch(settings.limits.idle_secs),
         # Direct mode: the analysis runs in the input transport's task, without a queue hop per frame.

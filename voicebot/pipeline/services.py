@@ -14,6 +14,7 @@ from voicebot.pipeline.inference import InferenceQueue
 from voicebot.pipeline.smart_turn import EndOfTurnModel
 from voicebot.pipeline.stt import Decoder
 from voicebot.pipeline.tts import Voice
+from voicebot.pipeline.vad import VoiceDetectors
 from voicebot.server.metrics import Counters, Timings
 from voicebot.server.prometheus import Metrics
 from voicebot.storage.events import CallEvents
@@ -47,6 +48,7 @@ class CallServices:
     inference: InferenceQueue  # Whisper, Smart Turn and Piper, turn ends first
     end_model: EndOfTurnModel | None  # Smart Turn, when turn.smart_turn is on
     voice: Voice
+    vad: VoiceDetectors
 
     @property
     def settings(self) -> Settings:

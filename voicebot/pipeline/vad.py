@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import time
+from importlib import resources
 
 import webrtcvad
-from pipecat.audio.vad.silero import SileroVADAnalyzer
+from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams, VADState
 
 from voicebot.config import VADSettings
@@ -66,21 +68,42 @@ class WebRTCVADAnalyzer(VADAnalyzer):
 
 
 class SileroListener(HearsVoice, SileroVADAnalyzer):
-    pass
+    """Silero on a model session the process loaded once, with this stream's own recurrent state.
+
+    pipecat's analyzer loads the model file for every stream: about 90 ms on
+    the event loop at each call's start, while other calls' audio waits.
+    """
+
+    def __init__(self, *, model: SileroOnnxModel, params: VADParams):
+        VADAnalyzer.__init__(self, params=params)  # not SileroVADAnalyzer's: that loads the model again
+        self._model = copy.copy(model)  # the session is shared: it keeps no state between runs
+        self._model.reset_states()
+        self._windows_since_reset = 0  # as SileroVADAnalyzer sets them (a test compares the two)
+        self._low_confidence_windows = 0
 
 
 class WebRTCListener(HearsVoice, WebRTCVADAnalyzer):
     pass
 
 
-def create_vad_analyzer(settings: VADSettings) -> HearsVoice:
-    """A fresh analyzer for one call (analyzers keep per-stream state)."""
-    params = VADParams(
-        confidence=settings.confidence,
-        start_secs=settings.start_secs,
-        stop_secs=settings.stop_secs,
-        min_volume=settings.min_volume,
-    )
-    if settings.engine == "webrtc":
-        return WebRTCListener(aggressiveness=settings.webrtc_aggressiveness, params=params)
-    return SileroListener(params=params)
+class VoiceDetectors:
+    """The process's VAD, from ``[vad]``: the model loaded once, and a fresh analyzer for each call's stream."""
+
+    def __init__(self, settings: VADSettings):
+        self._settings = settings
+        self.params = VADParams(
+            confidence=settings.confidence,
+            start_secs=settings.start_secs,
+            stop_secs=settings.stop_secs,
+            min_volume=settings.min_volume,
+        )
+        self._silero: SileroOnnxModel | None = None
+        if settings.engine == "silero":
+            model = resources.files("pipecat.audio.vad.data").joinpath("silero_vad.onnx")
+            self._silero = SileroOnnxModel(str(model), force_onnx_cpu=True)
+
+    def for_call(self) -> HearsVoice:
+        """Analyzers keep per-stream state: one per call."""
+        if self._silero is None:
+            return WebRTCListener(aggressiveness=self._settings.webrtc_aggressiveness, params=self.params)
+        return SileroListener(model=self._silero, params=self.params)

@@ -21,6 +21,7 @@ from voicebot.pipeline.services import CallServices, SessionServices
 from voicebot.pipeline.smart_turn import shared_smart_turn
 from voicebot.pipeline.stt import create_decoder
 from voicebot.pipeline.tts import Voice
+from voicebot.pipeline.vad import VoiceDetectors
 from voicebot.server.calls import CallRegistry, node_name
 from voicebot.server.metrics import Counters, Timings
 from voicebot.server.prometheus import Metrics
@@ -136,6 +137,7 @@ class Runtime:
             inference=InferenceQueue(workers=INFERENCE_WORKERS, timings=timings),
             end_model=end_model,
             voice=voice,
+            vad=VoiceDetectors(settings.vad),
         )
         runtime = cls(
             settings=settings,
