@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 
-from voicebot.server.metrics import Timings, describe_ms, percentile, watch_event_loop
+from voicebot.server.metrics import Timings, describe_ms, percentile, watch_collections, watch_event_loop
 
 
 def test_percentiles_interpolate_like_numpy():
@@ -45,3 +46,18 @@ async def test_the_event_loop_watch_records_how_late_the_loop_wakes():
     lag = timings.summary()["event_loop_lag"]
     assert lag["count"] >= 3
     assert lag["max_ms"] >= 100
+
+
+def test_full_collections_are_timed_and_the_younger_ones_are_not():
+    timings = Timings()
+    stop = watch_collections(timings)
+    try:
+        gc.collect(0)
+        gc.collect(1)
+        assert "gc_pause" not in timings.summary()
+        gc.collect()
+        assert timings.summary()["gc_pause"]["count"] == 1
+    finally:
+        stop()
+    gc.collect()
+    assert timings.summary()["gc_pause"]["count"] == 1  # no longer watching

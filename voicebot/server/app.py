@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -16,7 +17,7 @@ from voicebot.dialogue import FIXED_PROMPTS
 from voicebot.pipeline.tts import render_ahead
 from voicebot.server.access import OperatorAccess, is_local
 from voicebot.server.logs import setup_logging
-from voicebot.server.metrics import watch_event_loop
+from voicebot.server.metrics import watch_collections, watch_event_loop
 from voicebot.server.prometheus import process_ended
 from voicebot.server.recovery import close_interrupted_calls, keep_recovering
 from voicebot.server.routes import agent, api, cif, crm, metrics, phone, prompts
@@ -51,8 +52,12 @@ def create_app(settings: Settings) -> FastAPI:
         elif settings.server.workers == 1:  # with workers, their parent did this before they started
             await close_interrupted_calls(calls.store, calls.outbox)
         await _render_prompts(runtime)  # before the first call, which would otherwise wait for them
+        # What start-up made (models, routes, the prompts' audio) lives as long as the process: a full
+        # collection walking it held every call's audio for 150-280 ms (docs/benchmarks.md).
+        gc.freeze()
         calls.outbox.start()  # also resumes what an earlier run left pending
         release_sigterm = install_drain(runtime, settings.limits.drain_secs)
+        stop_watching_gc = watch_collections(runtime.services.timings)
         tasks += [
             asyncio.create_task(watch_event_loop(runtime.services.timings)),
             asyncio.create_task(purge_daily(calls.store, calls.outbox, settings.retention.days)),
@@ -69,6 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
             webex = await WebexServer.start(settings, runtime.services, runtime.calls)
         yield
         release_sigterm()
+        stop_watching_gc()
         for task in tasks:
             task.cancel()
         if webex is not None:

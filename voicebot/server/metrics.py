@@ -9,9 +9,11 @@ can ask for the samples since the start of its run.
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from typing import Any
 
 from voicebot.server.prometheus import Metrics
@@ -90,3 +92,24 @@ async def watch_event_loop(timings: Timings, name: str = "event_loop_lag") -> No
         started = time.perf_counter()
         await asyncio.sleep(LOOP_TICK_SECS)
         timings.observe(name, max(0.0, time.perf_counter() - started - LOOP_TICK_SECS))
+
+
+def watch_collections(timings: Timings, name: str = "gc_pause") -> Callable[[], None]:
+    """Record each full (generation 2) garbage collection's pause; returns what stops recording.
+
+    A full collection holds the GIL, and so every call's audio, for as long as it
+    takes to walk every object the process has.
+    """
+    started = 0.0
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        nonlocal started
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            started = time.perf_counter()
+        else:
+            timings.observe(name, time.perf_counter() - started)
+
+    gc.callbacks.append(callback)
+    return lambda: gc.callbacks.remove(callback)
