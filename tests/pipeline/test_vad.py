@@ -115,3 +115,19 @@ def test_a_call_s_silero_analyzer_is_set_up_as_pipecat_s_own():
     ours = VoiceDetectors(VADSettings()).for_call()
     assert set(vars(stock)) <= set(vars(ours))
     assert set(vars(stock._model)) == set(vars(ours._model))
+
+
+@pytest.mark.parametrize("engine", ["silero", "webrtc"])
+async def test_each_frame_s_voice_is_read_as_that_frame_left_it_however_far_ahead_the_analyzer_is(engine, caller_voice):
+    """The turn logic reads frames after the analyzer; behind it (a held-up loop), it must not see later words."""
+    analyzer = VoiceDetectors(VADSettings(engine=engine)).for_call()
+    analyzer.set_sample_rate(RATE)
+    audio = telephone_speech(caller_voice, "I would like to talk to a person.")
+    step = RATE * 2 // 50
+    frames = [audio[i : i + step] for i in range(0, len(audio), step)]
+    as_it_went = []
+    for frame in frames:  # the analyzer runs through the whole call first ...
+        await analyzer.analyze_audio(frame)
+        as_it_went.append((analyzer.last_voice, analyzer.voiced_windows))
+    assert [analyzer.as_of(frame) for frame in frames] == as_it_went  # ... and each frame is read as it was
+    assert as_it_went[-1][1] > as_it_went[len(frames) // 2][1] > 0

@@ -142,6 +142,8 @@ class VoiceTrace(Protocol):
     @property
     def voiced_windows(self) -> int: ...  # how many voice-like windows so far
 
+    def as_of(self, buffer: bytes) -> tuple[float, int]: ...  # (last_voice, voiced_windows) as that audio left it
+
 
 class _Unasked:
     async def draft(self, text: str) -> Draft:
@@ -274,8 +276,8 @@ class TurnTranscriber(FrameProcessor):
         self._heard_frames += 1
         if self._heard_frames % BEHIND_EVERY == 0 and RECEIVED in frame.metadata:
             self._timings.observe("audio_behind", time.monotonic() - frame.metadata[RECEIVED])
-        last_voice, before = self._voice.last_voice, self._voice_seen
-        windows_before, self._windows_seen = self._windows_seen, self._voice.voiced_windows
+        (last_voice, windows), before = self._voice.as_of(frame.audio), self._voice_seen
+        windows_before, self._windows_seen = self._windows_seen, windows
         voiced = last_voice != before
         if voiced:
             self._voice_seen = last_voice
@@ -330,17 +332,14 @@ class TurnTranscriber(FrameProcessor):
             return
         if now - last_voice > BURST_GAP_SECS:
             self._burst = None
-        elif (
-            self._voice.voiced_windows - self._burst[1] >= MISSED_WORD_WINDOWS
-            and now - last_voice >= self._policy.look_secs
-        ):
+        elif self._windows_seen - self._burst[1] >= MISSED_WORD_WINDOWS and now - last_voice >= self._policy.look_secs:
             self._missed = self.create_task(self._take_missed_words(last_voice), "missed words")
 
     async def _take_missed_words(self, last_voice: float):
         try:
             samples = np.frombuffer(self._heard(), dtype=np.int16).astype(np.float32) / 32768.0
             text = await self._transcribe(samples, Priority.AHEAD)
-            if not text or self._in_turn or last_voice != self._voice.last_voice:
+            if not text or self._in_turn or last_voice != self._voice_seen:
                 return  # nothing said, the VAD took it up after all, or the caller is still going
             self._timings.observe("missed_words", 1.0)
             self._in_turn = True
@@ -388,7 +387,7 @@ class TurnTranscriber(FrameProcessor):
 
     async def _end_after_pause(self):
         look, self._look = self._look, None
-        if look is not None and self._look_voice == self._voice.last_voice:
+        if look is not None and self._look_voice == self._voice_seen:
             self._queue.hurry(self)  # the look is this turn's end now: it goes before other calls' looks
             judged = await look
         else:

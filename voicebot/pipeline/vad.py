@@ -12,6 +12,8 @@ from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams, VADState
 
 from voicebot.config import VADSettings
 
+AS_OF_KEPT = 3000  # frames' states kept for the turn logic to read (a minute of 20 ms frames)
+
 
 class HearsVoice(VADAnalyzer):
     """Remembers when and how often the analyzer heard a voice-like window, and analyses on the event loop.
@@ -32,7 +34,29 @@ class HearsVoice(VADAnalyzer):
     voiced_windows: int = 0  # how many windows have been, whatever the size of the frames they came in
 
     async def analyze_audio(self, buffer: bytes) -> VADState:
-        return self._run_analyzer(buffer)
+        state = self._run_analyzer(buffer)
+        heard = self._heard_as_of()
+        heard[id(buffer)] = (self.last_voice, self.voiced_windows)
+        while len(heard) > AS_OF_KEPT:
+            del heard[next(iter(heard))]
+        return state
+
+    def as_of(self, buffer: bytes) -> tuple[float, int]:
+        """(:attr:`last_voice`, :attr:`voiced_windows`) just after ``buffer`` (a frame's audio) was analysed.
+
+        The turn logic reads a frame after the analyzer has, and when it runs
+        behind (the loop held up for a second) the analyzer is frames ahead:
+        its latest state would date the caller's words wrongly, and the turn's
+        audio would end where the holdup began. The current state for a
+        buffer it did not see.
+        """
+        return self._heard_as_of().pop(id(buffer), (self.last_voice, self.voiced_windows))
+
+    def _heard_as_of(self) -> dict[int, tuple[float, int]]:
+        heard = self.__dict__.get("_as_of")
+        if heard is None:
+            heard = self.__dict__["_as_of"] = {}
+        return heard
 
     def voice_confidence(self, buffer: bytes) -> float:
         confidence = super().voice_confidence(buffer)  # type: ignore[safe-super]  # a mixin before an analyzer
