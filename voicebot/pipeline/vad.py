@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import time
+from functools import cached_property
 from importlib import resources
 
 import webrtcvad
@@ -35,7 +36,7 @@ class HearsVoice(VADAnalyzer):
 
     async def analyze_audio(self, buffer: bytes) -> VADState:
         state = self._run_analyzer(buffer)
-        heard = self._heard_as_of()
+        heard = self._as_of
         heard[id(buffer)] = (self.last_voice, self.voiced_windows)
         while len(heard) > AS_OF_KEPT:
             del heard[next(iter(heard))]
@@ -50,13 +51,11 @@ class HearsVoice(VADAnalyzer):
         audio would end where the holdup began. The current state for a
         buffer it did not see.
         """
-        return self._heard_as_of().pop(id(buffer), (self.last_voice, self.voiced_windows))
+        return self._as_of.pop(id(buffer), (self.last_voice, self.voiced_windows))
 
-    def _heard_as_of(self) -> dict[int, tuple[float, int]]:
-        heard = self.__dict__.get("_as_of")
-        if heard is None:
-            heard = self.__dict__["_as_of"] = {}
-        return heard
+    @cached_property
+    def _as_of(self) -> dict[int, tuple[float, int]]:  # per analyzer, however its constructor ran
+        return {}
 
     def voice_confidence(self, buffer: bytes) -> float:
         confidence = super().voice_confidence(buffer)  # type: ignore[safe-super]  # a mixin before an analyzer
