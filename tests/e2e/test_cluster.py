@@ -46,6 +46,13 @@ def after_stream(node: dict, call_sid: str) -> str:
     return httpx.post(f"{node['http']}/twilio/after-stream", data={"CallSid": call_sid}).text
 
 
+def told(node: dict, call_id: str) -> str:
+    """What the node knows of a call, for a failed check: its record and its log lines about it."""
+    record = httpx.get(f"{node['http']}/api/calls/{call_id}").text
+    lines = [line for line in node["log"].read_text().splitlines() if call_id in line]
+    return "\n".join([record, *lines])
+
+
 def notes_about(cluster: dict, call_id: str) -> list[dict]:
     with psycopg.connect(cluster["url"], row_factory=dict_row) as db:
         return db.execute("SELECT * FROM notes WHERE call_id = %s", (call_id,)).fetchall()
@@ -73,8 +80,8 @@ async def test_any_node_answers_for_a_call_another_node_held(cluster, caller_voi
 
     # Twilio's after-stream request may reach either node: each answers for both calls.
     for node in (a, b):
-        assert "<Hangup/>" in after_stream(node, done.call_sid)
-        assert "support</Enqueue>" in after_stream(node, handed.call_sid)
+        assert "<Hangup/>" in after_stream(node, done.call_sid), told(node, done.call_sid)
+        assert "support</Enqueue>" in after_stream(node, handed.call_sid), told(node, handed.call_sid)
     record = httpx.get(f"{b['http']}/api/calls/{done.call_sid}").json()
     assert record["outcome"] == "completed" and record["node"] is not None
     assert record["node"] != httpx.get(f"{a['http']}/api/calls/{handed.call_sid}").json()["node"]
