@@ -62,6 +62,12 @@ async def test_known_caller_is_greeted_with_case_and_asks_for_an_agent(server, w
     assert says(said, "talk to a person")
     bot_turns = [t for t in rec["turns"] if t["role"] == "bot"]
     assert bot_turns[1]["latency_ms"] is not None and 0 < bot_turns[1]["latency_ms"] < 5000
+    # The record accounts for that reply's time, from the turn's end to its first audio.
+    [spent] = [e["data"] for e in rec["events"] if e["kind"] == "reply_timing"]
+    assert spent["sent_ms"] == bot_turns[1]["latency_ms"]
+    turn = spent["turn"]
+    assert turn["stt_ms"] > 0 and turn["judged_ms"] >= turn["asked_ms"] + turn["queued_ms"] + turn["stt_ms"]
+    assert turn["judged_ms"] <= turn["ended_ms"] <= spent["decided_ms"] <= spent["sent_ms"]
 
     pop = screen_pop(webhook, call.call_sid)
     assert pop["action"]["type"] == "open_case"

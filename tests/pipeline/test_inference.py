@@ -148,3 +148,26 @@ async def test_a_labelled_job_reports_its_wait_for_a_worker_apart_from_its_run()
     assert summary["stt_compute"]["count"] == 1 and summary["stt_compute"]["max_ms"] >= 200
     assert {name for name in summary if not name.startswith("stt_")} == set()
     queue.close()
+
+
+async def test_a_job_run_timed_comes_back_with_its_own_wait_and_run():
+    queue = InferenceQueue(workers=1)
+    async with worker_held(queue):
+        waiting = asyncio.ensure_future(queue.run_timed(Priority.NOW, time.sleep, 0.2))
+    result, ran = await waiting
+    assert result is None
+    assert ran.queued_secs >= 0.05 and 0.2 <= ran.compute_secs < 1.0  # held behind the busy worker, then its sleep
+    queue.close()
+
+
+async def test_the_queue_is_idle_only_with_nothing_waiting_and_a_worker_free():
+    queue = InferenceQueue(workers=1)
+    assert queue.idle
+    async with worker_held(queue):
+        assert not queue.idle  # its one worker is busy
+        waiting = asyncio.ensure_future(queue.run(Priority.AHEAD, lambda: None))
+        await asyncio.sleep(0.05)
+        assert not queue.idle
+    await waiting
+    assert queue.idle
+    queue.close()

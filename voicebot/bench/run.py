@@ -26,10 +26,11 @@ import httpx
 
 from voicebot.bench.conversation import BenchCall, Mix, bench_call, caller_calls, crm_fixtures
 from voicebot.bench.server import ServerProcess, Usage
+from voicebot.bench.time_spent import TimeSpent, reply_timings, time_spent
 from voicebot.caller.tokens import ServerTokens
 from voicebot.pipeline.tts import Voice
 from voicebot.scenarios.line import caller_voice
-from voicebot.scenarios.play import CallObservation, TurnObservation, place_call, prepare_audio, script
+from voicebot.scenarios.play import CallObservation, TurnObservation, fetch_record, place_call, prepare_audio, script
 from voicebot.server.metrics import Timings, describe_ms, watch_event_loop
 
 BASELINE_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "pipecat_baseline.py"
@@ -95,6 +96,7 @@ class LevelResult:
     client_loop_lag: dict[str, Any]  # the simulated callers' own event loop: late reads look like underruns
     wall_secs: float
     turn_log: list[TurnOutcome] = field(default_factory=list)
+    spent: TimeSpent | None = None  # the server's account of where its replies' time went
 
     def row(self) -> dict[str, Any]:
         lat = describe_ms(self.latencies_ms) if self.latencies_ms else {}
@@ -225,7 +227,13 @@ async def run_level(
         client_loop_lag=client.summary().get("event_loop_lag", {}),
         wall_secs=round(wall, 1),
         turn_log=turn_log,
+        spent=None if is_baseline else await _spent(http_url, observations, options.tokens),
     )
+
+
+async def _spent(http_url: str, observations: list[CallObservation], tokens: ServerTokens) -> TimeSpent | None:
+    records = [await fetch_record(http_url, obs.call_id, tokens) for obs in observations if obs.call_id]
+    return time_spent(reply_timings(r for r in records if r is not None))
 
 
 async def _server_timings(http_url: str, since: float, tokens: ServerTokens) -> dict[str, Any]:
@@ -321,6 +329,10 @@ def table(results: list[LevelResult]) -> list[str]:
     lines = ["", "  ".join(title.ljust(w) if k == "server" else title.rjust(w) for k, title, w in COLUMNS)]
     lines += [_line(r.row()) for r in results]
     ours = {r.calls: r for r in results if r.server == "voicebot"}
+    for r in ours.values():
+        if r.spent is not None:
+            caller = sum(r.latencies_ms) / len(r.latencies_ms) if r.latencies_ms else None
+            lines.append(f"{r.calls} calls, where a reply's time goes: {r.spent.line(caller)}")
     for r in results:
         mine = ours.get(r.calls)
         if r.server != "voicebot" and mine and mine.latencies_ms and r.latencies_ms:

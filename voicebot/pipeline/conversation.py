@@ -14,7 +14,7 @@ import itertools
 import logging
 import time
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -46,7 +46,7 @@ from voicebot.pipeline.frames import (
     TurnTranscriptionFrame,
 )
 from voicebot.pipeline.session import CallSession, new_turn
-from voicebot.pipeline.turns import Draft
+from voicebot.pipeline.turns import Draft, TurnTiming
 from voicebot.server.metrics import Timings
 from voicebot.storage.records import utcnow
 from voicebot.telephony.control import CallControl
@@ -70,6 +70,31 @@ class FlowExpectation:
         async with self._lock:
             reply = await self._flow.preview(text)
         return Draft(answers=reply.acts, reply=reply.text if reply.acts else None)
+
+
+@dataclass(frozen=True)
+class ReplyTiming:
+    """A reply's way from the caller's last voice to its first audio, in ms after that voice.
+
+    How the turn ended (:class:`~voicebot.pipeline.turns.TurnTiming`), when the
+    dialogue had decided the reply, and when its first audio went to the phone
+    side: recorded with the call (``reply_timing`` events), and summed by
+    ``voicebot bench`` into where a reply's time goes.
+    """
+
+    turn_id: int  # the caller turn's row
+    turn: TurnTiming
+    decided_ms: float
+    sent_ms: float
+
+
+@dataclass(frozen=True)
+class Decided:
+    """A reply decided for a caller turn, waiting for its first audio to complete its :class:`ReplyTiming`."""
+
+    turn_id: int
+    turn: TurnTiming
+    decided_ms: float
 
 
 @dataclass
@@ -106,7 +131,8 @@ class ConversationProcessor(FrameProcessor):
         # A bot turn is spoken before its row is written (a busy store must not delay the caller's answer), so
         # what refers to that row holds the write and awaits it: mark -> (bot turn's row, reply).
         self._pending: dict[str, tuple[asyncio.Future[int], Reply]] = {}
-        self._awaiting_first_audio: tuple[asyncio.Future[int], float | None] | None = None  # (row, speech end)
+        # (bot turn's row, the caller's last word, the caller turn's row and its end's timing, and its decision)
+        self._awaiting_first_audio: tuple[asyncio.Future[int], float | None, Decided | None] | None = None
         self._turn_writes: set[asyncio.Future[Any]] = set()  # bot turns' rows and changes to them, in flight
         self._speech_started_at: str | None = None
         self._speech_ended: float | None = None  # perf_counter at the caller's last word
@@ -126,7 +152,7 @@ class ConversationProcessor(FrameProcessor):
             await self.push_frame(frame, direction)
             self.create_task(self._greet(), "greet")
         elif isinstance(frame, TurnTranscriptionFrame):
-            await self._on_transcript(frame.text, (frame.turn, frame.take))
+            await self._on_transcript(frame.text, (frame.turn, frame.take), frame.timing)
         elif isinstance(frame, TranscriptionFrame):
             await self._on_transcript(frame.text)
         elif isinstance(frame, TurnResumedFrame):
@@ -193,7 +219,7 @@ class ConversationProcessor(FrameProcessor):
         if not self._pending:
             self._start_silence_timer()
 
-    async def _on_transcript(self, text: str, take: tuple[int, int] | None = None):
+    async def _on_transcript(self, text: str, take: tuple[int, int] | None = None, timing: TurnTiming | None = None):
         if take is not None and take == self._taken_back:
             return  # the caller went on before it was answered; the next take holds these words too
         if self._flow is None or self._flow.finished:
@@ -222,7 +248,10 @@ class ConversationProcessor(FrameProcessor):
             if reply.intent:  # before the bot's turn: the record has each intent just before the reply it led to
                 await self._session.record_intent(reply.intent, reply.branch)
             self._timings.observe("reply_decided", time.perf_counter() - heard)
-            await self._say(reply, speech_ended=self._speech_ended)
+            decided = None
+            if timing is not None and self._speech_ended is not None:
+                decided = Decided(turn_id, timing, (time.perf_counter() - self._speech_ended) * 1000)
+            await self._say(reply, speech_ended=self._speech_ended, decided=decided)
 
     async def _on_dtmf(self, digit: str):
         await self._session.record_dtmf(digit)
@@ -295,13 +324,13 @@ class ConversationProcessor(FrameProcessor):
 
     # -- bot side --------------------------------------------------------------
 
-    async def _say(self, reply: Reply, speech_ended: float | None = None):
+    async def _say(self, reply: Reply, speech_ended: float | None = None, decided: Decided | None = None):
         self._cancel_silence_timer()
         mark = f"utt-{next(self._marks)}"
         recorded = self._in_flight(self._session.add_turn(new_turn("bot", reply.text)))
         recorded.add_done_callback(self._unrecorded)
         self._pending[mark] = (recorded, reply)
-        self._awaiting_first_audio = (recorded, speech_ended)
+        self._awaiting_first_audio = (recorded, speech_ended, decided)
         if reply.next is not Next.LISTEN:
             await self.push_frame(ClosingPromptFrame())
         await self.push_frame(SpeakFrame(text=reply.text, mark=mark))
@@ -319,7 +348,7 @@ class ConversationProcessor(FrameProcessor):
     async def _on_bot_audio_started(self):
         if self._awaiting_first_audio is None:
             return
-        recorded, speech_ended = self._awaiting_first_audio
+        recorded, speech_ended, decided = self._awaiting_first_audio
         self._awaiting_first_audio = None
         if speech_ended is not None:
             latency = time.perf_counter() - speech_ended
@@ -330,6 +359,9 @@ class ConversationProcessor(FrameProcessor):
             latency_ms = round(latency * 1000, 1)
             self._update_turn(recorded, latency_ms=latency_ms)
             log.info("call %s: turn latency %.0f ms", self._session.call.id, latency_ms)
+            if decided is not None:
+                timing = ReplyTiming(decided.turn_id, decided.turn, round(decided.decided_ms, 1), latency_ms)
+                self._in_flight(self._session.record_event("reply_timing", **asdict(timing)))
 
     async def _on_mark(self, name: str):
         log.debug("call %s: mark %s echoed (pending %s)", self._session.call.id, name, list(self._pending))

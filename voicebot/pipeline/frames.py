@@ -10,7 +10,7 @@ from pipecat.frames.frames import DataFrame, SystemFrame, TranscriptionFrame
 from voicebot.dialogue import HandOverReason
 
 if TYPE_CHECKING:
-    from voicebot.pipeline.turns import Expectation
+    from voicebot.pipeline.turns import Expectation, TurnTiming
 
 
 @dataclass
@@ -81,10 +81,14 @@ class ListeningFrame(SystemFrame):
 
 @dataclass
 class TurnTranscriptionFrame(TranscriptionFrame):
-    """A caller turn's transcript: the ``take``-th time turn ``turn`` ended (a resumed turn ends again)."""
+    """A caller turn's transcript: the ``take``-th time turn ``turn`` ended (a resumed turn ends again).
+
+    ``timing``: where the wait for its end went (a turn the stream's end cut short has none).
+    """
 
     turn: int = 0
     take: int = 1
+    timing: TurnTiming | None = None
 
 
 @dataclass

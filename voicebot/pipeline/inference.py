@@ -44,6 +44,14 @@ class Priority(IntEnum):
     SPARE = 2  # speech rendered ahead for a reply that may never be given
 
 
+@dataclass(frozen=True, slots=True)
+class Ran:
+    """One job's time: waiting for a worker, then running on it."""
+
+    queued_secs: float
+    compute_secs: float
+
+
 @dataclass(order=True)
 class _Job:
     priority: int
@@ -70,6 +78,7 @@ class InferenceQueue:
         self._seq = itertools.count()
         self._ready = threading.Condition()
         self._closed = False
+        self._running = 0  # jobs on a worker now
         self._threads = [
             threading.Thread(target=self._work, name=f"inference-{n}", daemon=True) for n in range(max(1, workers))
         ]
@@ -80,8 +89,15 @@ class InferenceQueue:
         self, priority: Priority, fn: Callable[..., T], *args: Any, owner: object = None, label: str | None = None
     ) -> T:
         """``fn(*args)`` on a worker; cancelling the await drops the job if it has not started."""
+        result, _ = await self.run_timed(priority, fn, *args, owner=owner, label=label)
+        return result
+
+    async def run_timed(
+        self, priority: Priority, fn: Callable[..., T], *args: Any, owner: object = None, label: str | None = None
+    ) -> tuple[T, Ran]:
+        """As :meth:`run`, with how long this job waited and ran: for one turn's account of its time."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
+        future: asyncio.Future[tuple[T, Ran]] = loop.create_future()
         with self._ready:
             if self._closed:
                 raise RuntimeError("the inference queue is closed")
@@ -91,6 +107,12 @@ class InferenceQueue:
             heapq.heappush(self._heap, job)
             self._ready.notify()
         return await future
+
+    @property
+    def idle(self) -> bool:
+        """Nothing waits and a worker is free: a job asked for now delays no one."""
+        with self._ready:
+            return not self._heap and self._running < len(self._threads)
 
     def hurry(self, owner: object) -> None:
         """What ``owner`` has waiting goes before everything not yet urgent: its caller now waits on it."""
@@ -116,19 +138,23 @@ class InferenceQueue:
                 if self._closed and not self._heap:
                     return
                 job = heapq.heappop(self._heap)
-            if job.future.cancelled():
-                continue
+                if job.future.cancelled():
+                    continue
+                self._running += 1
             result, error = None, None
             started = time.perf_counter()
             try:
                 result = job.run()
             except BaseException as exc:  # handed to the awaiting coroutine, which raises it
                 error = exc
+            ran = Ran(started - job.queued_at, time.perf_counter() - started)
+            with self._ready:
+                self._running -= 1
             if self._timings is not None and job.label is not None:
-                self._timings.observe(f"{job.label}_queued", started - job.queued_at)
-                self._timings.observe(f"{job.label}_compute", time.perf_counter() - started)
+                self._timings.observe(f"{job.label}_queued", ran.queued_secs)
+                self._timings.observe(f"{job.label}_compute", ran.compute_secs)
             try:
-                job.loop.call_soon_threadsafe(_settle, job.future, result, error)
+                job.loop.call_soon_threadsafe(_settle, job.future, (result, ran), error)
             except RuntimeError:
                 pass  # the loop that asked has closed: nobody is waiting
 

@@ -1,7 +1,8 @@
 """Where a caller's turn ends: a short pause, then a judgement of whether they have finished.
 
 The VAD reports a pause after ``vad.stop_secs`` (0.2 s). The turn so far has been
-transcribed during it (from ``turn.look_secs`` of silence), and what the
+transcribed during it (from ``turn.look_secs`` of silence, or
+``turn.look_idle_secs`` while the inference workers have nothing waiting), and what the
 transcript is decides how much longer to wait, counted from the caller's last
 voice-like sound:
 
@@ -45,7 +46,7 @@ from pipecat.utils.time import time_now_iso8601
 
 from voicebot.config import TurnSettings
 from voicebot.pipeline.frames import ListeningFrame, PrepareSpeechFrame, TurnResumedFrame, TurnTranscriptionFrame
-from voicebot.pipeline.inference import InferenceQueue, Priority
+from voicebot.pipeline.inference import InferenceQueue, Priority, Ran
 from voicebot.pipeline.smart_turn import EndOfTurnModel
 from voicebot.pipeline.stt import Decoder
 from voicebot.pipeline.transport import RECEIVED
@@ -155,6 +156,7 @@ class TurnPolicy:
     """How long to wait after each shape of turn; from ``[turn]`` (measured defaults in docs/benchmarks.md)."""
 
     look_secs: float
+    look_idle_secs: float
     brief_secs: float
     answer_secs: float
     hold_secs: float
@@ -166,6 +168,7 @@ class TurnPolicy:
     def from_settings(cls, settings: TurnSettings) -> TurnPolicy:
         return cls(
             look_secs=settings.look_secs,
+            look_idle_secs=settings.look_idle_secs,
             brief_secs=settings.brief_secs,
             answer_secs=settings.answer_secs,
             hold_secs=settings.hold_secs,
@@ -194,6 +197,41 @@ class Judgement:
     shape: Shape
     complete: float | None  # Smart Turn's P(complete), where it was asked
     wait_secs: float
+    asked_at: float  # time.monotonic() the judging began
+    stt: Ran  # the transcript's wait for a worker and its run
+    judged_at: float
+
+
+@dataclass(frozen=True)
+class TurnTiming:
+    """Where a turn's end spent its time, in ms after the caller's last voice (as the VAD heard it).
+
+    ``vad_behind_ms`` is how long after that audio arrived the VAD heard it: the
+    part of the wait before the turn logic could know the caller had stopped.
+    """
+
+    shape: Shape
+    vad_behind_ms: float | None
+    asked_ms: float  # the transcript that ended the turn was asked for (a look-ahead: during the pause)
+    queued_ms: float  # it waited for a worker
+    stt_ms: float  # Whisper ran
+    judged_ms: float  # transcript, the dialogue's draft and Smart Turn done
+    ended_ms: float  # the turn ended: judged, and its shape's wait over
+
+    @classmethod
+    def of(cls, judged: Judgement, voice_at: float, vad_behind: float | None, ended_at: float) -> TurnTiming:
+        def ms(at: float) -> float:
+            return round((at - voice_at) * 1000, 1)
+
+        return cls(
+            shape=judged.shape,
+            vad_behind_ms=None if vad_behind is None else round(vad_behind * 1000, 1),
+            asked_ms=ms(judged.asked_at),
+            queued_ms=round(judged.stt.queued_secs * 1000, 1),
+            stt_ms=round(judged.stt.compute_secs * 1000, 1),
+            judged_ms=ms(judged.judged_at),
+            ended_ms=ms(ended_at),
+        )
 
 
 class TurnTranscriber(FrameProcessor):
@@ -229,6 +267,7 @@ class TurnTranscriber(FrameProcessor):
         self._audio = bytearray()
         self._voice_end = 0  # bytes of ``_audio`` up to the end of the last voice-like frame
         self._voice_seen = 0.0  # ``voice.last_voice`` as of the previous frame
+        self._voice_behind: float | None = None  # how long after it arrived the VAD heard that voice
         self._windows_seen = 0  # ``voice.voiced_windows`` as of the previous frame
         self._burst: tuple[int, int] | None = None  # (bytes into ``_audio`` it began, windows before it) outside a turn
         self._missed: asyncio.Task | None = None  # asking Whisper whether a burst was a word the VAD missed
@@ -282,6 +321,8 @@ class TurnTranscriber(FrameProcessor):
         if voiced:
             self._voice_seen = last_voice
             self._voice_end = len(self._audio)
+            received = frame.metadata.get(RECEIVED)
+            self._voice_behind = None if received is None else last_voice - received
         if not self._in_turn:
             if not self._resumable():
                 self._listen_for_missed_words(len(frame.audio), windows_before, last_voice, before)
@@ -292,9 +333,13 @@ class TurnTranscriber(FrameProcessor):
         if self._look is not None and self._look_voice != last_voice:
             await self._drop(self._look)  # the caller went on: that look is stale
             self._look = None
-        if self._look is None and time.monotonic() - last_voice >= self._policy.look_secs:
+        if self._look is None and time.monotonic() - last_voice >= self._look_after():
             self._look_voice = last_voice
             self._look = self.create_task(self._judge(self._heard(), Priority.AHEAD), "turn look")
+
+    def _look_after(self) -> float:
+        """How much silence before a look: a stale one costs another call a wait only when the workers are busy."""
+        return self._policy.look_idle_secs if self._queue.idle else self._policy.look_secs
 
     def _resumable(self) -> bool:
         if self._ended_at is not None and time.monotonic() - self._ended_at > self._policy.resume_secs:
@@ -338,7 +383,7 @@ class TurnTranscriber(FrameProcessor):
     async def _take_missed_words(self, last_voice: float):
         try:
             samples = np.frombuffer(self._heard(), dtype=np.int16).astype(np.float32) / 32768.0
-            text = await self._transcribe(samples, Priority.AHEAD)
+            text, _ = await self._transcribe(samples, Priority.AHEAD)
             if not text or self._in_turn or last_voice != self._voice_seen:
                 return  # nothing said, the VAD took it up after all, or the caller is still going
             self._timings.observe("missed_words", 1.0)
@@ -396,16 +441,22 @@ class TurnTranscriber(FrameProcessor):
         while (remaining := self._silence_from() + judged.wait_secs - time.monotonic()) > 0:
             await asyncio.sleep(remaining)
         self._ending = None
-        waited = time.monotonic() - self._silence_from()
-        self._timings.observe(f"turn_wait_{judged.shape}", waited)
+        voice_at, ended_at = self._silence_from(), time.monotonic()
+        self._timings.observe(f"turn_wait_{judged.shape}", ended_at - voice_at)
         log.debug(
-            "turn %d.%d ends: %s, %.0f ms after the last voice", self._turn, self._take + 1, judged.shape, waited * 1000
+            "turn %d.%d ends: %s, %.0f ms after the last voice",
+            self._turn,
+            self._take + 1,
+            judged.shape,
+            (ended_at - voice_at) * 1000,
         )
-        await self._end_turn(judged.text, self._silence_from())
+        behind = self._voice_behind if voice_at == self._voice_seen else None  # a pause the VAD dated, not a voice
+        await self._end_turn(judged.text, voice_at, TurnTiming.of(judged, voice_at, behind, ended_at))
 
     async def _judge(self, pcm: bytes, priority: Priority) -> Judgement:
+        asked_at = time.monotonic()
         samples = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
-        text = await self._transcribe(samples, priority)
+        text, ran = await self._transcribe(samples, priority)
         draft = await self._expect.draft(text) if text else Draft(answers=False)
         shape = shape_of(text, draft.answers)
         complete = None
@@ -417,7 +468,8 @@ class TurnTranscriber(FrameProcessor):
             self._timings.observe("smart_turn", time.perf_counter() - started)
         if draft.reply and shape != "unfinished":
             await self.push_frame(PrepareSpeechFrame(texts=[draft.reply]))
-        return Judgement(text, shape, complete, self._policy.wait_secs(shape, complete))
+        wait = self._policy.wait_secs(shape, complete)
+        return Judgement(text, shape, complete, wait, asked_at, ran, time.monotonic())
 
     def _silence_from(self) -> float:
         """When the current silence began: the VAD's pause, or a voice-like sound heard since."""
@@ -432,9 +484,10 @@ class TurnTranscriber(FrameProcessor):
         await self._drop(self._look)
         self._ending = self._look = None
         samples = np.frombuffer(bytes(self._audio), dtype=np.int16).astype(np.float32) / 32768.0
-        await self._end_turn(await self._transcribe(samples, Priority.NOW), last_word)
+        text, _ = await self._transcribe(samples, Priority.NOW)
+        await self._end_turn(text, last_word)
 
-    async def _end_turn(self, text: str, last_word: float):
+    async def _end_turn(self, text: str, last_word: float, timing: TurnTiming | None = None):
         self._in_turn = False
         self._ended_at = time.monotonic()  # its audio stays until it can no longer be taken up
         self._take += 1
@@ -442,7 +495,14 @@ class TurnTranscriber(FrameProcessor):
         if text:
             await self.push_frame(
                 TurnTranscriptionFrame(
-                    text, "", time_now_iso8601(), Language.EN, finalized=True, turn=self._turn, take=self._take
+                    text,
+                    "",
+                    time_now_iso8601(),
+                    Language.EN,
+                    finalized=True,
+                    turn=self._turn,
+                    take=self._take,
+                    timing=timing,
                 )
             )
 
@@ -450,9 +510,11 @@ class TurnTranscriber(FrameProcessor):
         if task is not None and not task.done():
             await self.cancel_task(task)
 
-    async def _transcribe(self, samples: np.ndarray, priority: Priority) -> str:
+    async def _transcribe(self, samples: np.ndarray, priority: Priority) -> tuple[str, Ran]:
         padded = np.concatenate([samples, np.zeros(int(TRAILING_SILENCE_SECS * self._sample_rate), np.float32)])
         started = time.perf_counter()
-        pieces = await self._queue.run(priority, self._decoder.transcribe, padded, self._hint, owner=self, label="stt")
+        pieces, ran = await self._queue.run_timed(
+            priority, self._decoder.transcribe, padded, self._hint, owner=self, label="stt"
+        )
         self._timings.observe("stt", time.perf_counter() - started)
-        return " ".join(text for text, no_speech in pieces if no_speech < NO_SPEECH_PROB).strip()
+        return " ".join(text for text, no_speech in pieces if no_speech < NO_SPEECH_PROB).strip(), ran
