@@ -17,7 +17,7 @@ from voicebot.dialogue import FIXED_PROMPTS
 from voicebot.pipeline.frames import PrepareSpeechFrame, SpeakFrame
 from voicebot.pipeline.inference import InferenceQueue, Priority
 from voicebot.pipeline.speech_text import speakable, split_sentences
-from voicebot.pipeline.tts import PiperSpeaker, Voice, _without_lead_in, default_voice_path, render_ahead
+from voicebot.pipeline.tts import PiperSpeaker, Renders, Voice, _without_lead_in, default_voice_path, render_ahead
 from voicebot.server.metrics import Timings
 
 SENTENCES = [
@@ -68,7 +68,7 @@ async def test_a_sentence_said_before_is_spoken_while_the_cpu_is_busy_with_other
     release = threading.Event()
     busy = asyncio.ensure_future(queue.run(Priority.NOW, release.wait, 30))
     await asyncio.sleep(0.05)
-    speaker = PiperSpeaker(voice, lambda mark: {"mark": mark}, Timings(), queue)
+    speaker = PiperSpeaker(Renders(voice, queue), lambda mark: {"mark": mark}, Timings())
     pushed: list = []
 
     async def keep(frame, direction=FrameDirection.DOWNSTREAM):
@@ -97,7 +97,7 @@ async def test_a_render_made_ahead_for_a_call_that_ends_is_dropped_from_the_queu
     release = threading.Event()
     busy = asyncio.ensure_future(queue.run(Priority.NOW, release.wait, 30))
     await asyncio.sleep(0.05)
-    speaker = PiperSpeaker(voice, lambda mark: {"mark": mark}, Timings(), queue)
+    speaker = PiperSpeaker(Renders(voice, queue), lambda mark: {"mark": mark}, Timings())
     try:  # the call ends while the render waits for the worker
         await run_test(speaker, frames_to_send=[PrepareSpeechFrame(texts=["A reply the caller never asks for."])])
     finally:
@@ -133,3 +133,58 @@ def test_every_fixed_prompt_of_the_dialogue_is_one_a_caller_can_hear():
     sentences = {s for prompt in FIXED_PROMPTS for s in split_sentences(speakable(prompt))}
     assert {"Would you like to speak to an agent, or are you all set?", "Sure.", "One moment please."} <= sentences
     assert not any("{" in s or "Hi " in s for s in sentences)  # nothing of one caller's own
+
+
+async def test_calls_needing_one_sentence_at_once_share_one_render():
+    voice = Voice(default_voice_path(), cache_size=8)
+    timings = Timings()
+    queue = InferenceQueue(workers=1, timings=timings)
+    renders = Renders(voice, queue)
+    release = threading.Event()
+    busy = asyncio.ensure_future(queue.run(Priority.NOW, release.wait, 30))
+    await asyncio.sleep(0.05)
+    first = asyncio.ensure_future(renders.render("Thanks for calling, Tom.", Priority.NOW))
+    second = asyncio.ensure_future(renders.render("Thanks for calling, Tom.", Priority.NOW))
+    await asyncio.sleep(0.05)
+    release.set()
+    await busy
+    assert await first == await second != b""
+    assert timings.summary()["tts_compute"]["count"] == 1 and renders.in_flight() == 0
+    queue.close()
+
+
+async def test_a_sentence_rendered_ahead_goes_first_once_a_caller_waits_for_it():
+    voice = Voice(default_voice_path(), cache_size=8)
+    queue = InferenceQueue(workers=1)
+    renders = Renders(voice, queue)
+    release = threading.Event()
+    busy = asyncio.ensure_future(queue.run(Priority.NOW, release.wait, 30))
+    await asyncio.sleep(0.05)
+    ahead = asyncio.ensure_future(renders.render("Case 42 is open.", Priority.SPARE))
+    rendered_before_look: list[bool] = []
+    look = asyncio.ensure_future(
+        queue.run(Priority.AHEAD, lambda: rendered_before_look.append(voice.cached("Case 42 is open.") is not None))
+    )
+    now = asyncio.ensure_future(renders.render("Case 42 is open.", Priority.NOW))
+    await asyncio.sleep(0.05)
+    release.set()
+    await asyncio.gather(busy, ahead, look, now)
+    assert rendered_before_look == [True]  # a look-ahead no longer goes before it
+    queue.close()
+
+
+async def test_a_shared_render_goes_on_for_the_call_still_waiting_when_the_other_ends():
+    voice = Voice(default_voice_path(), cache_size=8)
+    queue = InferenceQueue(workers=1)
+    renders = Renders(voice, queue)
+    release = threading.Event()
+    busy = asyncio.ensure_future(queue.run(Priority.NOW, release.wait, 30))
+    await asyncio.sleep(0.05)
+    ended = asyncio.ensure_future(renders.render("Your order shipped.", Priority.SPARE))
+    going_on = asyncio.ensure_future(renders.render("Your order shipped.", Priority.NOW))
+    await asyncio.sleep(0.05)
+    ended.cancel()  # that call hung up
+    release.set()
+    await busy
+    assert await going_on == voice.cached("Your order shipped.") != b""
+    queue.close()

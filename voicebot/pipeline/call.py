@@ -67,7 +67,7 @@ def call_processors(
             hints=settings.stt.hints,
             timings=services.timings,
         ),
-        PiperSpeaker(services.voice, mark_message, services.timings, services.inference),
+        PiperSpeaker(services.renders, mark_message, services.timings),
     ]
 
 

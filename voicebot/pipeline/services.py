@@ -13,7 +13,7 @@ from voicebot.intents import IntentRouter
 from voicebot.pipeline.inference import InferenceQueue
 from voicebot.pipeline.smart_turn import EndOfTurnModel
 from voicebot.pipeline.stt import Decoder
-from voicebot.pipeline.tts import Voice
+from voicebot.pipeline.tts import Renders, Voice
 from voicebot.pipeline.vad import VoiceDetectors
 from voicebot.server.metrics import Counters, Timings
 from voicebot.server.prometheus import Metrics
@@ -48,6 +48,7 @@ class CallServices:
     inference: InferenceQueue  # Whisper, Smart Turn and Piper, turn ends first
     end_model: EndOfTurnModel | None  # Smart Turn, when turn.smart_turn is on
     voice: Voice
+    renders: Renders  # the voice's sentences being rendered, shared between calls
     vad: VoiceDetectors
 
     @property

@@ -139,6 +139,64 @@ async def render_ahead(voice: Voice, queue: InferenceQueue, prompts: Iterable[st
     return len(sentences)
 
 
+class _Flight:
+    """One sentence being rendered, and how many are waiting for it."""
+
+    def __init__(self, priority: Priority):
+        self.priority = priority
+        self.waiting = 0
+        self.task: asyncio.Future[bytes] | None = None
+
+
+class Renders:
+    """The process's sentences being rendered, so that calls needing one at once share one render.
+
+    At 24 calls, 12 of 80 renders were of a sentence another call was already
+    rendering (two calls from one customer: "Thanks for calling, Tom."), each
+    taking a worker while its caller heard nothing (docs/benchmarks.md). A
+    shared render goes at the priority of its most urgent asker, and leaves the
+    queue (if it has not started) once nobody waits for it.
+    """
+
+    def __init__(self, voice: Voice, queue: InferenceQueue):
+        self.voice = voice
+        self._queue = queue
+        self._flying: dict[str, _Flight] = {}
+
+    def in_flight(self) -> int:
+        return len(self._flying)
+
+    async def render(self, sentence: str, priority: Priority) -> bytes:
+        """The audio of one sentence: said before, being rendered for another call, or rendered now."""
+        if (pcm := self.voice.cached(sentence)) is not None:
+            return pcm
+        flight = self._flying.get(sentence)
+        if flight is None:
+            flight = self._flying[sentence] = _Flight(priority)
+            flight.task = asyncio.ensure_future(self._rendered(sentence, flight))
+            flight.task.add_done_callback(lambda _: self._land(sentence, flight))
+        elif priority < flight.priority:
+            flight.priority = priority
+            self._queue.hurry(flight)  # someone waits for it now
+        assert flight.task is not None
+        flight.waiting += 1
+        try:
+            return await asyncio.shield(flight.task)
+        finally:
+            flight.waiting -= 1
+            if not flight.waiting and not flight.task.done():
+                self._land(sentence, flight)  # whoever asks next starts afresh
+                flight.task.cancel()
+
+    async def _rendered(self, sentence: str, flight: _Flight) -> bytes:
+        # The priority as it is when the job is queued: a caller may have come to wait for it since it was asked.
+        return await self._queue.run(flight.priority, self.voice.synthesize, sentence, owner=flight, label="tts")
+
+    def _land(self, sentence: str, flight: _Flight) -> None:
+        if self._flying.get(sentence) is flight:
+            del self._flying[sentence]
+
+
 LEAD_IN_THRESHOLD = 30  # about -60 dBFS: below anything a phone line carries as speech
 LEAD_IN_KEPT_SECS = 0.01
 
@@ -163,15 +221,14 @@ class PiperSpeaker(FrameProcessor):
 
     def __init__(
         self,
-        voice: Voice,
+        renders: Renders,
         mark_message: Callable[[str], dict[str, Any]],
         timings: Timings,
-        queue: InferenceQueue,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self._voice = voice
-        self._queue = queue
+        self._renders = renders
+        self._voice = renders.voice
         self._mark_message = mark_message
         self._timings = timings
         self._preparing: asyncio.Task | None = None
@@ -196,7 +253,7 @@ class PiperSpeaker(FrameProcessor):
         for text in texts:
             sentences = split_sentences(speakable(text))
             if sentences and self._voice.cached(sentences[0]) is None:
-                await self._queue.run(Priority.SPARE, self._voice.synthesize, sentences[0], label="tts")
+                await self._renders.render(sentences[0], Priority.SPARE)
 
     async def _speak(self, frame: SpeakFrame):
         context_id = uuid.uuid4().hex
@@ -205,7 +262,7 @@ class PiperSpeaker(FrameProcessor):
         for n, sentence in enumerate(split_sentences(speakable(frame.text))):
             pcm = self._voice.cached(sentence)
             if pcm is None:  # only a sentence not said before waits its turn for the CPU
-                pcm = await self._queue.run(Priority.NOW, self._voice.synthesize, sentence, label="tts")
+                pcm = await self._renders.render(sentence, Priority.NOW)
             if n == 0:
                 self._timings.observe("tts_first_audio", time.perf_counter() - started)
             await self.push_frame(TTSAudioRawFrame(pcm, self._voice.sample_rate, 1, context_id=context_id))

@@ -20,7 +20,7 @@ from voicebot.pipeline.inference import InferenceQueue, load_lowered
 from voicebot.pipeline.services import CallServices, SessionServices
 from voicebot.pipeline.smart_turn import shared_smart_turn
 from voicebot.pipeline.stt import create_decoder
-from voicebot.pipeline.tts import Voice
+from voicebot.pipeline.tts import Renders, Voice
 from voicebot.pipeline.vad import VoiceDetectors
 from voicebot.server.calls import CallRegistry, node_name
 from voicebot.server.metrics import Counters, Timings
@@ -116,6 +116,7 @@ class Runtime:
         )
         counters = Counters()
         timings = Timings(metrics=metrics)
+        inference = InferenceQueue(workers=INFERENCE_WORKERS, timings=timings)
         services = CallServices(
             session=SessionServices(
                 settings=settings,
@@ -134,9 +135,10 @@ class Runtime:
             ),
             timings=timings,
             decoder=decoder,
-            inference=InferenceQueue(workers=INFERENCE_WORKERS, timings=timings),
+            inference=inference,
             end_model=end_model,
             voice=voice,
+            renders=Renders(voice, inference),
             vad=VoiceDetectors(settings.vad),
         )
         runtime = cls(
