@@ -1,6 +1,6 @@
 """Cut-offs and waits per end-of-turn rule, on the turn material (see voicebot/bench/turn_end.py).
 
-python benchmarks/turn_end.py [--part dev|test] [--grid] [--cache FILE]
+python benchmarks/turn_end.py [--part dev|test] [--grid] [--cache FILE] [--kept-secs S]
 
 The development part is spoken by four voices, the sealed test part by six
 others; thresholds are chosen with --grid on dev only, then test is measured.
@@ -30,7 +30,7 @@ from voicebot.config import Settings
 from voicebot.intents import IntentRouter
 from voicebot.pipeline.smart_turn import SmartTurn
 from voicebot.pipeline.stt import create_decoder
-from voicebot.pipeline.turns import TurnPolicy
+from voicebot.pipeline.turns import PAUSE_KEPT_SECS, TurnPolicy
 from voicebot.pipeline.vad import VoiceDetectors
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +53,7 @@ COLUMNS = (
 )
 
 
-def judged(part: str, cache: Path | None) -> list:
+def judged(part: str, cache: Path | None, kept_secs: float) -> list:
     if cache and cache.exists():
         return pickle.loads(cache.read_bytes())
     settings = Settings()
@@ -64,6 +64,7 @@ def judged(part: str, cache: Path | None) -> list:
         SmartTurn(),
         VoiceDetectors(settings.vad).params,
         settings.turn.look_secs,
+        kept_secs,
     )
     material = load_material(ROOT / f"benchmarks/data/turns/{part}.tsv")
     voices = [v for v in caller_voices() if v.name in VOICES[part]]
@@ -112,10 +113,16 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, help="keep the judgements here and reuse them")
     parser.add_argument("--show", action="store_true", help="print each pause's transcript and judgement")
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--kept-secs",
+        type=float,
+        default=PAUSE_KEPT_SECS,
+        help="of each pause, heard with the turn: the look at turn.look_idle_secs hears only that much",
+    )
     args = parser.parse_args()
     if args.grid and args.part == "test":
         parser.error("the test part is sealed: tune on --part dev")
-    renderings = judged(args.part, args.cache)
+    renderings = judged(args.part, args.cache, args.kept_secs)
     if args.show:
         for r in renderings:
             for p in r.pauses:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -135,56 +136,48 @@ def test_every_fixed_prompt_of_the_dialogue_is_one_a_caller_can_hear():
     assert not any("{" in s or "Hi " in s for s in sentences)  # nothing of one caller's own
 
 
-async def test_calls_needing_one_sentence_at_once_share_one_render():
-    voice = Voice(default_voice_path(), cache_size=8)
-    timings = Timings()
+@contextlib.asynccontextmanager
+async def renders_behind_a_busy_worker(timings: Timings | None = None):
+    """Renders on a one-worker queue that another call's work holds until the block ends."""
     queue = InferenceQueue(workers=1, timings=timings)
-    renders = Renders(voice, queue)
     release = threading.Event()
     busy = asyncio.ensure_future(queue.run(Priority.NOW, release.wait, 30))
     await asyncio.sleep(0.05)
-    first = asyncio.ensure_future(renders.render("Thanks for calling, Tom.", Priority.NOW))
-    second = asyncio.ensure_future(renders.render("Thanks for calling, Tom.", Priority.NOW))
-    await asyncio.sleep(0.05)
-    release.set()
-    await busy
+    try:
+        yield Renders(Voice(default_voice_path(), cache_size=8), queue)
+        await asyncio.sleep(0.05)  # what the block asked for is in the queue
+    finally:
+        release.set()
+        await busy
+
+
+async def test_calls_needing_one_sentence_at_once_share_one_render():
+    timings = Timings()
+    async with renders_behind_a_busy_worker(timings) as renders:
+        first = asyncio.ensure_future(renders.render("Thanks for calling, Tom.", Priority.NOW))
+        second = asyncio.ensure_future(renders.render("Thanks for calling, Tom.", Priority.NOW))
     assert await first == await second != b""
     assert timings.summary()["tts_compute"]["count"] == 1 and renders.in_flight() == 0
-    queue.close()
 
 
 async def test_a_sentence_rendered_ahead_goes_first_once_a_caller_waits_for_it():
-    voice = Voice(default_voice_path(), cache_size=8)
-    queue = InferenceQueue(workers=1)
-    renders = Renders(voice, queue)
-    release = threading.Event()
-    busy = asyncio.ensure_future(queue.run(Priority.NOW, release.wait, 30))
-    await asyncio.sleep(0.05)
-    ahead = asyncio.ensure_future(renders.render("Case 42 is open.", Priority.SPARE))
     rendered_before_look: list[bool] = []
-    look = asyncio.ensure_future(
-        queue.run(Priority.AHEAD, lambda: rendered_before_look.append(voice.cached("Case 42 is open.") is not None))
-    )
-    now = asyncio.ensure_future(renders.render("Case 42 is open.", Priority.NOW))
-    await asyncio.sleep(0.05)
-    release.set()
-    await asyncio.gather(busy, ahead, look, now)
+    async with renders_behind_a_busy_worker() as renders:
+
+        def look() -> None:  # another caller's look-ahead, queued before this caller came to wait
+            rendered_before_look.append(renders.voice.cached("Case 42 is open.") is not None)
+
+        ahead = asyncio.ensure_future(renders.render("Case 42 is open.", Priority.SPARE))
+        looked = asyncio.ensure_future(renders.queue.run(Priority.AHEAD, look))
+        now = asyncio.ensure_future(renders.render("Case 42 is open.", Priority.NOW))
+    await asyncio.gather(ahead, looked, now)
     assert rendered_before_look == [True]  # a look-ahead no longer goes before it
-    queue.close()
 
 
 async def test_a_shared_render_goes_on_for_the_call_still_waiting_when_the_other_ends():
-    voice = Voice(default_voice_path(), cache_size=8)
-    queue = InferenceQueue(workers=1)
-    renders = Renders(voice, queue)
-    release = threading.Event()
-    busy = asyncio.ensure_future(queue.run(Priority.NOW, release.wait, 30))
-    await asyncio.sleep(0.05)
-    ended = asyncio.ensure_future(renders.render("Your order shipped.", Priority.SPARE))
-    going_on = asyncio.ensure_future(renders.render("Your order shipped.", Priority.NOW))
-    await asyncio.sleep(0.05)
-    ended.cancel()  # that call hung up
-    release.set()
-    await busy
-    assert await going_on == voice.cached("Your order shipped.") != b""
-    queue.close()
+    async with renders_behind_a_busy_worker() as renders:
+        ended = asyncio.ensure_future(renders.render("Your order shipped.", Priority.SPARE))
+        going_on = asyncio.ensure_future(renders.render("Your order shipped.", Priority.NOW))
+        await asyncio.sleep(0.05)
+        ended.cancel()  # that call hung up
+    assert await going_on == renders.voice.cached("Your order shipped.") != b""

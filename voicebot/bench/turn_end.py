@@ -172,6 +172,7 @@ class Judge:
     end_model: EndOfTurnModel
     vad: VADParams
     look_secs: float
+    kept_secs: float = PAUSE_KEPT_SECS  # of the pause, heard with the turn (less when the look comes sooner)
 
     def analyse(self, material: Material, voice: str, spoken: Spoken) -> Rendering:
         samples, bars = spoken.samples, spoken.bars
@@ -192,7 +193,7 @@ class Judge:
                 at_bar=again is not None and any(last - 0.3 <= b <= again for b in bars),
                 stop_after=None if stop is None else stop - last,
             )
-            clip = samples[: int((last + PAUSE_KEPT_SECS) * RATE)]
+            clip = samples[: int((last + self.kept_secs) * RATE)]
             padded = np.concatenate([clip, np.zeros(int(TRAILING_SILENCE_SECS * RATE), np.float32)])
             pause.text = " ".join(t for t, ns in self.decoder.transcribe(padded, hint) if ns < 0.6).strip()
             reply = asyncio.run(self.flow.preview(pause.text)) if pause.text else None

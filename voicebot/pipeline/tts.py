@@ -160,7 +160,7 @@ class Renders:
 
     def __init__(self, voice: Voice, queue: InferenceQueue):
         self.voice = voice
-        self._queue = queue
+        self.queue = queue
         self._flying: dict[str, _Flight] = {}
 
     def in_flight(self) -> int:
@@ -177,7 +177,7 @@ class Renders:
             flight.task.add_done_callback(lambda _: self._land(sentence, flight))
         elif priority < flight.priority:
             flight.priority = priority
-            self._queue.hurry(flight)  # someone waits for it now
+            self.queue.hurry(flight)  # someone waits for it now
         assert flight.task is not None
         flight.waiting += 1
         try:
@@ -190,7 +190,7 @@ class Renders:
 
     async def _rendered(self, sentence: str, flight: _Flight) -> bytes:
         # The priority as it is when the job is queued: a caller may have come to wait for it since it was asked.
-        return await self._queue.run(flight.priority, self.voice.synthesize, sentence, owner=flight, label="tts")
+        return await self.queue.run(flight.priority, self.voice.synthesize, sentence, owner=flight, label="tts")
 
     def _land(self, sentence: str, flight: _Flight) -> None:
         if self._flying.get(sentence) is flight:
