@@ -117,7 +117,7 @@ def main() -> None:
         "--kept-secs",
         type=float,
         default=PAUSE_KEPT_SECS,
-        help="of each pause, heard with the turn: the look at turn.look_idle_secs hears only that much",
+        help="of each pause, heard with the turn (a look made sooner would hear less)",
     )
     args = parser.parse_args()
     if args.grid and args.part == "test":

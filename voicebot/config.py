@@ -181,12 +181,6 @@ class TurnSettings(_Section):
         ge=0,
         description="Silence after which the turn so far is transcribed and judged, ahead of its end.",
     )
-    look_idle_secs: float = Field(
-        default=0.08,
-        ge=0,
-        description="The same when the inference workers have nothing waiting: a look the caller makes stale by"
-        " going on then delays no one, and the transcript is ready sooner.",
-    )
     brief_secs: float = Field(
         default=0.45,
         ge=0,

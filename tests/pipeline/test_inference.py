@@ -158,16 +158,3 @@ async def test_a_job_run_timed_comes_back_with_its_own_wait_and_run():
     assert result is None
     assert ran.queued_secs >= 0.05 and 0.2 <= ran.compute_secs < 1.0  # held behind the busy worker, then its sleep
     queue.close()
-
-
-async def test_the_queue_is_idle_only_with_nothing_waiting_and_a_worker_free():
-    queue = InferenceQueue(workers=1)
-    assert queue.idle
-    async with worker_held(queue):
-        assert not queue.idle  # its one worker is busy
-        waiting = asyncio.ensure_future(queue.run(Priority.AHEAD, lambda: None))
-        await asyncio.sleep(0.05)
-        assert not queue.idle
-    await waiting
-    assert queue.idle
-    queue.close()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 from dataclasses import replace
 
@@ -23,7 +21,7 @@ from pipecat.tests.utils import SleepFrame, run_test
 
 from voicebot.config import Settings
 from voicebot.pipeline.frames import ListeningFrame
-from voicebot.pipeline.inference import InferenceQueue, Priority
+from voicebot.pipeline.inference import InferenceQueue
 from voicebot.pipeline.stt import FittedWindowDecoder
 from voicebot.pipeline.transport import GATHER_MS, RECEIVED
 from voicebot.pipeline.turns import (
@@ -108,29 +106,20 @@ class TakesAnySentence:
 
 
 async def turns(
-    whisper,
-    audio: bytes,
-    *,
-    unfinished_secs: float,
-    vad_start_secs: float | None = None,
-    vad_stop_secs: float | None = None,
-    policy: TurnPolicy | None = None,
-    queue: InferenceQueue | None = None,
+    whisper, audio: bytes, *, unfinished_secs: float, vad_start_secs: float | None = None
 ) -> tuple[list, Timings]:
     """The turn frames the pipeline passes on for ``audio`` sent at the phone's pace."""
     settings = Settings()
-    vad_settings = settings.vad.model_copy(
-        update={"start_secs": vad_start_secs or settings.vad.start_secs, "stop_secs": vad_stop_secs or 0.2}
-    )
+    vad_settings = settings.vad.model_copy(update={"start_secs": vad_start_secs or settings.vad.start_secs})
     vad = VoiceDetectors(vad_settings).for_call()
     timings = Timings()
-    policy = replace(policy or TurnPolicy.from_settings(settings.turn), unfinished_secs=unfinished_secs)
+    policy = replace(TurnPolicy.from_settings(settings.turn), unfinished_secs=unfinished_secs)
     transcriber = TurnTranscriber(
         decoder=FittedWindowDecoder(whisper),
         timings=timings,
         voice=vad,
         policy=policy,
-        queue=queue or InferenceQueue(),
+        queue=InferenceQueue(),
     )
     frames: list = [ListeningFrame(expect=TakesAnySentence())]
     for i in range(0, len(audio), FRAME):
@@ -235,20 +224,3 @@ async def test_how_far_behind_the_caller_s_audio_is_heard_is_sampled_from_its_ar
     await run_test(transcriber, frames_to_send=frames, pipeline_params=PipelineParams(audio_in_sample_rate=RATE))
     behind = timings.summary()["audio_behind"]
     assert behind["count"] == 2 and behind["p50_ms"] >= 300
-
-
-async def test_the_turn_is_looked_at_sooner_while_the_workers_are_idle(whisper, caller_voice):
-    # The VAD's stop comes late here, so each turn is judged by its look: when that was asked for is the question.
-    said = take(caller_voice, "Can you repeat that?")
-    audio = speech(caller_voice, said)
-    policy = replace(TurnPolicy.from_settings(Settings().turn), look_secs=0.4, look_idle_secs=0.05)
-    idle, _ = await turns(whisper, audio, unfinished_secs=0.8, vad_stop_secs=0.8, policy=policy)
-    assert idle[2].timing.asked_ms < 200
-    queue = InferenceQueue(workers=1)
-    gate = threading.Event()
-    busy = asyncio.ensure_future(queue.run(Priority.NOW, gate.wait))  # another call's work holds the worker
-    asyncio.get_running_loop().call_later(0.5 + len(said) / RATE + 1.0, gate.set)  # past this caller's look
-    held, _ = await turns(whisper, audio, unfinished_secs=0.8, vad_stop_secs=0.8, policy=policy, queue=queue)
-    await busy
-    assert held[2].timing.asked_ms >= 350 and held[2].text == idle[2].text
-    queue.close()

@@ -78,7 +78,6 @@ class InferenceQueue:
         self._seq = itertools.count()
         self._ready = threading.Condition()
         self._closed = False
-        self._running = 0  # jobs on a worker now
         self._threads = [
             threading.Thread(target=self._work, name=f"inference-{n}", daemon=True) for n in range(max(1, workers))
         ]
@@ -108,12 +107,6 @@ class InferenceQueue:
             self._ready.notify()
         return await future
 
-    @property
-    def idle(self) -> bool:
-        """Nothing waits and a worker is free: a job asked for now delays no one."""
-        with self._ready:
-            return not self._heap and self._running < len(self._threads)
-
     def hurry(self, owner: object) -> None:
         """What ``owner`` has waiting goes before everything not yet urgent: its caller now waits on it."""
         with self._ready:
@@ -138,9 +131,8 @@ class InferenceQueue:
                 if self._closed and not self._heap:
                     return
                 job = heapq.heappop(self._heap)
-                if job.future.cancelled():
-                    continue
-                self._running += 1
+            if job.future.cancelled():
+                continue
             result, error = None, None
             started = time.perf_counter()
             try:
@@ -148,8 +140,6 @@ class InferenceQueue:
             except BaseException as exc:  # handed to the awaiting coroutine, which raises it
                 error = exc
             ran = Ran(started - job.queued_at, time.perf_counter() - started)
-            with self._ready:
-                self._running -= 1
             if self._timings is not None and job.label is not None:
                 self._timings.observe(f"{job.label}_queued", ran.queued_secs)
                 self._timings.observe(f"{job.label}_compute", ran.compute_secs)

@@ -1,8 +1,7 @@
 """Where a caller's turn ends: a short pause, then a judgement of whether they have finished.
 
 The VAD reports a pause after ``vad.stop_secs`` (0.2 s). The turn so far has been
-transcribed during it (from ``turn.look_secs`` of silence, or
-``turn.look_idle_secs`` while the inference workers have nothing waiting), and what the
+transcribed during it (from ``turn.look_secs`` of silence), and what the
 transcript is decides how much longer to wait, counted from the caller's last
 voice-like sound:
 
@@ -156,7 +155,6 @@ class TurnPolicy:
     """How long to wait after each shape of turn; from ``[turn]`` (measured defaults in docs/benchmarks.md)."""
 
     look_secs: float
-    look_idle_secs: float
     brief_secs: float
     answer_secs: float
     hold_secs: float
@@ -168,7 +166,6 @@ class TurnPolicy:
     def from_settings(cls, settings: TurnSettings) -> TurnPolicy:
         return cls(
             look_secs=settings.look_secs,
-            look_idle_secs=settings.look_idle_secs,
             brief_secs=settings.brief_secs,
             answer_secs=settings.answer_secs,
             hold_secs=settings.hold_secs,
@@ -333,13 +330,9 @@ class TurnTranscriber(FrameProcessor):
         if self._look is not None and self._look_voice != last_voice:
             await self._drop(self._look)  # the caller went on: that look is stale
             self._look = None
-        if self._look is None and time.monotonic() - last_voice >= self._look_after():
+        if self._look is None and time.monotonic() - last_voice >= self._policy.look_secs:
             self._look_voice = last_voice
             self._look = self.create_task(self._judge(self._heard(), Priority.AHEAD), "turn look")
-
-    def _look_after(self) -> float:
-        """How much silence before a look: a stale one costs another call a wait only when the workers are busy."""
-        return self._policy.look_idle_secs if self._queue.idle else self._policy.look_secs
 
     def _resumable(self) -> bool:
         if self._ended_at is not None and time.monotonic() - self._ended_at > self._policy.resume_secs:
